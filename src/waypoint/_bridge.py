@@ -1,0 +1,68 @@
+"""The one guard every async backend uses to serve its sync face.
+
+An async saver or store is bound to the event loop its client was opened on. Its sync methods
+wait on that loop from another thread; called on the loop's own thread they would deadlock, so
+they refuse with ``SyncOnEventLoopError`` instead — uniformly, for every method (LangGraph's
+async PostgreSQL saver refuses ``list`` there but lets ``put`` deadlock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from waypoint.errors import SyncOnEventLoopError
+
+T = TypeVar("T")
+
+
+def _check(loop: asyncio.AbstractEventLoop, what: str) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        raise SyncOnEventLoopError(
+            f"{what}() is the sync face of an async backend and was called on its own event "
+            f"loop's thread, where it would deadlock: use 'await a{what}(...)' there, or call "
+            f"{what}() from another thread"
+        )
+    if loop.is_closed() or not loop.is_running():
+        raise SyncOnEventLoopError(
+            f"{what}() needs the event loop this async backend was opened on to be running in "
+            "another thread; use the async method instead"
+        )
+
+
+def wait(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], what: str) -> T:
+    """Run ``coro`` on ``loop`` from a foreign thread and wait for its result."""
+    try:
+        _check(loop, what)
+    except BaseException:
+        coro.close()
+        raise
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+def iterate(loop: asyncio.AbstractEventLoop, agen: AsyncIterator[T], what: str) -> Iterator[T]:
+    """Consume an async iterator on ``loop`` item by item from a foreign thread."""
+    _check(loop, what)
+    it = agen.__aiter__()
+
+    async def step() -> tuple[bool, Any]:
+        try:
+            return True, await it.__anext__()
+        except StopAsyncIteration:
+            return False, None
+
+    try:
+        while True:
+            ok, item = asyncio.run_coroutine_threadsafe(step(), loop).result()
+            if not ok:
+                return
+            yield item
+    finally:
+        aclose = getattr(it, "aclose", None)
+        if aclose is not None and not loop.is_closed() and loop.is_running():
+            asyncio.run_coroutine_threadsafe(aclose(), loop).result()

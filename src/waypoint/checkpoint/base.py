@@ -1,0 +1,348 @@
+"""Checkpoint data shapes and the saver interface every backend implements.
+
+A checkpoint is a snapshot of a graph's channels after one superstep. Savers store the
+checkpoint row (without channel values), one blob per (channel, version) that changed, and the
+pending writes of the step's tasks. Append-style channels arrive with a ``channel_logs`` hint so
+savers store them as item logs (see ``waypoint.checkpoint.log``) instead of whole values.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Literal, NamedTuple, TypedDict
+
+from typing_extensions import NotRequired
+
+from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.errors import ConfigError
+
+ChannelVersion = str
+ChannelVersions = dict[str, ChannelVersion]
+PendingWrite = tuple[str, str, Any]  # (task_id, channel, value)
+
+# Special write channels and the fixed (negative) index each one is stored under, so a later
+# special write replaces an earlier one for the same task instead of duplicating it.
+ERROR = "__error__"
+SCHEDULED = "__scheduled__"
+INTERRUPT = "__interrupt__"
+RESUME = "__resume__"
+WRITES_IDX_MAP: dict[str, int] = {ERROR: -1, SCHEDULED: -2, INTERRUPT: -3, RESUME: -4}
+
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+class LogHint(NamedTuple):
+    """Tells a saver that a list value shares its first ``prefix_len`` items with
+    the value of ``base_version`` of the same channel (``None``: a fresh log)."""
+
+    base_version: ChannelVersion | None
+    prefix_len: int
+
+
+class Checkpoint(TypedDict):
+    """State snapshot at a point in time."""
+
+    v: int
+    id: str
+    ts: str
+    channel_values: dict[str, Any]
+    channel_versions: ChannelVersions
+    versions_seen: dict[str, ChannelVersions]
+    updated_channels: list[str] | None
+    # Transient, never stored: channel -> LogHint for channels whose value is an item log.
+    channel_logs: NotRequired[dict[str, LogHint]]
+
+
+class CheckpointMetadata(TypedDict, total=False):
+    """Queryable facts about a checkpoint; also holds every key of ``config["metadata"]``."""
+
+    source: Literal["input", "loop", "update", "fork"]
+    step: int
+    parents: dict[str, str]
+    run_id: str
+
+
+class CheckpointTuple(NamedTuple):
+    """A checkpoint with its config, metadata, parent and pending writes."""
+
+    config: dict[str, Any]
+    checkpoint: Checkpoint
+    metadata: CheckpointMetadata
+    parent_config: dict[str, Any] | None = None
+    pending_writes: list[PendingWrite] | None = None
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+_id_lock = threading.Lock()
+_last_id_int = 0
+
+
+def new_checkpoint_id() -> str:
+    """A UUIDv7-shaped id that sorts lexicographically in creation order.
+
+    48 bits of milliseconds, then a 74-bit field that starts random each millisecond and
+    strictly increases within this process (unique even within one microsecond); the random
+    start keeps ids from different processes apart.
+    """
+    global _last_id_int
+    ms = time.time_ns() // 1_000_000
+    candidate = (ms << 74) | random.getrandbits(64)
+    with _id_lock:
+        if candidate <= _last_id_int:
+            candidate = _last_id_int + 1 + random.getrandbits(16)
+        _last_id_int = candidate
+    # lay out as a version-7 UUID: 48 bits ms | 4 version | 12 | 2 variant | 62
+    ts = candidate >> 74
+    rest = candidate & ((1 << 74) - 1)
+    value = (ts << 80) | (0x7 << 76) | ((rest >> 62) << 64) | (0b10 << 62) | (rest & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def empty_checkpoint() -> Checkpoint:
+    return Checkpoint(
+        v=CHECKPOINT_FORMAT_VERSION,
+        id=new_checkpoint_id(),
+        ts=now_iso(),
+        channel_values={},
+        channel_versions={},
+        versions_seen={},
+        updated_channels=None,
+    )
+
+
+def copy_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
+    out = Checkpoint(
+        v=checkpoint["v"],
+        id=checkpoint["id"],
+        ts=checkpoint["ts"],
+        channel_values=dict(checkpoint["channel_values"]),
+        channel_versions=dict(checkpoint["channel_versions"]),
+        versions_seen={k: dict(v) for k, v in checkpoint["versions_seen"].items()},
+        updated_channels=checkpoint.get("updated_channels"),
+    )
+    if "channel_logs" in checkpoint:
+        out["channel_logs"] = dict(checkpoint["channel_logs"])
+    return out
+
+
+def next_version(current: ChannelVersion | None) -> ChannelVersion:
+    """Monotonic per channel when compared as strings; the random tail keeps versions made on
+    two branches of a fork apart so their blobs never collide."""
+    n = 0 if current is None else int(str(current).split(".", 1)[0])
+    return f"{n + 1:010d}.{os.urandom(4).hex()}"
+
+
+# --- config helpers --------------------------------------------------------------------------
+
+
+def get_thread_id(config: Mapping[str, Any] | None) -> str:
+    """The thread id of a config, or a ConfigError naming ``thread_id``."""
+    conf = (config or {}).get("configurable") or {}
+    thread_id = conf.get("thread_id")
+    if thread_id is None or thread_id == "":
+        raise ConfigError(
+            "Checkpointer requires config['configurable']['thread_id']: pass "
+            "config={'configurable': {'thread_id': '<some id>'}}"
+        )
+    return str(thread_id)
+
+
+def get_checkpoint_ns(config: Mapping[str, Any] | None) -> str:
+    return str(((config or {}).get("configurable") or {}).get("checkpoint_ns", "") or "")
+
+
+def get_checkpoint_id(config: Mapping[str, Any] | None) -> str | None:
+    conf = (config or {}).get("configurable") or {}
+    return conf.get("checkpoint_id") or None
+
+
+def make_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> dict[str, Any]:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
+    """Equality filter on metadata keys (the ``list(filter=...)`` contract)."""
+    if not filter:
+        return True
+    return all(k in metadata and metadata[k] == v for k, v in filter.items())
+
+
+def writes_index(channel: str, idx: int) -> int:
+    """Index a write is stored under: special channels use their fixed negative index."""
+    return WRITES_IDX_MAP.get(channel, idx)
+
+
+PruneStrategy = Literal["keep_latest", "delete"]
+
+
+def prune_keep_count(strategy: str, keep_last: int | None) -> int:
+    """How many newest checkpoints per namespace ``prune`` keeps (validates the arguments)."""
+    if strategy == "delete":
+        return 0
+    if strategy != "keep_latest":
+        raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+    if keep_last is None:
+        return 1
+    if not isinstance(keep_last, int) or keep_last < 0:
+        raise ValueError(f"keep_last must be an int >= 0, got {keep_last!r}")
+    return keep_last
+
+
+# --- the saver interface ---------------------------------------------------------------------
+
+
+class BaseCheckpointSaver(ABC):
+    """What every checkpoint saver implements, sync and async.
+
+    Sync backends may serve the async face by running the sync code in a thread; async
+    backends serve the sync face by waiting on their loop and refuse (SyncOnEventLoopError)
+    when called on that loop's own thread.
+    """
+
+    serde: SerializerProtocol
+
+    def __init__(self, *, serde: SerializerProtocol | None = None) -> None:
+        if serde is None:
+            from waypoint.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+            serde = JsonPlusSerializer()
+        self.serde = serde
+
+    # conveniences written once
+    def get(self, config: dict[str, Any]) -> Checkpoint | None:
+        t = self.get_tuple(config)
+        return t.checkpoint if t else None
+
+    async def aget(self, config: dict[str, Any]) -> Checkpoint | None:
+        t = await self.aget_tuple(config)
+        return t.checkpoint if t else None
+
+    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
+        return next_version(current)
+
+    # sync face
+    @abstractmethod
+    def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
+        """The checkpoint named by ``checkpoint_id``, else the latest of the thread/ns."""
+
+    @abstractmethod
+    def list(
+        self,
+        config: dict[str, Any] | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first; ``config`` None lists every thread."""
+
+    @abstractmethod
+    def put(
+        self,
+        config: dict[str, Any],
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> dict[str, Any]:
+        """Store a checkpoint and the blobs of ``new_versions``; returns its config."""
+
+    @abstractmethod
+    def put_writes(
+        self,
+        config: dict[str, Any],
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes against the checkpoint in ``config``."""
+
+    @abstractmethod
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of a thread (all namespaces)."""
+
+    @abstractmethod
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) whose metadata ``run_id`` is listed."""
+
+    @abstractmethod
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, blob and write of a thread to another thread id."""
+
+    @abstractmethod
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: PruneStrategy = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
+        """Drop old checkpoints; keep the newest one (or ``keep_last``) per namespace, or
+        everything with ``strategy="delete"``; what kept checkpoints need is never removed."""
+
+    # async face
+    @abstractmethod
+    async def aget_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None: ...
+
+    @abstractmethod
+    def alist(
+        self,
+        config: dict[str, Any] | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]: ...
+
+    @abstractmethod
+    async def aput(
+        self,
+        config: dict[str, Any],
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def aput_writes(
+        self,
+        config: dict[str, Any],
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None: ...
+
+    @abstractmethod
+    async def adelete_thread(self, thread_id: str) -> None: ...
+
+    @abstractmethod
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None: ...
+
+    @abstractmethod
+    async def aprune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: PruneStrategy = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None: ...

@@ -1,0 +1,176 @@
+"""Loading of ``"json"``-tagged data: plain JSON, and LangChain's constructor form.
+
+``{"lc": 1, "type": "constructor", "id": [...], "kwargs": {...}}`` (what LangChain's
+``Serializable.to_json()`` writes) and LangGraph's older ``{"lc": 2, ...}`` form are rebuilt
+bottom-up under the same rules as msgpack class references: the class must already be imported
+and be a pydantic model, dataclass, Enum or NamedTuple (unless ``strict``), or be explicitly
+allowed. A few standard-library ids of the ``lc: 2`` form (UUID, datetimes, Decimal, sets...)
+are rebuilt from a fixed table. Other ``lc`` objects (``secret``, ``not_implemented``) stay
+plain dicts: secrets are never read from the environment.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import decimal
+import ipaddress
+import json
+import pathlib
+import re
+import sys
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from waypoint.checkpoint.serde._policy import TypePolicy, class_kind
+from waypoint.errors import SerializationError
+
+
+def _iso(cls: Any) -> Callable[[list[Any], dict[str, Any]], Any]:
+    def build(args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if len(args) == 1 and isinstance(args[0], str) and not kwargs:
+            return cls.fromisoformat(args[0])
+        return cls(*args, **kwargs)
+
+    return build
+
+
+def _call(cls: Any) -> Callable[[list[Any], dict[str, Any]], Any]:
+    def build(args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return cls(*args, **kwargs)
+
+    return build
+
+
+# Standard-library constructors the lc:2 form may name; each only receives plain JSON data.
+_STDLIB_IDS: dict[tuple[str, ...], Callable[[list[Any], dict[str, Any]], Any]] = {
+    ("uuid", "UUID"): _call(uuid.UUID),
+    ("decimal", "Decimal"): _call(decimal.Decimal),
+    ("datetime", "datetime"): _iso(_dt.datetime),
+    ("datetime", "date"): _iso(_dt.date),
+    ("datetime", "time"): _iso(_dt.time),
+    ("datetime", "timedelta"): _call(_dt.timedelta),
+    ("zoneinfo", "ZoneInfo"): _call(zoneinfo.ZoneInfo),
+    ("builtins", "set"): _call(set),
+    ("builtins", "frozenset"): _call(frozenset),
+    ("builtins", "tuple"): _call(tuple),
+    ("collections", "deque"): _call(collections.deque),
+    ("re", "compile"): _call(re.compile),
+    **{
+        ("pathlib", c.__name__): _call(c)
+        for c in (pathlib.Path, pathlib.PosixPath, pathlib.PurePosixPath, pathlib.PureWindowsPath)
+    },
+    **{
+        ("ipaddress", name): _call(getattr(ipaddress, name))
+        for name in (
+            "IPv4Address",
+            "IPv6Address",
+            "IPv4Network",
+            "IPv6Network",
+            "IPv4Interface",
+            "IPv6Interface",
+        )
+    },
+}
+
+_LC_KINDS = ("pydantic", "pydantic_v1", "dataclass", "enum", "namedtuple")
+
+
+def _find_lc_class(ident: list[str]) -> Any:
+    """Find the imported class a LangChain id names, without importing anything.
+
+    Tries the id as a module path, then LangChain's own id mapping if that module is
+    imported, then (for the legacy ``langchain.*`` namespace) the imported
+    ``langchain_core`` modules that define a class of that name.
+    """
+    *namespace, name = ident
+    mod = sys.modules.get(".".join(namespace))
+    direct = vars(mod).get(name) if mod is not None else None
+    if isinstance(direct, type):
+        return direct
+    mapping_mod = sys.modules.get("langchain_core.load.mapping")
+    if mapping_mod is not None:
+        for table in ("SERIALIZABLE_MAPPING", "OLD_CORE_NAMESPACES_MAPPING"):
+            target = vars(mapping_mod).get(table, {}).get(tuple(ident))
+            if target:
+                mod = sys.modules.get(".".join(target[:-1]))
+                found = vars(mod).get(target[-1]) if mod is not None else None
+                if isinstance(found, type):
+                    return found
+    if namespace and namespace[0] == "langchain":
+        key = tuple(ident)
+        found = _legacy_cache.get(key)
+        if found is not None:
+            return found
+        for mod_name, mod in list(sys.modules.items()):
+            if mod is None or not mod_name.startswith("langchain_core."):
+                continue
+            found = vars(mod).get(name)
+            if isinstance(found, type) and found.__module__ == mod_name:
+                if len(_legacy_cache) < 1024:
+                    _legacy_cache[key] = found
+                return found
+    return direct
+
+
+_legacy_cache: dict[tuple[str, ...], type] = {}
+
+
+class JsonReviver:
+    """``object_hook`` for ``json.loads`` that rebuilds LangChain constructor forms."""
+
+    def __init__(self, policy: TypePolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, value: dict[str, Any]) -> Any:
+        lc = value.get("lc")
+        if type(lc) is not int or value.get("type") != "constructor":
+            return value
+        ident = value.get("id")
+        if not isinstance(ident, list) or not ident or not all(isinstance(p, str) for p in ident):
+            raise SerializationError("malformed LangChain constructor: bad 'id'")
+        args = value.get("args") or []
+        kwargs = value.get("kwargs") or {}
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise SerializationError("malformed LangChain constructor: bad 'args' or 'kwargs'")
+        dotted = ".".join(ident)
+        builtin = _STDLIB_IDS.get(tuple(ident)) if lc == 2 else None
+        if builtin is not None:
+            return builtin(args, kwargs)
+        cls = _find_lc_class(ident)
+        if cls is not None and not isinstance(cls, type):
+            raise SerializationError(
+                f"refusing to load {dotted!r}: not an allowed type (it is not a class)"
+            )
+        if cls is None:
+            module = ".".join(ident[:-1])
+            reason = (
+                f"module {module!r} is not imported (loading never imports modules)"
+                if module not in sys.modules
+                else "no such class"
+            )
+            raise SerializationError(f"refusing to load {dotted!r}: {reason}")
+        kind = class_kind(cls)
+        if kind in _LC_KINDS and not self.policy.explicitly_allowed(cls):
+            if self.policy.strict:
+                self.policy.check(cls, kind)  # raises with the strict hint
+        else:
+            self.policy.check(cls, "object")
+        return cls(*args, **kwargs)
+
+
+def loads_json(data: bytes | str, policy: TypePolicy) -> Any:
+    """Parse a JSON document, rebuilding LangChain constructor forms under ``policy``."""
+    try:
+        if not isinstance(data, str):
+            # JSON text is UTF-8; decoding here also keeps json from importing UTF-16/32 codecs.
+            data = data.decode("utf-8")
+        return json.loads(data, object_hook=JsonReviver(policy))
+    except SerializationError:
+        raise
+    except RecursionError:
+        raise SerializationError("malformed json payload: nested too deeply") from None
+    except Exception as exc:
+        raise SerializationError(f"malformed json payload: {type(exc).__name__}: {exc}") from exc

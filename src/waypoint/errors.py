@@ -1,0 +1,123 @@
+"""Every public exception of waypoint.
+
+Each class subclasses the builtin it refines so that ``except ValueError`` and friends keep
+working for users; messages name the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WaypointError(Exception):
+    """Base class of every waypoint-specific error."""
+
+
+class GraphRecursionError(WaypointError, RecursionError):
+    """The graph ran more supersteps than ``recursion_limit`` allows."""
+
+
+class InvalidUpdateError(WaypointError, ValueError):
+    """A node or caller wrote an update the channels cannot accept."""
+
+
+class InvalidGraphError(WaypointError, ValueError):
+    """The graph definition is inconsistent (unknown node, missing entry point, ...)."""
+
+
+class AmbiguousResumeError(InvalidUpdateError, RuntimeError):
+    """``Command(resume=value)`` while several interrupts are pending: resume with a mapping
+    ``{interrupt.id: value}`` instead."""
+
+
+class EmptyInputError(WaypointError, ValueError):
+    """The graph was invoked with input that writes no channel."""
+
+
+class GraphInterrupt(WaypointError):
+    """Raised inside a node by ``interrupt()``; the engine turns it into a pause."""
+
+    def __init__(self, interrupts: Any = ()) -> None:
+        super().__init__(interrupts)
+        self.interrupts = tuple(interrupts)
+
+
+class NodeInterrupt(GraphInterrupt):
+    """Deprecated-style explicit interrupt raised by user code."""
+
+
+class ParentCommand(WaypointError):
+    """Carries a ``Command(graph=Command.PARENT)`` from a subgraph to its parent."""
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+class EmptyChannelError(WaypointError, LookupError):
+    """A channel was read before anything was written to it."""
+
+
+class CheckpointError(WaypointError, RuntimeError):
+    """Base class of checkpoint-storage errors."""
+
+
+class ConfigError(WaypointError, ValueError):
+    """A config lacks a required key (``thread_id``) or carries a bad value."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A stored row could not be decoded; names thread, checkpoint and channel."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        checkpoint_ns: str | None = None,
+        checkpoint_id: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("thread_id", thread_id),
+                ("checkpoint_ns", checkpoint_ns),
+                ("checkpoint_id", checkpoint_id),
+                ("channel", channel),
+            )
+            if v is not None
+        )
+        super().__init__(f"{message} ({where})" if where else message)
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.checkpoint_id = checkpoint_id
+        self.channel = channel
+
+
+class StorageError(CheckpointError):
+    """A database driver failed; the original exception is chained."""
+
+
+class SetupError(StorageError):
+    """The schema could not be created or migrated, or a connection is misconfigured."""
+
+
+class SyncOnEventLoopError(WaypointError, RuntimeError):
+    """A sync method of an async backend was called on its own event loop's thread."""
+
+
+class SerializationError(WaypointError, ValueError):
+    """A value could not be serialized, or stored bytes could not be (safely) loaded."""
+
+
+class InvalidNamespaceError(WaypointError, ValueError):
+    """A store namespace is empty, has empty or dotted labels, or uses a reserved label."""
+
+
+class InvalidFilterError(WaypointError, ValueError):
+    """A store search filter uses an unknown operator or a malformed key."""
+
+
+class VectorSearchUnavailableError(WaypointError, RuntimeError):
+    """A store was asked for vector search it cannot do (no index, no pgvector)."""
