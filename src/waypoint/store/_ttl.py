@@ -1,0 +1,232 @@
+"""Time-to-live rules and the background sweeper, shared by every store backend.
+
+An item's TTL is a number of minutes (``put(..., ttl=...)``, or ``ttl_config["default_ttl"]``
+when the put does not say). Its expiry is ``now + ttl``; from that instant the item is invisible
+to ``get``, ``search`` and ``list_namespaces``, even before a sweep deletes it. Reads never
+delete; :meth:`sweep_ttl` (or the sweeper) does, and returns how many items it removed.
+
+A read with refresh (``refresh_ttl=True``, or ``ttl_config["refresh_on_read"]``, default True)
+moves the expiry of each item it *returns* to ``now + ttl`` using the item's own stored TTL;
+items without a TTL are untouched. Backends therefore store ``(expires_at, ttl_minutes)`` per
+item.
+
+The sweeper calls the store's sweep every ``sweep_interval_minutes``: :class:`ThreadSweeper`
+for stores with a sync core (a daemon thread; ``start`` returns a ``concurrent.futures.Future``)
+and :class:`TaskSweeper` for natively async stores (an ``asyncio.Task``). Both hold the store
+weakly so a forgotten sweeper never keeps a store alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import weakref
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable, Mapping
+
+from waypoint.errors import ConfigError
+
+logger = logging.getLogger("waypoint.store")
+
+DEFAULT_SWEEP_INTERVAL_MINUTES = 60.0
+"""Sweep period when neither the call nor ``ttl_config`` gives one."""
+
+
+class NotProvided:
+    """Type of :data:`NOT_PROVIDED`: "argument not given" as distinct from ``None``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_PROVIDED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_PROVIDED = NotProvided()
+"""Default of ``put(ttl=...)``: use the store's ``default_ttl``; ``None`` means never expire."""
+
+
+def utcnow() -> datetime:
+    """The default store clock: aware UTC now."""
+    return datetime.now(timezone.utc)
+
+
+def _is_minutes(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def validate_ttl(ttl: Any) -> float | None:
+    """Check a per-item TTL (positive minutes, or None for "never expires")."""
+    if ttl is None:
+        return None
+    if not _is_minutes(ttl):
+        raise ValueError(
+            f"invalid ttl {ttl!r}: a TTL is a positive number of minutes, or None to never expire"
+        )
+    return float(ttl)
+
+
+def normalize_ttl_config(ttl_config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Validate a ``TTLConfig`` and fill defaults (``refresh_on_read=True``)."""
+    if ttl_config is None:
+        return None
+    if not isinstance(ttl_config, Mapping):
+        raise ConfigError(f"ttl_config must be a dict (TTLConfig), got {ttl_config!r}")
+    unknown = set(ttl_config) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    if unknown:
+        raise ConfigError(
+            f"ttl_config has unknown keys {sorted(unknown)!r}; allowed: default_ttl, "
+            "refresh_on_read, sweep_interval_minutes"
+        )
+    default_ttl = ttl_config.get("default_ttl")
+    if default_ttl is not None and not _is_minutes(default_ttl):
+        raise ConfigError(f"ttl_config default_ttl={default_ttl!r}: use positive minutes or None")
+    interval = ttl_config.get("sweep_interval_minutes")
+    if interval is not None and not _is_minutes(interval):
+        raise ConfigError(
+            f"ttl_config sweep_interval_minutes={interval!r}: use positive minutes or None"
+        )
+    refresh = ttl_config.get("refresh_on_read", True)
+    if not isinstance(refresh, bool):
+        raise ConfigError(f"ttl_config refresh_on_read={refresh!r}: use True or False")
+    out: dict[str, Any] = dict(ttl_config)
+    out["refresh_on_read"] = refresh
+    return out
+
+
+def resolve_ttl(ttl_config: Mapping[str, Any] | None, ttl: Any) -> float | None:
+    """The TTL (minutes) a put stores: the argument, or the configured default if not given."""
+    if isinstance(ttl, NotProvided):
+        return validate_ttl((ttl_config or {}).get("default_ttl"))
+    return validate_ttl(ttl)
+
+
+def resolve_refresh(ttl_config: Mapping[str, Any] | None, refresh_ttl: bool | None) -> bool:
+    """Whether a read refreshes TTLs: the argument, else ``refresh_on_read`` (default True)."""
+    if refresh_ttl is not None:
+        return bool(refresh_ttl)
+    return bool((ttl_config or {}).get("refresh_on_read", True))
+
+
+def expiry(now: datetime, ttl_minutes: float | None) -> datetime | None:
+    """When an item written or refreshed at ``now`` expires (None: never)."""
+    return None if ttl_minutes is None else now + timedelta(minutes=ttl_minutes)
+
+
+def is_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """Expired from the instant ``now`` reaches ``expires_at``."""
+    return expires_at is not None and expires_at <= now
+
+
+def sweep_interval_seconds(
+    ttl_config: Mapping[str, Any] | None, sweep_interval_minutes: float | None
+) -> float:
+    """Seconds between sweeps: the argument, else the config, else 60 minutes."""
+    minutes = sweep_interval_minutes
+    if minutes is None:
+        minutes = (ttl_config or {}).get("sweep_interval_minutes")
+    if minutes is None:
+        minutes = DEFAULT_SWEEP_INTERVAL_MINUTES
+    if not _is_minutes(minutes):
+        raise ValueError(f"sweep_interval_minutes={minutes!r}: use a positive number of minutes")
+    return float(minutes) * 60.0
+
+
+class ThreadSweeper:
+    """Runs ``sweep(store)`` every ``interval`` seconds on a daemon thread until stopped."""
+
+    def __init__(self, store: Any, sweep: Callable[[Any], int], interval: float) -> None:
+        self._ref = weakref.ref(store)
+        self._sweep = sweep
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def start(self) -> concurrent.futures.Future[None]:
+        """Start the thread; the returned future completes when the sweeper stops."""
+        self.future.set_running_or_notify_cancel()
+        self._thread = threading.Thread(target=self._run, name="waypoint-ttl-sweeper", daemon=True)
+        self._thread.start()
+        return self.future
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self._interval):
+                store = self._ref()
+                if store is None:
+                    break
+                try:
+                    removed = self._sweep(store)
+                    if removed:
+                        logger.debug("TTL sweep removed %d expired store items", removed)
+                except Exception:
+                    logger.exception("TTL sweep failed; will retry at the next interval")
+                del store
+        finally:
+            self.future.set_result(None)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Signal the thread and wait up to ``timeout`` seconds; True if it has stopped."""
+        self._stop.set()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True  # not started, or stopping itself (store collected mid-sweep)
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class TaskSweeper:
+    """Awaits ``asweep(store)`` every ``interval`` seconds in an asyncio task until stopped."""
+
+    def __init__(
+        self, store: Any, asweep: Callable[[Any], Awaitable[int]], interval: float
+    ) -> None:
+        self._ref = weakref.ref(store)
+        self._asweep = asweep
+        self._interval = interval
+        self._stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Create the task on the running loop and return it."""
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self.task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+            store = self._ref()
+            if store is None:
+                return
+            try:
+                removed = await self._asweep(store)
+                if removed:
+                    logger.debug("TTL sweep removed %d expired store items", removed)
+            except Exception:
+                logger.exception("TTL sweep failed; will retry at the next interval")
+            del store
+
+    async def stop(self, timeout: float | None = None) -> bool:
+        """Signal the task and wait up to ``timeout`` seconds; True if it has finished."""
+        self._stop.set()
+        if self.task is None:
+            return True
+        done, _ = await asyncio.wait({self.task}, timeout=timeout)
+        return bool(done)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()

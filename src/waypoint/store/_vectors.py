@@ -1,0 +1,93 @@
+"""A numpy vector matrix for exact cosine search, for stores without a native vector index.
+
+Vectors are stored L2-normalized in one ``(capacity, dims)`` float32 matrix, so a cosine
+similarity is a dot product and a search is one matrix-vector product over the candidate rows.
+Rows are recycled through a free list; capacity doubles when full. Not thread-safe: the owning
+store serializes access (the in-memory store holds its lock).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from waypoint.errors import ConfigError
+
+
+def unit_rows(vectors: Sequence[Sequence[float]] | np.ndarray, dims: int) -> np.ndarray:
+    """``(n, dims)`` float32 array of the vectors scaled to unit length (zero stays zero)."""
+    arr = np.array(vectors, dtype=np.float32)
+    if arr.size == 0:
+        return np.zeros((0, dims), dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[1] != dims:
+        raise ConfigError(
+            f"expected vectors of {dims} dimensions, got an array of shape {arr.shape}; "
+            "set the index dims to the embedding model's output size"
+        )
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    np.divide(arr, norms, out=arr, where=norms > 0)
+    return arr
+
+
+def unit_vector(vector: Sequence[float], dims: int) -> np.ndarray:
+    """One vector scaled to unit length, as a ``(dims,)`` float32 array."""
+    row: np.ndarray = unit_rows([vector], dims)[0]
+    return row
+
+
+class VectorMatrix:
+    """Normalized vectors addressed by row number, scored against a query in one product."""
+
+    def __init__(self, dims: int, capacity: int = 64) -> None:
+        self.dims = dims
+        self._matrix = np.zeros((max(capacity, 1), dims), dtype=np.float32)
+        self._high = 0  # rows [0, _high) have been handed out at least once
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        """Rows currently in use."""
+        return self._high - len(self._free)
+
+    def add(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
+        """Store vectors (normalizing them) and return their row numbers."""
+        arr = unit_rows(vectors, self.dims)
+        rows: list[int] = []
+        for _ in range(len(arr)):
+            if self._free:
+                rows.append(self._free.pop())
+            else:
+                if self._high == len(self._matrix):
+                    grown = np.zeros((2 * len(self._matrix), self.dims), dtype=np.float32)
+                    grown[: self._high] = self._matrix[: self._high]
+                    self._matrix = grown
+                rows.append(self._high)
+                self._high += 1
+        if rows:
+            self._matrix[rows] = arr
+        return rows
+
+    def remove(self, rows: Sequence[int]) -> None:
+        """Release rows (zeroed so a stale row can never score)."""
+        if rows:
+            self._matrix[list(rows)] = 0.0
+            self._free.extend(rows)
+
+    def max_scores(self, groups: Sequence[Sequence[int]], query: np.ndarray) -> list[float | None]:
+        """Per group of rows (one group per item), the best cosine with the unit ``query``;
+        None for a group without rows."""
+        sizes = np.fromiter((len(g) for g in groups), dtype=np.intp, count=len(groups))
+        if not sizes.any():
+            return [None] * len(groups)
+        flat = np.fromiter((r for g in groups for r in g), dtype=np.intp, count=int(sizes.sum()))
+        if 2 * len(flat) > self._high:  # most rows needed: one product over the whole matrix
+            scores = (self._matrix[: self._high] @ query)[flat]
+        else:
+            scores = self._matrix[flat] @ query
+        nonempty = sizes > 0
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[nonempty]
+        best = np.maximum.reduceat(scores, starts)
+        out: list[float | None] = [None] * len(groups)
+        for slot, value in zip(np.flatnonzero(nonempty), best.tolist(), strict=True):
+            out[slot] = value
+        return out

@@ -1,0 +1,275 @@
+"""``InMemoryStore``: the store for tests, notebooks and single-process programs.
+
+Data lives in a dict of namespaces; vectors in one normalized float32 matrix, so a semantic
+search is a single matrix-vector product over the candidates. Values are copied in and out, so
+callers never alias stored data (the same contract a database gives). One lock makes it safe
+across threads; embedding runs outside the lock. The async methods run the same code (only
+the embedder is awaited).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import heapq
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from waypoint.store._batch import BatchPlan, BatchVectors, aembed_plan, embed_plan, plan_batch
+from waypoint.store._embed import Vector, normalize_index
+from waypoint.store._filters import FilterCondition, matches
+from waypoint.store._namespaces import has_prefix, select_namespaces
+from waypoint.store._ttl import (
+    ThreadSweeper,
+    expiry,
+    is_expired,
+    normalize_ttl_config,
+    sweep_interval_seconds,
+    utcnow,
+)
+from waypoint.store._vectors import VectorMatrix, unit_vector
+from waypoint.store.base import (
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+)
+
+__all__ = ["InMemoryStore"]
+
+
+def _copy(value: Any) -> Any:
+    """Copy the containers of a JSON-like value; leaves (str, numbers, ...) are immutable."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class _Record:
+    __slots__ = ("created_at", "expires_at", "rows", "stamp", "ttl", "updated_at", "value")
+
+    def __init__(
+        self, value: dict[str, Any], created_at: datetime, now: datetime, ttl: float | None
+    ) -> None:
+        self.value = value
+        self.created_at = created_at
+        self.updated_at = now
+        self.stamp = (now - _EPOCH) // _MICROSECOND  # integer recency key for ordering
+        self.ttl = ttl
+        self.expires_at = expiry(now, ttl)
+        self.rows: list[int] = []
+
+    def refresh(self, now: datetime) -> None:
+        if self.ttl is not None:
+            self.expires_at = expiry(now, self.ttl)
+
+
+class InMemoryStore(BaseStore):
+    """A thread-safe store kept in process memory, with optional semantic search and TTL.
+
+    ``index``: an :class:`IndexConfig` enabling ``search(query=...)``; ``ttl_config``: a
+    :class:`TTLConfig`; ``clock``: a zero-argument callable returning aware UTC datetimes, to
+    control time in tests (default: the system clock).
+    """
+
+    supports_ttl = True
+
+    def __init__(
+        self,
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._index = normalize_index(index)
+        self.index_config = self._index.config if self._index else None
+        self.embeddings = self._index.embedder if self._index else None
+        self.ttl_config = normalize_ttl_config(ttl_config)  # type: ignore[assignment]
+        self._clock = clock or utcnow
+        self._lock = threading.RLock()
+        self._data: dict[tuple[str, ...], dict[str, _Record]] = {}
+        self._vectors = VectorMatrix(self._index.dims) if self._index else None
+        self._sweeper: ThreadSweeper | None = None
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Apply ops in order (see ``BaseStore``); embeds first, outside the lock."""
+        plan = plan_batch(ops, self._index)
+        return self._apply(plan, embed_plan(plan, self._index))
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Async twin of :meth:`batch`: awaits the embedder, then runs the same code."""
+        plan = plan_batch(ops, self._index)
+        return self._apply(plan, await aembed_plan(plan, self._index))
+
+    def _apply(self, plan: BatchPlan, vectors: BatchVectors) -> list[Result]:
+        results: list[Result] = []
+        with self._lock:
+            now = self._clock()
+            for i, op in enumerate(plan.ops):
+                if isinstance(op, GetOp):
+                    results.append(self._get(op, now))
+                elif isinstance(op, PutOp):
+                    self._put(op, now, vectors.documents.get(i))
+                    results.append(None)
+                elif isinstance(op, SearchOp):
+                    query = vectors.queries.get(i)
+                    results.append(self._search(op, plan.filters[i], query, now))
+                else:
+                    results.append(self._list(op, now))
+        return results
+
+    def _live(self, namespace: tuple[str, ...], key: str, now: datetime) -> _Record | None:
+        record = self._data.get(namespace, {}).get(key)
+        if record is None or is_expired(record.expires_at, now):
+            return None
+        return record
+
+    def _get(self, op: GetOp, now: datetime) -> Item | None:
+        record = self._live(op.namespace, op.key, now)
+        if record is None:
+            return None
+        if op.refresh_ttl:
+            record.refresh(now)
+        return Item(
+            value=_copy(record.value),
+            key=op.key,
+            namespace=op.namespace,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+    def _drop(self, namespace: tuple[str, ...], key: str) -> None:
+        items = self._data.get(namespace)
+        if items is None or key not in items:
+            return
+        record = items.pop(key)
+        if self._vectors is not None:
+            self._vectors.remove(record.rows)
+        if not items:
+            del self._data[namespace]
+
+    def _put(self, op: PutOp, now: datetime, vectors: list[tuple[str, Vector]] | None) -> None:
+        if op.value is None:
+            self._drop(op.namespace, op.key)
+            return
+        previous = self._live(op.namespace, op.key, now)
+        created_at = previous.created_at if previous is not None else now
+        self._drop(op.namespace, op.key)
+        record = _Record(_copy(dict(op.value)), created_at, now, op.ttl)
+        if self._vectors is not None and vectors:
+            record.rows = self._vectors.add([v for _, v in vectors])
+        self._data.setdefault(op.namespace, {})[op.key] = record
+
+    def _search(
+        self,
+        op: SearchOp,
+        conditions: tuple[FilterCondition, ...],
+        query: Vector | None,
+        now: datetime,
+    ) -> list[SearchItem]:
+        candidates = [
+            (namespace, key, record)
+            for namespace, items in self._data.items()
+            if has_prefix(namespace, op.namespace_prefix)
+            for key, record in items.items()
+            if not is_expired(record.expires_at, now)
+            and (not conditions or matches(conditions, record.value))
+        ]
+        scores: list[float | None] = [None] * len(candidates)
+        if query is not None and self._vectors is not None and self._index is not None:
+            q = unit_vector(query, self._index.dims)
+            scores = self._vectors.max_scores([c[2].rows for c in candidates], q)
+
+        def rank(i: int) -> tuple[bool, float, int, tuple[str, ...], str]:
+            # Scored first, best first; then newest first; ties by namespace, then key.
+            namespace, key, record = candidates[i]
+            score = scores[i]
+            return (score is None, -(score or 0.0), -record.stamp, namespace, key)
+
+        order = heapq.nsmallest(op.offset + op.limit, range(len(candidates)), key=rank)
+        out = []
+        for i in order[op.offset :]:
+            namespace, key, record = candidates[i]
+            if op.refresh_ttl:
+                record.refresh(now)
+            out.append(
+                SearchItem(
+                    namespace,
+                    key,
+                    _copy(record.value),
+                    record.created_at,
+                    record.updated_at,
+                    scores[i],
+                )
+            )
+        return out
+
+    def _list(self, op: ListNamespacesOp, now: datetime) -> list[tuple[str, ...]]:
+        live = (
+            namespace
+            for namespace, items in self._data.items()
+            if any(not is_expired(r.expires_at, now) for r in items.values())
+        )
+        return select_namespaces(
+            live, op.match_conditions, max_depth=op.max_depth, limit=op.limit, offset=op.offset
+        )
+
+    # TTL sweeping.
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many were removed."""
+        with self._lock:
+            now = self._clock()
+            expired = [
+                (namespace, key)
+                for namespace, items in self._data.items()
+                for key, record in items.items()
+                if is_expired(record.expires_at, now)
+            ]
+            for namespace, key in expired:
+                self._drop(namespace, key)
+            return len(expired)
+
+    async def asweep_ttl(self) -> int:
+        """Async twin of :meth:`sweep_ttl`."""
+        return self.sweep_ttl()
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
+        else 60) on a daemon thread; the future completes when it stops. Idempotent."""
+        with self._lock:
+            if self._sweeper is not None and self._sweeper.running:
+                return self._sweeper.future
+            interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
+            self._sweeper = ThreadSweeper(self, lambda store: store.sweep_ttl(), interval)
+            return self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper, waiting up to ``timeout`` seconds; True once it has stopped."""
+        sweeper = self._sweeper
+        if sweeper is None:
+            return True
+        stopped = sweeper.stop(timeout)
+        if stopped:
+            self._sweeper = None
+        return stopped
+
+    def __del__(self) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.stop(0)
