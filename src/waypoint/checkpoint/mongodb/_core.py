@@ -1,0 +1,415 @@
+"""The MongoDB saver, written once: one generator operation per public method.
+
+Operations yield requests from ``_exec`` (find, cursor, bulk write, transaction) and receive
+their results; they do no I/O, so ``MongoDBSaver`` and ``AsyncMongoDBSaver`` are shells that
+drive them with a sync or an async executor (``waypoint._ops``). Maintenance operations
+(delete, copy, prune) live in ``_maintenance``.
+
+Write order is what makes a crash harmless without a transaction: a lineage's length is
+claimed first, then its pages, new lineages, blobs, and the checkpoint document last, so no
+checkpoint ever points at something missing. With a replica set (or mongos) the same writes run
+in one transaction, retried on transient conflicts. The per-thread *head* document is only a
+hint (a lower bound on the newest checkpoint id): the latest checkpoint is found with an index
+range from it, and a stale or missing head only costs a slower query, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ReplaceOne, UpdateOne
+
+from waypoint._ops import Emit, Op
+from waypoint.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    LogHint,
+    get_checkpoint_id,
+    get_checkpoint_ns,
+    get_thread_id,
+    make_config,
+    now_iso,
+    writes_index,
+)
+from waypoint.checkpoint.log import LOG_TYPE, Lineage, assemble, encode_chain, pages_needed, plan_write
+from waypoint.checkpoint.mongodb import _docs as d
+from waypoint.checkpoint.mongodb._docs import EMPTY_TYPE, N, T, Names, key
+from waypoint.checkpoint.mongodb._exec import Bulk, Command, Find, Indexes, Next, Open, TransactionConflict, Txn
+from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.errors import CorruptCheckpointError, SetupError, StorageError
+
+MAX_ATTEMPTS = 8
+FIRST_BATCH, BATCH = 16, 128
+
+
+@dataclass
+class Ctx:
+    """What every operation needs: the serializer, collection names, transaction support
+    (``None`` until detected with ``hello``)."""
+
+    serde: SerializerProtocol
+    names: Names
+    transactions: bool | None = None
+
+
+class _Retry(Exception):
+    """A conditional write lost a race: re-read and re-plan."""
+
+
+def supports_transactions(ctx: Ctx) -> Op[bool]:
+    """Replica sets and mongos run multi-document transactions; standalone servers do not."""
+    if ctx.transactions is None:
+        hello = yield Command({"hello": 1})
+        clustered = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+        ctx.transactions = clustered and "logicalSessionTimeoutMinutes" in hello
+    return ctx.transactions
+
+
+def atomically(ctx: Ctx, body: Callable[[], Op[Any]]) -> Op[Any]:
+    """Run ``body`` in a transaction when supported (else as ordered writes), retrying
+    transient conflicts and lost conditional writes."""
+    use = yield from supports_transactions(ctx)
+    attempt = 0
+    while True:
+        attempt += 1
+        if use:
+            yield Txn("begin")
+        try:
+            result = yield from body()
+            if use:
+                yield Txn("commit")
+            return result
+        except (TransactionConflict, _Retry) as exc:
+            if use:
+                yield Txn("abort")
+            if attempt >= MAX_ATTEMPTS:
+                raise StorageError(f"gave up after {MAX_ATTEMPTS} conflicting attempts: {exc}") from exc
+        except Exception:
+            if use:
+                yield Txn("abort")
+            raise
+
+
+# --- put -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _LogPlan:
+    blobs: list[dict[str, Any]]
+    claims: list[tuple[str, int, int]]  # (lineage _id, old length, new length)
+    lineages: list[dict[str, Any]]
+    pages: list[dict[str, Any]]
+
+
+def _plan_logs(
+    ctx: Ctx, thread_id: str, ns: str, logs: Mapping[str, tuple[Any, list[Any], LogHint]], optimistic: bool
+) -> Op[_LogPlan]:
+    """Read the stored base of every log channel and plan its write (``log.plan_write``).
+
+    ``optimistic``: assume each base is still its lineage's head (true unless the thread was
+    forked) instead of reading the lineage rows; the conditional length claim catches a wrong
+    guess and the caller retries non-optimistically.
+    """
+    base_ids = {
+        ch: key(thread_id, ns, ch, str(hint.base_version))
+        for ch, (_, _, hint) in logs.items()
+        if hint.base_version is not None
+    }
+    found = (yield Find(ctx.names.blobs, {"_id": {"$in": sorted(set(base_ids.values()))}})) if base_ids else []
+    bases = {doc["_id"]: doc for doc in found if doc.get("type") == LOG_TYPE}
+    lineages: dict[str, Any] = {}
+    if not optimistic and bases:
+        lineage_ids = sorted({key(thread_id, ns, doc.get("lineage")) for doc in bases.values()})
+        lineages = {row["_id"]: row for row in (yield Find(ctx.names.lineages, {"_id": {"$in": lineage_ids}}))}
+    plan = _LogPlan([], [], [], [])
+    for ch, (version, value, hint) in logs.items():
+        base_ref = base = None
+        doc = bases.get(base_ids.get(ch, ""))
+        try:
+            if doc is not None and optimistic:
+                base_ref, base = d.log_of(doc)
+            elif doc is not None and (row := lineages.get(key(thread_id, ns, doc.get("lineage")))):
+                base_ref, base = d.log_of(doc)[0], d.lineage_of(row)
+        except (ValueError, KeyError):
+            base_ref = base = None  # an unreadable base: store the value as a fresh log
+        write = plan_write(value, hint, base_ref, base)
+        if write.new_lineage is not None:
+            plan.lineages.append(d.lineage_doc(thread_id, ns, write.new_lineage))
+        # the chain of the lineage the new version points into: the new one, or a base level
+        full = (write.new_lineage or base).chain  # type: ignore[union-attr]  # no base => new
+        chain = encode_chain(full[: [lid for lid, _ in full].index(write.ref.lineage) + 1])
+        if write.extend is not None:
+            lid, old, new = write.extend
+            plan.claims.append((key(thread_id, ns, lid), old, new))
+        for page in write.pages:
+            items = [list(d.typed(ctx.serde, item)) for item in page.items]
+            plan.pages.append(d.page_doc(thread_id, ns, page.lineage, page.page, items))
+        plan.blobs.append(d.blob_doc(thread_id, ns, ch, version, **d.log_blob_fields(write.ref, chain)))
+    return plan
+
+
+def _insert_if_absent(doc: dict[str, Any]) -> UpdateOne:
+    body = {k: v for k, v in doc.items() if k != "_id"}
+    return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": body}, upsert=True)
+
+
+def put(
+    ctx: Ctx,
+    config: dict[str, Any],
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    new_versions: ChannelVersions,
+) -> Op[dict[str, Any]]:
+    thread_id, ns = get_thread_id(config), get_checkpoint_ns(config)
+    parent_id = get_checkpoint_id(config)
+    values = checkpoint.get("channel_values", {})
+    hints = checkpoint.get("channel_logs") or {}
+    cp_doc = d.checkpoint_doc(ctx.serde, thread_id, ns, checkpoint, metadata, parent_id)
+    plain: list[dict[str, Any]] = []
+    logs: dict[str, tuple[Any, list[Any], LogHint]] = {}
+    for ch, version in new_versions.items():
+        if ch not in values:
+            plain.append(d.blob_doc(thread_id, ns, ch, version, type=EMPTY_TYPE))
+        elif ch in hints and isinstance(values[ch], list):
+            logs[ch] = (version, list(values[ch]), hints[ch])
+        else:
+            ty, data = d.typed(ctx.serde, values[ch])
+            plain.append(d.blob_doc(thread_id, ns, ch, version, type=ty, value=data))
+
+    optimistic = [True]
+
+    def body() -> Op[None]:
+        plan = _LogPlan([], [], [], [])
+        if logs:
+            plan = yield from _plan_logs(ctx, thread_id, ns, logs, optimistic[0])
+        if plan.claims:
+            ops = [UpdateOne({"_id": lid, "length": old}, {"$set": {"length": new}}) for lid, old, new in plan.claims]
+            result = yield Bulk(ctx.names.lineages, ops)
+            if result.matched_count != len(ops):
+                optimistic[0] = False
+                raise _Retry("a log lineage is no longer where its base version ended")
+        if plan.pages:
+            yield Bulk(ctx.names.pages, [
+                UpdateOne({"_id": p["_id"]}, {"$set": {"items": p["items"]},
+                          "$setOnInsert": {k: p[k] for k in (T, N, "lineage", "page")}}, upsert=True)
+                for p in plan.pages
+            ])
+        if plan.lineages:
+            yield Bulk(ctx.names.lineages, [_insert_if_absent(row) for row in plan.lineages])
+        blobs = plain + plan.blobs
+        if blobs:
+            yield Bulk(ctx.names.blobs, [_insert_if_absent(doc) for doc in blobs])
+        yield Bulk(ctx.names.checkpoints, [ReplaceOne({"_id": cp_doc["_id"]}, cp_doc, upsert=True)])
+
+    yield from atomically(ctx, body)
+    head = {"$max": {"checkpoint_id": checkpoint["id"]}, "$setOnInsert": {T: thread_id, N: ns}}
+    try:
+        yield Bulk(ctx.names.heads, [UpdateOne({"_id": key(thread_id, ns)}, head, upsert=True)])
+    except StorageError:
+        pass  # the head is a hint; get_tuple stays correct without it
+    return make_config(thread_id, ns, checkpoint["id"])
+
+
+def put_writes(
+    ctx: Ctx, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+) -> Op[None]:
+    thread_id, ns = get_thread_id(config), get_checkpoint_ns(config)
+    checkpoint_id = get_checkpoint_id(config)
+    if checkpoint_id is None:
+        raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
+    ops = []
+    for idx, (channel, value) in enumerate(writes):
+        doc = d.write_doc(thread_id, ns, checkpoint_id, task_id, writes_index(channel, idx), channel,
+                          d.typed(ctx.serde, value), task_path)
+        _id = doc.pop("_id")
+        update = {"$set": doc} if channel in WRITES_IDX_MAP else {"$setOnInsert": doc}
+        ops.append(UpdateOne({"_id": _id}, update, upsert=True))
+    if len(ops) == 1:
+        yield Bulk(ctx.names.writes, ops)
+    elif ops:
+
+        def body() -> Op[None]:
+            yield Bulk(ctx.names.writes, ops)
+
+        yield from atomically(ctx, body)
+
+
+# --- read ------------------------------------------------------------------------------------
+
+
+def get_tuple(ctx: Ctx, config: dict[str, Any]) -> Op[CheckpointTuple | None]:
+    thread_id, ns = get_thread_id(config), get_checkpoint_ns(config)
+    checkpoint_id = get_checkpoint_id(config)
+    newest = [("checkpoint_id", -1)]
+    if checkpoint_id is not None:
+        docs = yield Find(ctx.names.checkpoints, {"_id": key(thread_id, ns, checkpoint_id)})
+    else:
+        heads = yield Find(ctx.names.heads, {"_id": key(thread_id, ns)})
+        docs = []
+        if heads and isinstance(heads[0].get("checkpoint_id"), str):
+            since = {T: thread_id, N: ns, "checkpoint_id": {"$gte": heads[0]["checkpoint_id"]}}
+            docs = yield Find(ctx.names.checkpoints, since, sort=newest, limit=1)
+        if not docs:
+            docs = yield Find(ctx.names.checkpoints, {T: thread_id, N: ns}, sort=newest, limit=1)
+    if not docs:
+        return None
+    return (yield from load(ctx, docs))[0]
+
+
+def list_checkpoints(
+    ctx: Ctx,
+    config: dict[str, Any] | None,
+    filter: dict[str, Any] | None = None,
+    before: dict[str, Any] | None = None,
+    limit: int | None = None,
+) -> Op[None]:
+    """Stream matching checkpoints newest first, in batches (a few queries per batch)."""
+    metadata_keys = d.metadata_filter(filter)  # validated before anything runs
+    if limit is not None and limit <= 0:
+        return
+    conf = (config or {}).get("configurable") or {}
+    query: dict[str, Any] = {}
+    if conf.get("thread_id") is not None:
+        query[T] = str(conf["thread_id"])
+    if conf.get("checkpoint_ns") is not None:
+        query[N] = str(conf["checkpoint_ns"])
+    id_cond: dict[str, Any] = {}
+    if conf.get("checkpoint_id"):
+        id_cond["$eq"] = conf["checkpoint_id"]
+    before_id = get_checkpoint_id(before) if before else None
+    if before_id:
+        id_cond["$lt"] = before_id
+    if id_cond:
+        query["checkpoint_id"] = id_cond
+    if metadata_keys:
+        query["metadata_keys"] = metadata_keys[0] if len(metadata_keys) == 1 else {"$all": metadata_keys}
+    cursor = yield Open(
+        ctx.names.checkpoints, query, sort=[("checkpoint_id", -1)], limit=limit or 0,
+        batch_size=FIRST_BATCH, allow_disk_use=T not in query,
+    )
+    size = FIRST_BATCH
+    while True:
+        docs = yield Next(cursor, size)
+        if not docs:
+            return
+        for tup in (yield from load(ctx, docs)):
+            yield Emit(tup)
+        size = BATCH
+
+
+def load(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple]]:
+    """Full tuples for checkpoint documents: three queries (blobs, log pages, writes) for the
+    whole batch, whatever its size or number of threads."""
+    rows = [(doc, *d.decode_checkpoint(ctx.serde, doc)) for doc in docs]
+    blob_ids = sorted({
+        key(doc[T], doc[N], ch, str(v)) for doc, cp, _ in rows for ch, v in cp["channel_versions"].items()
+    })
+    found = (yield Find(ctx.names.blobs, {"_id": {"$in": blob_ids}})) if blob_ids else []
+    blobs = {b["_id"]: b for b in found}
+    page_ids: set[str] = set()
+    for b in blobs.values():
+        if b.get("type") == LOG_TYPE:
+            try:
+                ref, lineage = d.log_of(b)
+            except (ValueError, KeyError):
+                continue  # reported as corrupt when the tuple is built
+            page_ids.update(key(b[T], b[N], lid, p) for lid, p in pages_needed(ref, lineage))
+    pages = {}
+    if page_ids:
+        pages = {p["_id"]: p.get("items") for p in (yield Find(ctx.names.pages, {"_id": {"$in": sorted(page_ids)}}))}
+    writes: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for w in (yield Find(ctx.names.writes, {"checkpoint_key": {"$in": [doc["_id"] for doc in docs]}})):
+        writes[w["checkpoint_key"]].append(w)
+    return [_tuple(ctx, doc, cp, md, blobs, pages, writes.get(doc["_id"], [])) for doc, cp, md in rows]
+
+
+def _tuple(
+    ctx: Ctx,
+    doc: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    blobs: Mapping[str, Mapping[str, Any]],
+    pages: Mapping[str, Any],
+    writes: list[Mapping[str, Any]],
+) -> CheckpointTuple:
+    thread_id, ns, checkpoint_id = doc[T], doc[N], doc["checkpoint_id"]
+    loads = ctx.serde.loads_typed
+
+    def corrupt(message: str, channel: str | None) -> CorruptCheckpointError:
+        return CorruptCheckpointError(
+            message, thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel
+        )
+
+    values: dict[str, Any] = {}
+    for channel, version in checkpoint["channel_versions"].items():
+        blob = blobs.get(key(thread_id, ns, channel, str(version)))
+        if blob is None:
+            raise corrupt(f"blob for version {version!r} is missing", channel)
+        try:
+            if blob.get("type") == EMPTY_TYPE:
+                continue
+            if blob.get("type") == LOG_TYPE:
+                values[channel] = _read_log(ctx, blob, pages)
+            else:
+                values[channel] = loads((blob["type"], bytes(blob["value"])))
+        except Exception as exc:
+            raise corrupt(f"cannot decode stored value: {exc!r}", channel) from exc
+    checkpoint["channel_values"] = values
+    pending = []
+    for w in sorted(writes, key=lambda w: (str(w.get("task_path", "")), str(w.get("task_id")), w.get("idx", 0))):
+        try:
+            pending.append((w["task_id"], w["channel"], loads((w["type"], bytes(w["value"])))))
+        except Exception as exc:
+            raise corrupt(f"cannot decode pending write of task {w.get('task_id')!r}: {exc!r}", w.get("channel")) from exc
+    parent = doc.get("parent_checkpoint_id")
+    return CheckpointTuple(
+        config=make_config(thread_id, ns, checkpoint_id),
+        checkpoint=checkpoint,
+        metadata=metadata,
+        parent_config=make_config(thread_id, ns, parent) if parent else None,
+        pending_writes=pending,
+    )
+
+
+def _read_log(ctx: Ctx, blob: Mapping[str, Any], pages: Mapping[str, Any]) -> list[Any]:
+    ref, lineage = d.log_of(blob)
+    t, n = blob[T], blob[N]
+    fetched = {}
+    for lid, page in pages_needed(ref, lineage):
+        items = pages.get(key(t, n, lid, page))
+        if items is not None:
+            fetched[(lid, page)] = items
+    loads = ctx.serde.loads_typed
+    return [loads((ty, bytes(data))) for ty, data in assemble(ref, Lineage(lineage.chain, ref.length), fetched)]
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+MIGRATIONS: list[tuple[int, str]] = [(1, "collections' compound unique indexes and metadata index")]
+
+
+def setup(ctx: Ctx) -> Op[None]:
+    """Detect transaction support and apply missing schema migrations (idempotent)."""
+    yield from supports_transactions(ctx)
+    applied = {m["_id"] for m in (yield Find(ctx.names.migrations, {}))}
+    newest = max(v for v, _ in MIGRATIONS)
+    if any(isinstance(v, int) and v > newest for v in applied):
+        raise SetupError(
+            f"collection {ctx.names.migrations!r} records schema version {max(applied)}, newer than "
+            f"this waypoint's {newest}: upgrade waypoint"
+        )
+    for version, description in MIGRATIONS:
+        if version in applied:
+            continue
+        if version == 1:
+            for coll, models in d.indexes(ctx.names).items():
+                yield Indexes(coll, models)
+        record = {"$setOnInsert": {"description": description, "applied_at": now_iso()}}
+        yield Bulk(ctx.names.migrations, [UpdateOne({"_id": version}, record, upsert=True)])
+
