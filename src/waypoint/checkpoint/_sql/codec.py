@@ -1,0 +1,314 @@
+"""Encoders for what the SQL savers store, and one pure decoder per row type.
+
+Every decoder either returns a complete value or raises ``CorruptCheckpointError`` naming the
+thread, namespace, checkpoint and channel; a checkpoint is never returned with part of its
+state missing.
+
+Metadata is stored as canonical JSON (sorted keys, compact) so it can be filtered in SQL. When
+that JSON would not give the exact value back (tuples, non-string keys, datetimes, NUL
+characters, floats in exponent form), the exact value is stored beside it through the serde
+and the JSON keeps a best-effort projection that still serves filters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from waypoint.checkpoint.base import (
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    make_config,
+)
+from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, assemble, pages_needed
+from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.errors import CorruptCheckpointError
+
+EMPTY_TYPE = "empty"
+_SKIP = ("channel_values", "channel_versions", "channel_logs", "id")
+
+# The tuples query returns rows of this shape; ``kind`` says which fields are used:
+#   c  checkpoint: s1 parent id, s2 channel_versions json, s3 metadata json, t1/b1 body,
+#                  t2/b2 exact metadata (or NULL)
+#   b  blob:       s1 channel, s2 version, s3 log lineage, n1 log length, t1/b1 value
+#   w  write:      s1 task_id, s2 channel, s3 task_path, n1 idx, t1/b1 value
+#   l  lineage:    s1 lineage id, s2 chain json, n1 length
+#   p  log page:   s1 lineage id, n1 page number, t1/b1 serialized list of items
+Row = Sequence[Any]
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# --- encoders --------------------------------------------------------------------------------
+
+
+def encode_checkpoint(serde: SerializerProtocol, checkpoint: Checkpoint) -> tuple[str, bytes, str]:
+    """(type, body bytes, channel_versions json): everything but values, logs and the id."""
+    body = {k: v for k, v in checkpoint.items() if k not in _SKIP}
+    type_, data = serde.dumps_typed(body)
+    return type_, data, dumps_json(dict(checkpoint.get("channel_versions") or {}))
+
+
+def _project(value: Any) -> Any:
+    """A JSON-safe stand-in for ``value`` (used for filtering, never returned when lossy)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {_project(str(k)): _project(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_project(v) for v in value]
+    return repr(value)
+
+
+def _exact(value: Any) -> bool:
+    """True when the canonical JSON of ``value`` loads back to an identical value."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if value is None or isinstance(value, (bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value) and "e" not in repr(value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and "\x00" not in k and _exact(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_exact(v) for v in value)
+    return False
+
+
+def encode_metadata(
+    serde: SerializerProtocol, metadata: Mapping[str, Any]
+) -> tuple[str, str | None, bytes | None, str | None]:
+    """(json, exact type, exact bytes, run_id column) for a checkpoint's metadata."""
+    md = dict(metadata)
+    text = dumps_json(_project(md))
+    type_: str | None = None
+    data: bytes | None = None
+    if not _exact(md):
+        type_, data = serde.dumps_typed(md)
+    run_id = md.get("run_id")
+    return text, type_, data, None if run_id is None else str(run_id)
+
+
+def encode_filter_value(value: Any) -> str:
+    """The canonical JSON a filter value is compared as (same projection as metadata)."""
+    return dumps_json(_project(value))
+
+
+# --- decoders --------------------------------------------------------------------------------
+
+
+class Where(NamedTuple):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str | None
+
+    def corrupt(self, message: str, channel: str | None = None, exc: BaseException | None = None) -> CorruptCheckpointError:
+        detail = f"{message}: {type(exc).__name__}: {exc}" if exc is not None else message
+        return CorruptCheckpointError(
+            detail,
+            thread_id=self.thread_id,
+            checkpoint_ns=self.checkpoint_ns,
+            checkpoint_id=self.checkpoint_id,
+            channel=channel,
+        )
+
+
+class CheckpointRow(NamedTuple):
+    where: Where
+    checkpoint: Checkpoint
+    metadata: CheckpointMetadata
+    parent_id: str | None
+
+
+def decode_checkpoint_row(row: Row, serde: SerializerProtocol) -> CheckpointRow:
+    """Decode a ``c`` row: the checkpoint without channel values, metadata and parent."""
+    where = Where(row[1], row[2], row[3])
+    try:
+        body = serde.loads_typed((row[8], bytes(row[9])))
+        if not isinstance(body, dict):
+            raise TypeError(f"checkpoint body is a {type(body).__name__}, not a dict")
+        versions = json.loads(row[5])
+        if not isinstance(versions, dict):
+            raise TypeError("channel_versions is not an object")
+    except Exception as exc:
+        raise where.corrupt("cannot decode the checkpoint row", exc=exc) from exc
+    try:
+        if row[10] is not None:
+            metadata = serde.loads_typed((row[10], bytes(row[11])))
+        else:
+            metadata = json.loads(row[6])
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata is a {type(metadata).__name__}, not a dict")
+    except Exception as exc:
+        raise where.corrupt("cannot decode the checkpoint metadata", exc=exc) from exc
+    checkpoint: Checkpoint = {"v": body.pop("v", 1), "id": row[3], **body}  # type: ignore[typeddict-item]
+    checkpoint["channel_versions"] = versions
+    checkpoint["channel_values"] = {}
+    checkpoint.setdefault("versions_seen", {})
+    checkpoint.setdefault("updated_channels", None)
+    return CheckpointRow(where, checkpoint, metadata, row[4])  # type: ignore[arg-type]
+
+
+def decode_blob_row(row: Row, serde: SerializerProtocol, where: Where) -> Any:
+    """Decode a ``b`` row: the channel's value, ``EMPTY_TYPE`` when empty, or a LogRef."""
+    channel = row[4]
+    type_ = row[8]
+    if type_ == EMPTY_TYPE:
+        return EMPTY_TYPE
+    if type_ == LOG_TYPE:
+        if not isinstance(row[6], str) or not isinstance(row[7], int) or row[7] < 0:
+            raise where.corrupt(f"malformed log reference {row[6]!r}:{row[7]!r}", channel)
+        return LogRef(row[6], row[7])
+    try:
+        return serde.loads_typed((type_, bytes(row[9])))
+    except Exception as exc:
+        raise where.corrupt("cannot decode stored value", channel, exc) from exc
+
+
+def decode_write_row(row: Row, serde: SerializerProtocol) -> PendingWrite:
+    """Decode a ``w`` row into ``(task_id, channel, value)``."""
+    where = Where(row[1], row[2], row[3])
+    try:
+        value = serde.loads_typed((row[8], bytes(row[9])))
+    except Exception as exc:
+        raise where.corrupt(f"cannot decode pending write of task {row[4]!r}", row[5], exc) from exc
+    return (row[4], row[5], value)
+
+
+def decode_lineage(lineage_id: str, chain_json: Any, length: Any) -> Lineage:
+    """Decode a lineage from its id, chain (json text, or already parsed by the driver) and
+    length; raises ValueError when malformed."""
+    chain = json.loads(chain_json) if isinstance(chain_json, (str, bytes)) else chain_json
+    if not isinstance(chain, list) or not chain:
+        raise ValueError(f"malformed lineage chain {chain_json!r}")
+    decoded = tuple((str(lid), int(start)) for lid, start in chain)
+    if decoded[-1][0] != lineage_id or not isinstance(length, int):
+        raise ValueError(f"lineage {lineage_id!r} has a malformed row ({chain_json!r}, {length!r})")
+    return Lineage(decoded, length)
+
+
+def decode_lineage_row(row: Row) -> Lineage:
+    """Decode an ``l`` row (or raise ValueError, named by the caller)."""
+    return decode_lineage(row[4], row[5], row[7])
+
+
+def decode_page_row(row: Row, serde: SerializerProtocol) -> list[Any]:
+    """Decode a ``p`` row into its list of items (or raise, named by the caller)."""
+    items = serde.loads_typed((row[8], bytes(row[9])))
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"log page holds a {type(items).__name__}, not a list")
+    return list(items)
+
+
+def encode_chain(lineage: Lineage) -> str:
+    return dumps_json([[lid, start] for lid, start in lineage.chain])
+
+
+# --- assembling tuples -----------------------------------------------------------------------
+
+
+class _Rows:
+    """The rows of one tuples query, indexed for assembling checkpoints."""
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        self.checkpoints: list[Row] = []
+        self.blobs: dict[tuple[str, str, str, str], Row] = {}
+        self.writes: dict[tuple[str, str, str], list[Row]] = {}
+        self.lineages: dict[tuple[str, str, str], Row] = {}
+        self.pages: dict[tuple[str, str, str, int], Row] = {}
+        for row in rows:
+            kind = row[0]
+            if kind == "c":
+                self.checkpoints.append(row)
+            elif kind == "b":
+                self.blobs[(row[1], row[2], row[3], row[4])] = row
+            elif kind == "w":
+                self.writes.setdefault((row[1], row[2], row[3]), []).append(row)
+            elif kind == "l":
+                self.lineages[(row[1], row[2], row[4])] = row
+            elif kind == "p":
+                self.pages[(row[1], row[2], row[4], row[7])] = row
+        self.checkpoints.sort(key=lambda r: (r[3], r[1], r[2]), reverse=True)
+
+
+def _read_log(rows: _Rows, serde: SerializerProtocol, where: Where, channel: str, ref: LogRef) -> list[Any]:
+    t, ns = where.thread_id, where.checkpoint_ns
+    lineage_row = rows.lineages.get((t, ns, ref.lineage))
+    if lineage_row is None:
+        raise where.corrupt(f"log lineage {ref.lineage!r} is missing", channel)
+    try:
+        lineage = decode_lineage_row(lineage_row)
+        pages: dict[tuple[str, int], list[Any]] = {}
+        for lid, page in pages_needed(ref, lineage):
+            prow = rows.pages.get((t, ns, lid, page))
+            if prow is not None:
+                pages[(lid, page)] = decode_page_row(prow, serde)
+        return assemble(ref, lineage, pages)
+    except Exception as exc:
+        raise where.corrupt(f"cannot rebuild log {ref.lineage!r} ({ref.length} items)", channel, exc) from exc
+
+
+def _tuple(rows: _Rows, row: Row, serde: SerializerProtocol) -> CheckpointTuple:
+    cp = decode_checkpoint_row(row, serde)
+    where = cp.where
+    t, ns, cid = where
+    values: dict[str, Any] = {}
+    for channel, version in cp.checkpoint["channel_versions"].items():
+        blob_row = rows.blobs.get((t, ns, cid, channel))  # type: ignore[arg-type]
+        if blob_row is None:
+            raise where.corrupt(f"blob for version {version!r} is missing", channel)
+        value = decode_blob_row(blob_row, serde, where)
+        if value is EMPTY_TYPE:
+            continue
+        values[channel] = _read_log(rows, serde, where, channel, value) if isinstance(value, LogRef) else value
+    cp.checkpoint["channel_values"] = values
+    writes = sorted(rows.writes.get((t, ns, cid), []), key=lambda r: (r[6], r[4], r[7]))  # type: ignore[arg-type]
+    return CheckpointTuple(
+        config=make_config(t, ns, cid),  # type: ignore[arg-type]
+        checkpoint=cp.checkpoint,
+        metadata=cp.metadata,
+        parent_config=make_config(t, ns, cp.parent_id) if cp.parent_id else None,
+        pending_writes=[decode_write_row(w, serde) for w in writes],
+    )
+
+
+def decode_tuples(rows: Iterable[Row], serde: SerializerProtocol) -> list[CheckpointTuple]:
+    """Assemble every checkpoint in the rows of one tuples query, newest first."""
+    indexed = _Rows(rows)
+    return [_tuple(indexed, row, serde) for row in indexed.checkpoints]
+
+
+def checkpoint_key(t: CheckpointTuple) -> tuple[str, str, str]:
+    """(checkpoint_id, thread_id, checkpoint_ns): the keyset listings page by."""
+    conf = t.config["configurable"]
+    return conf["checkpoint_id"], conf["thread_id"], conf["checkpoint_ns"]
+
+
+__all__ = [
+    "EMPTY_TYPE",
+    "CheckpointRow",
+    "Where",
+    "checkpoint_key",
+    "decode_blob_row",
+    "decode_checkpoint_row",
+    "decode_lineage_row",
+    "decode_page_row",
+    "decode_tuples",
+    "decode_write_row",
+    "decode_lineage",
+    "dumps_json",
+    "encode_chain",
+    "encode_checkpoint",
+    "encode_filter_value",
+    "encode_metadata",
+]

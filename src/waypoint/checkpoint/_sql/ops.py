@@ -1,0 +1,280 @@
+"""One generator operation per public saver method, shared by SQLite and PostgreSQL.
+
+Each operation yields ``Fetch`` / ``Execute`` / ``ExecuteMany`` requests (and ``Emit`` for
+listings) and receives their results; it does no I/O. The driver decides the transaction:
+``put``, ``put_writes``, ``delete_*``, ``copy_thread``, ``prune`` and ``setup`` run as one
+write transaction each; ``get_tuple`` is one query; ``list`` fetches a page of checkpoints
+(with their blobs, logs and writes) per query and emits them as it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from waypoint._ops import Emit, Op
+from waypoint.checkpoint._sql import dialect as q
+from waypoint.checkpoint._sql.codec import (
+    EMPTY_TYPE,
+    checkpoint_key,
+    decode_lineage,
+    decode_tuples,
+    encode_chain,
+    encode_checkpoint,
+    encode_metadata,
+)
+from waypoint.checkpoint._sql.dialect import Dialect, select_where
+from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
+from waypoint.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    LogHint,
+    get_checkpoint_id,
+    get_checkpoint_ns,
+    get_thread_id,
+    make_config,
+    prune_keep_count,
+    writes_index,
+)
+from waypoint.checkpoint.log import LOG_TYPE, LogRef, LogWrite, plan_write
+from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.errors import CorruptCheckpointError, SetupError
+
+LIST_PAGE = 50  # checkpoints fetched per listing query
+SETUP_LOCK_KEY = 0x5741595054  # "WAYPT": the advisory lock PostgreSQL setup serializes on
+
+
+def setup(d: Dialect) -> Op[None]:
+    """Create or migrate the schema; safe to run concurrently and repeatedly."""
+    if d.setup_lock is not None:
+        yield Fetch(d.setup_lock, (SETUP_LOCK_KEY,))
+    yield Execute(q.CREATE_MIGRATIONS)
+    done = {row[0] for row in (yield Fetch(q.SELECT_MIGRATIONS))}
+    known = len(d.migrations)
+    if done and max(done) > known:
+        raise SetupError(
+            f"the database's checkpoint schema is at version {max(done)} but this waypoint only "
+            f"knows versions up to {known}: upgrade waypoint to use this database"
+        )
+    for version, statements in enumerate(d.migrations, start=1):
+        if version in done:
+            continue
+        for statement in statements:
+            yield Execute(statement)
+        yield Execute(d.q(q.INSERT_MIGRATION), (version,))
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def get_tuple(d: Dialect, serde: SerializerProtocol, config: Mapping[str, Any]) -> Op[CheckpointTuple | None]:
+    """The checkpoint named by ``checkpoint_id`` (else the thread's latest), in one query."""
+    where, params = select_where(
+        d,
+        thread_id=get_thread_id(config),
+        checkpoint_ns=get_checkpoint_ns(config),
+        checkpoint_id=get_checkpoint_id(config),
+    )
+    rows = yield Fetch(d.tuples_sql(where), [*params, 1])
+    found = decode_tuples(rows, serde)
+    return found[0] if found else None
+
+
+def list_checkpoints(
+    d: Dialect,
+    serde: SerializerProtocol,
+    config: Mapping[str, Any] | None,
+    *,
+    filter: Mapping[str, Any] | None = None,
+    before: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    page_size: int = LIST_PAGE,
+) -> Op[None]:
+    """Emit matching checkpoints newest first, one keyset page per query."""
+    conf = (config or {}).get("configurable") or {}
+    thread_id = conf.get("thread_id")
+    ns = conf.get("checkpoint_ns")
+    base = dict(
+        thread_id=None if thread_id is None else str(thread_id),
+        checkpoint_ns=None if ns is None else str(ns),
+        checkpoint_id=conf.get("checkpoint_id") or None,
+        before_id=get_checkpoint_id(before) if before else None,
+        filter=filter,
+    )
+    remaining = limit
+    after: tuple[str, str, str] | None = None
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        where, params = select_where(d, after=after, **base)  # type: ignore[arg-type]
+        rows = yield Fetch(d.tuples_sql(where), [*params, size])
+        found = decode_tuples(rows, serde)
+        for item in found:
+            yield Emit(item)
+        if len(found) < size:
+            return
+        after = checkpoint_key(found[-1])
+        if remaining is not None:
+            remaining -= len(found)
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _plan_log(
+    d: Dialect,
+    thread_id: str,
+    ns: str,
+    channel: str,
+    value: list[Any],
+    hint: LogHint,
+) -> Op[LogWrite]:
+    base_ref = base = None
+    if hint.base_version is not None:
+        rows = yield Fetch(d.q(q.SELECT_LOG_BASE) + d.lock_base, (thread_id, ns, channel, str(hint.base_version)))
+        if rows:
+            lineage_id, ref_len, chain, length = rows[0]
+            try:
+                base = decode_lineage(lineage_id, chain, length)
+            except Exception as exc:
+                raise CorruptCheckpointError(
+                    f"cannot decode log lineage {lineage_id!r}: {exc}",
+                    thread_id=thread_id, checkpoint_ns=ns, channel=channel,
+                ) from exc
+            base_ref = LogRef(lineage_id, int(ref_len))
+    return plan_write(value, hint, base_ref, base)
+
+
+def put(
+    d: Dialect,
+    serde: SerializerProtocol,
+    config: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    new_versions: ChannelVersions,
+) -> Op[dict[str, Any]]:
+    """Store the checkpoint row, the blobs of ``new_versions`` and any log pages."""
+    thread_id = get_thread_id(config)
+    ns = get_checkpoint_ns(config)
+    parent_id = get_checkpoint_id(config)
+    values = checkpoint.get("channel_values") or {}
+    logs = checkpoint.get("channel_logs") or {}
+    row = checkpoint_row_params(serde, thread_id, ns, checkpoint, metadata, parent_id)
+    blobs: list[tuple[Any, ...]] = []
+    lineages: list[tuple[Any, ...]] = []
+    extends: list[tuple[Any, ...]] = []
+    pages: list[tuple[Any, ...]] = []
+    for channel, version in new_versions.items():
+        key = (thread_id, ns, channel, str(version))
+        if channel not in values:
+            blobs.append((*key, EMPTY_TYPE, None, None, None))
+        elif channel in logs and isinstance(values[channel], list):
+            plan = yield from _plan_log(d, thread_id, ns, channel, values[channel], logs[channel])
+            blobs.append((*key, LOG_TYPE, None, plan.ref.lineage, plan.ref.length))
+            if plan.new_lineage is not None:
+                lineages.append((thread_id, ns, plan.new_lineage.id, encode_chain(plan.new_lineage), plan.new_lineage.length))
+            if plan.extend is not None:
+                lid, old, new = plan.extend
+                extends.append((new, thread_id, ns, lid, old))
+            for page in plan.pages:
+                pages.append((thread_id, ns, page.lineage, page.page, *serde.dumps_typed(page.items)))
+        else:
+            blobs.append((*key, *serde.dumps_typed(values[channel]), None, None))
+    for sql, seq in (
+        (q.INSERT_BLOB, blobs),
+        (q.INSERT_LINEAGE, lineages),
+        (q.EXTEND_LINEAGE, extends),
+        (q.UPSERT_PAGE, pages),
+    ):
+        if seq:
+            yield ExecuteMany(d.q(sql), seq)
+    yield Execute(d.q(q.INSERT_CHECKPOINT), row)
+    return make_config(thread_id, ns, checkpoint["id"])
+
+
+def put_writes(
+    d: Dialect,
+    serde: SerializerProtocol,
+    config: Mapping[str, Any],
+    writes: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str = "",
+) -> Op[None]:
+    """Store a task's writes; a special channel's write replaces the earlier one."""
+    thread_id = get_thread_id(config)
+    ns = get_checkpoint_ns(config)
+    checkpoint_id = get_checkpoint_id(config)
+    if checkpoint_id is None:
+        raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
+    regular: list[tuple[Any, ...]] = []
+    special: list[tuple[Any, ...]] = []
+    for idx, (channel, value) in enumerate(writes):
+        row = (thread_id, ns, checkpoint_id, task_id, writes_index(channel, idx), channel, *serde.dumps_typed(value), task_path)
+        (special if channel in WRITES_IDX_MAP else regular).append(row)
+    if regular:
+        yield ExecuteMany(d.q(q.INSERT_WRITE), regular)
+    if special:
+        yield ExecuteMany(d.q(q.UPSERT_WRITE), special)
+
+
+# --- maintenance -----------------------------------------------------------------------------
+
+
+def delete_thread(d: Dialect, thread_id: str) -> Op[None]:
+    for sql in q.DELETE_THREAD:
+        yield Execute(d.q(sql), (str(thread_id),))
+
+
+def delete_for_runs(d: Dialect, run_ids: Sequence[str]) -> Op[None]:
+    ids = [str(r) for r in run_ids]
+    if not ids:
+        return
+    for sql in d.delete_runs:
+        yield Execute(sql, (d.run_ids_param(ids),))
+
+
+def copy_thread(d: Dialect, source_thread_id: str, target_thread_id: str) -> Op[None]:
+    for sql in q.COPY_THREAD:
+        yield Execute(d.q(sql), (str(target_thread_id), str(source_thread_id)))
+
+
+def prune(d: Dialect, thread_ids: Sequence[str], strategy: str, keep_last: int | None) -> Op[None]:
+    """Keep the newest ``keep`` checkpoints per namespace, then sweep what nothing refers to."""
+    keep = prune_keep_count(strategy, keep_last)
+    for thread_id in (str(t) for t in thread_ids):
+        yield Execute(d.q(q.PRUNE_CHECKPOINTS), (thread_id, thread_id, keep))
+        yield Execute(d.q(q.PRUNE_WRITES), (thread_id,))
+        yield Execute(d.prune_blobs, (thread_id, thread_id))
+        yield Execute(d.prune_lineages, (thread_id, thread_id))
+        yield Execute(d.q(q.PRUNE_PAGES), (thread_id,))
+
+
+def checkpoint_row_params(
+    serde: SerializerProtocol,
+    thread_id: str,
+    ns: str,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    parent_id: str | None,
+) -> tuple[Any, ...]:
+    """Parameters of ``INSERT_CHECKPOINT`` for one checkpoint (bulk loaders use this too)."""
+    type_, body, versions_json = encode_checkpoint(serde, checkpoint)
+    md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata)
+    return (thread_id, ns, checkpoint["id"], parent_id, type_, body, versions_json, md_json, md_type, md_blob, run_id)
+
+
+__all__ = [
+    "LIST_PAGE",
+    "checkpoint_row_params",
+    "copy_thread",
+    "delete_for_runs",
+    "delete_thread",
+    "get_tuple",
+    "list_checkpoints",
+    "prune",
+    "put",
+    "put_writes",
+    "setup",
+]

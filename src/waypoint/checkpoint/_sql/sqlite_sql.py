@@ -1,0 +1,184 @@
+"""SQLite's part of the SQL core: DDL, the tuples query, JSON filters and sweeps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
+from waypoint.checkpoint.log import PAGE_SIZE
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS waypoint_checkpoints (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  checkpoint_id TEXT NOT NULL,
+  parent_checkpoint_id TEXT,
+  type TEXT NOT NULL,
+  checkpoint BLOB NOT NULL,
+  channel_versions TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  metadata_type TEXT,
+  metadata_blob BLOB,
+  run_id TEXT,
+  PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+) WITHOUT ROWID""",
+        """CREATE INDEX IF NOT EXISTS waypoint_checkpoints_run_id
+  ON waypoint_checkpoints (run_id) WHERE run_id IS NOT NULL""",
+        """CREATE TABLE IF NOT EXISTS waypoint_blobs (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL,
+  version TEXT NOT NULL,
+  type TEXT NOT NULL,
+  blob BLOB,
+  log_lineage TEXT,
+  log_length INTEGER,
+  PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS waypoint_lineages (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  lineage_id TEXT NOT NULL,
+  chain TEXT NOT NULL,
+  length INTEGER NOT NULL,
+  PRIMARY KEY (thread_id, checkpoint_ns, lineage_id)
+) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS waypoint_log_pages (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  lineage_id TEXT NOT NULL,
+  page INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  items BLOB NOT NULL,
+  PRIMARY KEY (thread_id, checkpoint_ns, lineage_id, page)
+) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS waypoint_writes (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  checkpoint_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  type TEXT NOT NULL,
+  blob BLOB,
+  task_path TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+)""",
+    ),
+)
+
+
+def tuples_sql(where: str) -> str:
+    """Checkpoints matching ``where`` (newest first, ``LIMIT ?``) with everything they need."""
+    return f"""
+WITH sel AS MATERIALIZED (
+  SELECT * FROM waypoint_checkpoints WHERE {where} ORDER BY {SORT_KEY} LIMIT ?
+),
+blobs AS MATERIALIZED (
+  SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type, b.blob,
+    b.log_lineage, b.log_length
+  FROM sel AS s CROSS JOIN json_each(s.channel_versions) AS v
+  CROSS JOIN waypoint_blobs AS b  -- CROSS JOIN fixes the order: one key lookup per version
+  WHERE b.thread_id = s.thread_id AND b.checkpoint_ns = s.checkpoint_ns
+    AND b.channel = v.key AND b.version = CAST(v.value AS TEXT)
+),
+refs AS (
+  SELECT DISTINCT thread_id, checkpoint_ns, log_lineage, log_length FROM blobs
+  WHERE log_lineage IS NOT NULL
+),
+lins AS MATERIALIZED (
+  SELECT l.thread_id, l.checkpoint_ns, l.lineage_id, l.chain, l.length
+  FROM waypoint_lineages AS l
+  WHERE (l.thread_id, l.checkpoint_ns, l.lineage_id) IN (
+    SELECT thread_id, checkpoint_ns, log_lineage FROM refs)
+),
+levels AS (
+  SELECT r.thread_id, r.checkpoint_ns, json_extract(e.value, '$[0]') AS lid,
+    json_extract(e.value, '$[1]') AS start,
+    min(r.log_length, coalesce(
+      json_extract(l.chain, '$[' || (e.key + 1) || '][1]'), r.log_length)) AS stop
+  FROM refs AS r
+  JOIN lins AS l ON l.thread_id = r.thread_id AND l.checkpoint_ns = r.checkpoint_ns
+    AND l.lineage_id = r.log_lineage, json_each(l.chain) AS e
+),
+need AS (
+  SELECT thread_id, checkpoint_ns, lid, max((stop - start + {PAGE_SIZE - 1}) / {PAGE_SIZE}) AS npages
+  FROM levels WHERE stop > start GROUP BY thread_id, checkpoint_ns, lid
+)
+SELECT 'c', thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, channel_versions,
+  metadata, NULL, type, checkpoint, metadata_type, metadata_blob FROM sel
+UNION ALL
+SELECT 'b', thread_id, checkpoint_ns, checkpoint_id, channel, version, log_lineage, log_length,
+  type, blob, NULL, NULL FROM blobs
+UNION ALL
+SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.task_path,
+  w.idx, w.type, w.blob, NULL, NULL
+FROM sel AS s JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
+  AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
+UNION ALL
+SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain, NULL, length, NULL, NULL, NULL, NULL
+FROM lins
+UNION ALL
+SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.page, p.type, p.items,
+  NULL, NULL
+FROM need AS n JOIN waypoint_log_pages AS p ON p.thread_id = n.thread_id
+  AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.page < n.npages"""
+
+
+def metadata_filter(key: str, value_json: str, is_container: bool) -> tuple[str, list[Any]]:
+    """Top-level key equals value; the key is matched as a parameter, never a JSON path."""
+    return (
+        "EXISTS (SELECT 1 FROM json_each(waypoint_checkpoints.metadata) AS m"
+        " WHERE m.key = ? AND m.value IS json_extract(?, '$')"
+        " AND (m.type IN ('object', 'array')) = ?)",
+        [key, value_json, 1 if is_container else 0],
+    )
+
+
+PRUNE_BLOBS = """
+DELETE FROM waypoint_blobs WHERE thread_id = ?
+  AND (checkpoint_ns, channel, version) NOT IN (
+    SELECT c.checkpoint_ns, v.key, CAST(v.value AS TEXT)
+    FROM waypoint_checkpoints AS c, json_each(c.channel_versions) AS v WHERE c.thread_id = ?)"""
+
+PRUNE_LINEAGES = """
+DELETE FROM waypoint_lineages WHERE thread_id = ?
+  AND (checkpoint_ns, lineage_id) NOT IN (
+    SELECT l.checkpoint_ns, json_extract(e.value, '$[0]')
+    FROM waypoint_blobs AS b
+    JOIN waypoint_lineages AS l ON l.thread_id = b.thread_id
+      AND l.checkpoint_ns = b.checkpoint_ns AND l.lineage_id = b.log_lineage,
+      json_each(l.chain) AS e
+    WHERE b.thread_id = ? AND b.log_lineage IS NOT NULL)"""
+
+_RUNS = "run_id IN (SELECT value FROM json_each(?))"
+DELETE_RUNS = (
+    f"""DELETE FROM waypoint_writes WHERE (thread_id, checkpoint_ns, checkpoint_id) IN (
+  SELECT thread_id, checkpoint_ns, checkpoint_id FROM waypoint_checkpoints WHERE {_RUNS})""",
+    f"DELETE FROM waypoint_checkpoints WHERE {_RUNS}",
+)
+
+
+def _run_ids(run_ids: Sequence[str]) -> str:
+    return json.dumps([str(r) for r in run_ids])
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    placeholder="?",
+    migrations=MIGRATIONS,
+    tuples_sql=tuples_sql,
+    metadata_filter=metadata_filter,
+    filter_prefix=None,
+    lock_base="",
+    setup_lock=None,
+    prune_blobs=PRUNE_BLOBS,
+    prune_lineages=PRUNE_LINEAGES,
+    delete_runs=DELETE_RUNS,
+    run_ids_param=_run_ids,
+)
+
+__all__ = ["SQLITE"]

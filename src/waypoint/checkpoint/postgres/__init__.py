@@ -1,0 +1,67 @@
+"""PostgresSaver: checkpoints in PostgreSQL through psycopg 3.
+
+    with PostgresSaver.from_conn_string("postgresql://user@host/db") as saver:
+        graph = builder.compile(checkpointer=saver)
+
+Accepts a ``psycopg.Connection`` (shared across threads under a lock) or a
+``psycopg_pool.ConnectionPool``. ``autocommit=True`` is recommended; other settings are
+handled (see ``_driver``). The schema is created on first use or by ``setup()``, serialized
+across processes by an advisory lock. ``get_tuple`` is one round trip; ``put`` writes its
+checkpoint, blobs and log pages in one pipelined transaction. The async face runs each
+operation in a worker thread; ``AsyncPostgresSaver`` (``aio``) is the native async twin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from waypoint._ops import Op, stream
+from waypoint.checkpoint._sql.postgres_sql import POSTGRES
+from waypoint.checkpoint._sql.saver import SqlSaver, ThreadedAsyncFace
+from waypoint.checkpoint.postgres._driver import borrow, read_one, run_op
+from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.errors import SetupError
+
+
+class PostgresSaver(ThreadedAsyncFace, SqlSaver):
+    """A checkpoint saver over a psycopg ``Connection`` or ``ConnectionPool``."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        if not isinstance(conn, psycopg.Connection) and not hasattr(conn, "connection"):
+            raise SetupError(
+                f"PostgresSaver needs a psycopg.Connection or psycopg_pool.ConnectionPool, got "
+                f"{type(conn).__name__}; for asyncio use AsyncPostgresSaver"
+            )
+        if isinstance(conn, psycopg.AsyncConnection):
+            raise SetupError("an AsyncConnection belongs to AsyncPostgresSaver (waypoint.checkpoint.postgres.aio)")
+        self.conn = conn
+        self.lock = threading.RLock()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, conn_string: str, *, serde: SerializerProtocol | None = None) -> Iterator["PostgresSaver"]:
+        """A saver on its own autocommit connection, closed on exit."""
+        with psycopg.Connection.connect(conn_string, autocommit=True) as conn:
+            yield cls(conn, serde=serde)
+
+    def _run(self, op: Op[Any], mode: str, what: str) -> Any:
+        with borrow(self.conn, self.lock) as conn:
+            return run_op(conn, op, mode)
+
+    def _stream(self, op: Op[Any], what: str) -> Iterator[Any]:
+        return stream(op, self._read_one)
+
+    def _read_one(self, request: Any) -> Any:
+        with borrow(self.conn, self.lock) as conn:
+            return read_one(conn, request)
+
+
+__all__ = ["PostgresSaver"]
