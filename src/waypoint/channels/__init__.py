@@ -1,0 +1,20 @@
+"""Channels: the named slots a graph's nodes read and write."""
+
+from waypoint.channels.base import MISSING, BaseChannel
+from waypoint.channels.binop import BinaryOperatorAggregate, register_log_reducer
+from waypoint.channels.ephemeral_value import EphemeralValue
+from waypoint.channels.last_value import AnyValue, LastValue
+from waypoint.channels.named_barrier_value import NamedBarrierValue
+from waypoint.channels.topic import Topic
+
+__all__ = [
+    "MISSING",
+    "AnyValue",
+    "BaseChannel",
+    "BinaryOperatorAggregate",
+    "EphemeralValue",
+    "LastValue",
+    "NamedBarrierValue",
+    "Topic",
+    "register_log_reducer",
+]

@@ -1,0 +1,169 @@
+"""Turning a StateGraph builder into engine nodes and channels."""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from waypoint.channels.binop import BinaryOperatorAggregate
+from waypoint.channels.ephemeral_value import EphemeralValue
+from waypoint.channels.named_barrier_value import NamedBarrierValue
+from waypoint.channels.topic import Topic
+from waypoint.errors import InvalidUpdateError
+from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
+from waypoint.graph.message import add_messages
+from waypoint.graph.schema import coerce_input, make_reader
+from waypoint.pregel.constants import END, START, TASKS
+from waypoint.pregel.main import Pregel
+from waypoint.pregel.node import PregelNode, Task
+from waypoint.types import Send
+
+if TYPE_CHECKING:
+    from waypoint.graph.state import CompiledStateGraph, StateGraph
+
+
+def _identity(inp: Any, task: Task) -> Any:
+    return inp
+
+
+async def _aidentity(inp: Any, task: Task) -> Any:
+    return inp
+
+
+def _writers(
+    name: str,
+    keys: frozenset[str],
+    static: list[tuple[str, Any]],
+    branches: list[Branch],
+    nodes: Any,
+    state_reader: Any,
+) -> tuple[Any, Any]:
+    """The sync writer of a node and, when a routing function is async, its async twin."""
+    from waypoint.graph.state import output_writes
+
+    def write(task: Task, out: Any) -> None:
+        writes = task.writes
+        output_writes(out, name, keys, nodes, writes)
+        if static:
+            writes.extend(static)
+        for br in branches:
+            res = br.call(task.read_fresh(state_reader), task)
+            if inspect.isawaitable(res):
+                res.close()  # type: ignore[union-attr]
+                raise InvalidUpdateError(
+                    f"Routing function of {name!r} is async: run the graph with ainvoke/astream"
+                )
+            writes.extend(br.writes(res, nodes))
+
+    if not any(br.is_async for br in branches):
+        return write, None
+
+    async def awrite(task: Task, out: Any) -> None:
+        writes = task.writes
+        output_writes(out, name, keys, nodes, writes)
+        if static:
+            writes.extend(static)
+        for br in branches:
+            res = br.call(task.read_fresh(state_reader), task)
+            if inspect.isawaitable(res):
+                res = await res
+            writes.extend(br.writes(res, nodes))
+
+    return write, awrite
+
+
+def compile_graph(
+    builder: StateGraph,
+    *,
+    checkpointer: Any,
+    store: Any,
+    interrupt_before: Any,
+    interrupt_after: Any,
+    debug: bool,
+    name: str,
+) -> CompiledStateGraph:
+    from waypoint.graph.state import CompiledStateGraph
+
+    state_keys = builder.schema_keys[builder.state_schema]
+    write_keys = frozenset(builder.channels)
+    channels: dict[str, Any] = {k: ch.copy() for k, ch in builder.channels.items()}
+    channels[START] = EphemeralValue(Any, key=START)
+    channels[TASKS] = Topic(Send, accumulate=False, key=TASKS)
+    for node in builder.nodes:
+        channels[branch_channel(node)] = EphemeralValue(Any, guard=False, key=branch_channel(node))
+    static: dict[str, list[tuple[str, Any]]] = {}
+    triggers: dict[str, list[str]] = {n: [branch_channel(n)] for n in builder.nodes}
+    for src, dst in builder.edges:
+        if dst != END:
+            static.setdefault(src, []).append((branch_channel(dst), None))
+    for starts, dst in builder.waiting_edges:
+        key = f"join:{'+'.join(starts)}:{dst}"
+        if key not in channels:
+            channels[key] = NamedBarrierValue(str, set(starts), key=key)
+            if dst != END:
+                triggers[dst].append(key)
+        for s in starts:
+            static.setdefault(s, []).append((key, s))
+    names = frozenset(builder.nodes) | {START}
+    state_reader = make_reader(builder.state_schema, state_keys)
+    input_keys = frozenset(builder.schema_keys[builder.input_schema])
+
+    def branches_of(src: str) -> list[Branch]:
+        return list(builder.branches.get(src, {}).values())
+
+    nodes: dict[str, PregelNode] = {}
+    write, awrite = _writers(
+        START, input_keys, static.get(START, []), branches_of(START), names, state_reader
+    )
+    nodes[START] = PregelNode(
+        START, triggers=(START,), func=_identity, afunc=_aidentity,
+        read=lambda values: values.get(START), write=write, awrite=awrite,
+    )
+    for node_name, spec in builder.nodes.items():
+        schema = spec.input_schema or builder.state_schema
+        keys = builder.schema_keys[schema]
+        fn = spec.fn
+        if isinstance(fn, Pregel):
+            func: Any = (lambda sub: lambda inp, task: sub.invoke(inp, task.config))(fn)
+            afunc: Any = (lambda sub: lambda inp, task: sub.ainvoke(inp, task.config))(fn)
+            subgraph = fn
+        elif is_async_callable(fn):
+            func, afunc, subgraph = None, adapt(fn), None
+        else:
+            func, afunc, subgraph = adapt(fn), None, None
+        write, awrite = _writers(
+            node_name, write_keys, static.get(node_name, []), branches_of(node_name), names, state_reader
+        )
+        nodes[node_name] = PregelNode(
+            node_name,
+            triggers=triggers[node_name],
+            func=func,
+            afunc=afunc,
+            read=make_reader(schema, keys),
+            read_send=(lambda s: lambda arg: coerce_input(s, arg))(schema),
+            write=write,
+            awrite=awrite,
+            retry_policy=spec.retry_policy,
+            subgraph=subgraph,
+            metadata=spec.metadata,
+        )
+    graph = CompiledStateGraph(
+        nodes=nodes,
+        channels=channels,
+        output_keys=builder.schema_keys[builder.output_schema],
+        state_keys=write_keys,
+        checkpointer=checkpointer,
+        store=store,
+        interrupt_before=interrupt_before,
+        interrupt_after=interrupt_after,
+        name=name,
+        debug=debug,
+    )
+    graph.builder = builder
+    graph.state_order = state_keys
+    graph.write_keys = write_keys
+    graph.message_keys = frozenset(
+        k for k, ch in channels.items()
+        if isinstance(ch, BinaryOperatorAggregate) and ch.operator is add_messages
+    )
+    return graph

@@ -1,0 +1,143 @@
+"""``add_messages``: the chat-history reducer, and ``MessagesState``.
+
+Messages may be dicts (``{"role": ..., "content": ..., "id": ...}``), objects with an ``id``
+attribute (e.g. LangChain messages), strings (a user message) or ``(role, content)`` tuples.
+A message whose id is already present replaces it in place; ``RemoveMessage(id=...)`` (or
+``{"type": "remove", "id": ...}``) deletes it; ``RemoveMessage(id=REMOVE_ALL_MESSAGES)``
+clears the history. Messages without an id get a uuid4 string.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from waypoint.channels.binop import register_log_reducer
+
+REMOVE_ALL_MESSAGES = "__remove_all__"
+
+__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "RemoveMessage", "add_messages"]
+
+
+@dataclass
+class RemoveMessage:
+    """Marks the message with ``id`` for deletion (``REMOVE_ALL_MESSAGES``: all of them)."""
+
+    id: str
+    content: str = ""
+    type: str = field(default="remove", init=False)
+
+
+def _id_of(m: Any) -> Any:
+    return m.get("id") if type(m) is dict else getattr(m, "id", None)
+
+
+def _is_remove(m: Any) -> bool:
+    if type(m) is dict:
+        return m.get("type") == "remove"
+    return isinstance(m, RemoveMessage) or getattr(m, "type", None) == "remove"
+
+
+def _coerce(m: Any) -> Any:
+    if isinstance(m, str):
+        return {"role": "user", "content": m}
+    if isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str):
+        return {"role": m[0], "content": m[1]}
+    return m
+
+
+def _as_list(v: Any) -> list[Any]:
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) and not _is_pair(v) else [v]
+
+
+def _is_pair(v: Any) -> bool:
+    return isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], str)
+
+
+def _with_id(m: Any) -> tuple[Any, bool]:
+    """(message with an id, whether it already had one)."""
+    if _id_of(m) is not None:
+        return m, True
+    new_id = str(uuid.uuid4())
+    if type(m) is dict:
+        return {**m, "id": new_id}, False
+    try:
+        m.id = new_id
+    except AttributeError:
+        pass
+    return m, False
+
+
+_REMOVED = object()
+
+
+def merge_messages(left: Any, right: Any) -> tuple[list[Any], int]:
+    """``add_messages`` that also reports how many leading items of the result are the very
+    items of ``left`` (the rest changed or is new)."""
+    old = left if type(left) is list else _as_list(left)
+    incoming = []
+    lookup = False
+    for raw in _as_list(right):
+        m, had_id = _with_id(_coerce(raw))
+        if _is_remove(m) and _id_of(m) == REMOVE_ALL_MESSAGES:
+            incoming = []
+            lookup = False
+            old = []
+            continue
+        lookup = lookup or had_id
+        incoming.append(m)
+    if old is not left:  # a reset or a non-list left: nothing is shared
+        prefix_base = 0
+    else:
+        prefix_base = len(old)
+    if not lookup:
+        return old + incoming, prefix_base
+    index = {}
+    for i, m in enumerate(old):
+        mid = _id_of(m)
+        if mid is not None:
+            index[mid] = i
+    merged = list(old)
+    prefix = prefix_base
+    removed = False
+    for m in incoming:
+        mid = _id_of(m)
+        i = index.get(mid)
+        if i is None:
+            if _is_remove(m):
+                raise ValueError(
+                    f"RemoveMessage(id={mid!r}): no message with that id in the state"
+                )
+            index[mid] = len(merged)
+            merged.append(m)
+            continue
+        if i < prefix:
+            prefix = i
+        if _is_remove(m):
+            merged[i] = _REMOVED
+            removed = True
+        else:
+            merged[i] = m
+    if removed:
+        merged = [m for m in merged if m is not _REMOVED]
+    return merged, prefix
+
+
+def add_messages(left: Any = None, right: Any = None, **kwargs: Any) -> Any:
+    """Merge two lists of messages, replacing messages that share an id and deleting
+    ``RemoveMessage`` targets; returns a new list (neither argument is modified)."""
+    if left is None and right is None and kwargs:
+        return add_messages  # add_messages(format=...) used as a reducer factory
+    return merge_messages(left if left is not None else [], right)[0]
+
+
+register_log_reducer(add_messages, merge_messages)
+
+
+class MessagesState(TypedDict):
+    """A state with one ``messages`` key reduced by ``add_messages``."""
+
+    messages: Annotated[list[Any], add_messages]

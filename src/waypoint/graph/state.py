@@ -1,0 +1,348 @@
+"""``StateGraph``: build a graph of nodes sharing a typed state, then ``compile()`` it."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, get_type_hints
+
+from waypoint.channels.base import BaseChannel
+from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
+from waypoint.graph.branch import Branch, branch_channel, check_destination, literal_destinations
+from waypoint.graph.schema import channels_for, field_types, output_items
+from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
+from waypoint.pregel.main import Pregel
+from waypoint.types import Command, RetryPolicy, Send
+
+
+class NodeSpec:
+    """A node as added to the builder."""
+
+    def __init__(self, fn: Any, input_schema: Any, retry_policy: Any, metadata: Any, ends: Any) -> None:
+        self.fn = fn
+        self.input_schema = input_schema
+        self.retry_policy = retry_policy
+        self.metadata = metadata
+        self.ends = ends
+
+
+def _check_name(name: str) -> None:
+    if name in (START, END):
+        raise InvalidGraphError(f"Node name {name!r} is reserved; choose another name")
+    for ch in (NS_SEP, NS_END):
+        if ch in name:
+            raise InvalidGraphError(f"Node name {name!r} must not contain {ch!r} (reserved)")
+
+
+def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any]) -> Any:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+        hints = get_type_hints(fn, localns=localns) if inspect.isfunction(fn) or inspect.ismethod(fn) else {}
+    except Exception:
+        return None
+    if not params:
+        return None
+    hint = hints.get(params[0].name)
+    if isinstance(hint, type) and hint is not state_schema and hint is not dict:
+        try:
+            if field_types(hint):
+                return hint
+        except Exception:
+            return None
+    return None
+
+
+class StateGraph:
+    """A graph whose nodes read the shared state and return updates to it.
+
+    ``StateGraph(State)``, optionally with ``input_schema=`` / ``output_schema=`` (LangGraph's
+    older ``input=`` / ``output=`` are accepted too).
+    """
+
+    def __init__(
+        self,
+        state_schema: Any = None,
+        config_schema: Any = None,
+        *,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        context_schema: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        input_schema = input_schema or kwargs.pop("input", None)
+        output_schema = output_schema or kwargs.pop("output", None)
+        if kwargs:
+            raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
+        if state_schema is None:
+            if input_schema is None or output_schema is None:
+                raise InvalidGraphError("StateGraph needs a state schema (or both input and output schemas)")
+        self.state_schema = state_schema if state_schema is not None else input_schema
+        self.input_schema = input_schema or self.state_schema
+        self.output_schema = output_schema or self.state_schema
+        self.config_schema = config_schema
+        self.context_schema = context_schema
+        self.channels: dict[str, BaseChannel] = {}
+        self.schema_keys: dict[Any, tuple[str, ...]] = {}
+        # schemas defined inside a function resolve their annotations in the caller's scope
+        self._localns = dict(sys._getframe(1).f_locals)
+        for schema in (self.state_schema, self.input_schema, self.output_schema):
+            self._add_schema(schema)
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
+        self.branches: dict[str, dict[str, Branch]] = {}
+
+    def _add_schema(self, schema: Any) -> None:
+        if schema in self.schema_keys:
+            return
+        chans = channels_for(schema, self._localns)
+        self.schema_keys[schema] = tuple(chans)
+        for key, ch in chans.items():
+            self.channels.setdefault(key, ch)
+
+    # --- building ----------------------------------------------------------------------------
+
+    def add_node(
+        self,
+        node: str | Callable[..., Any],
+        action: Any = None,
+        *,
+        defer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        input_schema: Any = None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: Any = None,
+        destinations: dict[str, str] | tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> StateGraph:
+        """Add a node: ``add_node(fn)`` names it after the function; ``add_node(name, fn)``.
+        ``fn`` takes the state (plus optionally config, and keyword-only ``store`` /
+        ``writer``), or is a compiled graph (a subgraph)."""
+        input_schema = input_schema or kwargs.pop("input", None)
+        retry_policy = retry_policy or kwargs.pop("retry", None)
+        if kwargs:
+            raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
+        if defer or cache_policy is not None:
+            raise InvalidGraphError("add_node(defer=..., cache_policy=...) is not supported by waypoint")
+        if isinstance(node, str):
+            name, fn = node, action
+        else:
+            fn = node
+            name = getattr(fn, "name", None) if isinstance(fn, Pregel) else None
+            name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if fn is None or not callable(fn) and not isinstance(fn, Pregel):
+            raise InvalidGraphError(f"Node {name!r} needs a callable or a compiled graph, got {fn!r}")
+        _check_name(name)
+        if name in self.nodes:
+            raise InvalidGraphError(f"Node {name!r} is already present; node names must be unique")
+        if input_schema is None and not isinstance(fn, Pregel):
+            scope = {**self._localns, **sys._getframe(1).f_locals}
+            input_schema = _first_param_schema(fn, self.state_schema, scope)
+        if input_schema is not None:
+            self._localns.update(sys._getframe(1).f_locals)
+            self._add_schema(input_schema)
+        ends = tuple(destinations) if destinations else (
+            None if isinstance(fn, Pregel) else literal_destinations(fn)
+        )
+        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends)
+        return self
+
+    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
+        """Run ``end_key`` after ``start_key``; with a list of starts, after all of them."""
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise InvalidGraphError("END cannot be the start of an edge")
+            if end_key == START:
+                raise InvalidGraphError("START cannot be the end of an edge")
+            self.edges.append((start_key, end_key))
+        else:
+            starts = tuple(start_key)
+            if not starts:
+                raise InvalidGraphError("add_edge() got an empty list of start nodes")
+            if END in starts or end_key == START:
+                raise InvalidGraphError("A fan-in edge cannot start at END or end at START")
+            self.waiting_edges.append((starts, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        """After ``source``, call ``path(state)``: it returns node name(s), Sends, or keys of
+        ``path_map``; END (or a path map value END) stops that branch."""
+        name = getattr(path, "__name__", None) or "condition"
+        branches = self.branches.setdefault(source, {})
+        while name in branches:
+            name += "_"
+        branches[name] = Branch(source, path, path_map)
+        return self
+
+    def add_sequence(self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]) -> StateGraph:
+        """Add nodes chained by edges in the given order."""
+        if not nodes:
+            raise InvalidGraphError("add_sequence() needs at least one node")
+        prev = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                self.add_node(item[0], item[1])
+                name = item[0]
+            else:
+                self.add_node(item)
+                name = list(self.nodes)[-1]
+            if prev is not None:
+                self.add_edge(prev, name)
+            prev = name
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(self, path: Callable[..., Any], path_map: Any = None) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        return self.add_edge(key, END)
+
+    # --- validation and compilation ----------------------------------------------------------
+
+    def validate(self, interrupt: Sequence[str] = ()) -> None:
+        known = set(self.nodes)
+        for src, dst in self.edges:
+            if src != START and src not in known:
+                raise InvalidGraphError(f"Edge starts at unknown node {src!r}; add it with add_node first")
+            if dst != END and dst not in known:
+                raise InvalidGraphError(
+                    f"Edge from {src!r} goes to unknown node {dst!r}; add it with add_node first"
+                )
+        for starts, dst in self.waiting_edges:
+            for src in starts:
+                if src != START and src not in known:
+                    raise InvalidGraphError(f"Edge starts at unknown node {src!r}; add it with add_node first")
+            if dst != END and dst not in known:
+                raise InvalidGraphError(f"Edge from {list(starts)} goes to unknown node {dst!r}")
+        for src, branches in self.branches.items():
+            if src != START and src not in known:
+                raise InvalidGraphError(f"Conditional edge starts at unknown node {src!r}")
+            for br in branches.values():
+                for dst in br.destinations() or ():
+                    check_destination(src, dst, known)
+        for name, spec in self.nodes.items():
+            for dst in spec.ends or ():
+                check_destination(name, dst, known)
+        has_entry = (
+            any(s == START for s, _ in self.edges)
+            or START in self.branches
+            or any(START in starts for starts, _ in self.waiting_edges)
+        )
+        if not has_entry:
+            raise InvalidGraphError(
+                "Graph has no entry point: add an edge from START, e.g. "
+                "add_edge(START, '<first node>') or set_entry_point('<first node>')"
+            )
+        for name in interrupt:
+            if name != "*" and name not in known:
+                raise InvalidGraphError(f"Interrupt node {name!r} is not a node of the graph")
+
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        cache: Any = None,
+        store: Any = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        debug: bool = False,
+        name: str | None = None,
+    ) -> CompiledStateGraph:
+        """Validate the graph and return a runnable ``CompiledStateGraph``.
+
+        ``checkpointer``: a saver; None inherits the parent's when used as a subgraph, False
+        disables checkpointing. ``interrupt_before`` / ``interrupt_after``: node names (or
+        "*") to pause at.
+        """
+        ib = interrupt_before or ()
+        ia = interrupt_after or ()
+        self.validate([*(ib if ib != "*" else ()), *(ia if ia != "*" else ())])
+        from waypoint.graph.compiler import compile_graph
+
+        return compile_graph(
+            self, checkpointer=checkpointer, store=store, interrupt_before=ib,
+            interrupt_after=ia, debug=debug, name=name or "LangGraph",
+        )
+
+
+class CompiledStateGraph(Pregel):
+    """A compiled StateGraph: run it with ``invoke``/``stream`` (and async twins), inspect and
+    edit its checkpoints with ``get_state``/``get_state_history``/``update_state``."""
+
+    builder: StateGraph
+    output_keys: tuple[str, ...]
+
+    def read_output(self, values: dict[str, Any]) -> Any:
+        return {k: values[k] for k in self.output_keys if k in values}
+
+    def read_state(self, values: dict[str, Any]) -> Any:
+        return {k: values[k] for k in self.state_order if k in values}
+
+    def task_messages(self, task: Any) -> list[Any]:
+        out: list[Any] = []
+        for ch, v in task.writes:
+            if ch in self.message_keys:
+                out.extend(v if isinstance(v, list) else [v])
+        return out
+
+    def command_writes(self, cmd: Command) -> list[tuple[str, Any]]:
+        return map_command(cmd, self.write_keys, self.nodes)
+
+    def get_graph(self, config: Any = None, *, xray: Any = False) -> Any:
+        """The graph's nodes and edges (``.draw_mermaid()`` renders Mermaid text)."""
+        from waypoint.graph.drawing import drawable
+
+        return drawable(self.builder)
+
+
+def map_command(cmd: Command, keys: frozenset[str], nodes: Any) -> list[tuple[str, Any]]:
+    """Channel writes of a Command's update and goto."""
+    if cmd.graph == Command.PARENT:
+        raise ParentCommand(cmd)
+    writes: list[tuple[str, Any]] = []
+    upd = cmd.update
+    if upd is not None:
+        if isinstance(upd, (dict, list, tuple)):
+            items = cmd.update_items()
+        else:
+            items = output_items(upd, "Command.update")
+        writes.extend((k, v) for k, v in items if k in keys)
+    for g in cmd.goto_list():
+        if isinstance(g, Send):
+            if g.node not in nodes:
+                raise InvalidUpdateError(f"Command goto Send to unknown node {g.node!r}")
+            writes.append((TASKS, g))
+        elif g == END:
+            continue
+        elif g in nodes and g != START:
+            writes.append((branch_channel(g), None))
+        else:
+            known = sorted(n for n in nodes if n != START)
+            raise InvalidUpdateError(f"Command goto unknown node {g!r}; nodes: {known}")
+    return writes
+
+
+def output_writes(out: Any, name: str, keys: frozenset[str], nodes: Any, writes: list[tuple[str, Any]]) -> None:
+    """Append the writes of a node's return value (dict, object, Command(s) or None)."""
+    if out is None:
+        return
+    if type(out) is dict:
+        writes.extend((k, v) for k, v in out.items() if k in keys)
+    elif isinstance(out, Command):
+        writes.extend(map_command(out, keys, nodes))
+    elif isinstance(out, (list, tuple)) and out and all(isinstance(c, Command) for c in out):
+        for c in out:
+            writes.extend(map_command(c, keys, nodes))
+    else:
+        items = output_items(out, f"Node {name!r}")
+        writes.extend((k, v) for k, v in items if k in keys)
+

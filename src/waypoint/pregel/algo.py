@@ -1,0 +1,98 @@
+"""Pure pieces of the superstep algorithm shared by runs, inspection and update_state:
+grouping pending writes, channel restore, and reading task outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from waypoint.channels.base import MISSING, BaseChannel
+from waypoint.checkpoint.base import ERROR, INTERRUPT, RESUME, SCHEDULED, Checkpoint
+from waypoint.pregel.constants import NO_WRITES, NULL_TASK_ID
+
+SPECIAL_CHANNELS = frozenset({ERROR, INTERRUPT, RESUME, SCHEDULED, NO_WRITES})
+
+
+class TaskRecord:
+    """What a checkpoint's pending writes say about one task."""
+
+    __slots__ = ("writes", "interrupts", "interrupted", "resume", "error", "finished")
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, Any]] = []
+        self.interrupts: list[Any] = []
+        self.interrupted = False
+        self.resume: list[Any] | None = None
+        self.error: Any = None
+        self.finished = False
+
+
+def group_pending_writes(
+    pending: Iterable[tuple[str, str, Any]] | None,
+) -> tuple[dict[str, TaskRecord], list[tuple[str, Any]]]:
+    """Split a checkpoint's pending writes into per-task records and caller (null) writes."""
+    records: dict[str, TaskRecord] = {}
+    null_writes: list[tuple[str, Any]] = []
+    for task_id, channel, value in pending or ():
+        if task_id == NULL_TASK_ID:
+            if channel not in SPECIAL_CHANNELS:
+                null_writes.append((channel, value))
+            continue
+        rec = records.get(task_id)
+        if rec is None:
+            rec = records[task_id] = TaskRecord()
+        if channel == INTERRUPT:
+            rec.interrupts = list(value) if isinstance(value, (list, tuple)) else [value]
+            rec.interrupted = True
+        elif channel == RESUME:
+            rec.resume = list(value) if isinstance(value, (list, tuple)) else [value]
+        elif channel == ERROR:
+            rec.error = value
+        elif channel == NO_WRITES:
+            rec.finished = True
+        elif channel != SCHEDULED:
+            rec.writes.append((channel, value))
+            rec.finished = True
+    return records, null_writes
+
+
+def restore_channels(
+    specs: Mapping[str, BaseChannel], checkpoint: Checkpoint | None
+) -> tuple[dict[str, BaseChannel], dict[str, Any]]:
+    """Fresh channel objects from a checkpoint, and the dict of their stored values."""
+    stored = checkpoint["channel_values"] if checkpoint else {}
+    channels: dict[str, BaseChannel] = {}
+    values: dict[str, Any] = {}
+    for key, spec in specs.items():
+        ch = spec.from_checkpoint(stored.get(key, MISSING))
+        channels[key] = ch
+        v = ch.checkpoint()
+        if v is not MISSING:
+            values[key] = v
+    return channels, values
+
+
+def max_version(versions: Mapping[str, Any]) -> Any:
+    return max(versions.values()) if versions else None
+
+
+def int_next_version(current: Any, channel: Any = None) -> int:
+    """Channel versions for runs without a checkpointer."""
+    return 1 if current is None else int(current) + 1
+
+
+def task_path_str(path: tuple[Any, ...]) -> str:
+    return "~".join(f"{p:010d}" if isinstance(p, int) else str(p) for p in path)
+
+
+def group_writes(writes: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for ch, v in writes:
+        if ch in SPECIAL_CHANNELS:
+            continue
+        lst = grouped.get(ch)
+        if lst is None:
+            grouped[ch] = [v]
+        else:
+            lst.append(v)
+    return grouped

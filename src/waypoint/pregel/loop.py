@@ -1,0 +1,492 @@
+"""The superstep engine core: plan tasks, record their outcomes, apply writes, checkpoint.
+
+``Loop`` does no I/O. Savers calls it needs are queued in ``outbox`` as
+``("put", config, checkpoint, metadata, new_versions)`` / ``("put_writes", config, writes,
+task_id, task_path)`` and stream chunks go to ``sink((namespace, mode, chunk))``; the sync and
+async drivers (``waypoint.pregel.runner``) run tasks and perform the queued I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from waypoint.channels.base import MISSING
+from waypoint.checkpoint.base import (
+    ERROR,
+    INTERRUPT,
+    RESUME,
+    Checkpoint,
+    get_thread_id,
+    new_checkpoint_id,
+)
+from waypoint.errors import (
+    AmbiguousResumeError,
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidUpdateError,
+)
+from waypoint.pregel.algo import (
+    group_pending_writes,
+    group_writes,
+    int_next_version,
+    max_version,
+    restore_channels,
+    task_path_str,
+)
+from waypoint.pregel.constants import (
+    CONF,
+    DEFAULT_RECURSION_LIMIT,
+    INTERRUPT_SEEN,
+    K_CHECKPOINT_MAP,
+    K_PARENT,
+    K_RESUME_MAP,
+    K_RESUMING,
+    NO_WRITES,
+    NS_SEP,
+    NULL_TASK_ID,
+    PULL,
+    PUSH,
+    START,
+    TASKS,
+)
+from waypoint.pregel.events import EventsMixin
+from waypoint.pregel.persist import PersistMixin
+from waypoint.pregel.node import Task, interrupt_id, make_task_id, task_config
+from waypoint.types import Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from waypoint.pregel.main import Pregel
+
+_EMPTY: dict[str, Any] = {}
+
+
+class Loop(EventsMixin, PersistMixin):
+    """State of one run of a graph in one checkpoint namespace."""
+
+    def __init__(
+        self,
+        graph: Pregel,
+        config: dict[str, Any],
+        *,
+        checkpointer: Any,
+        store: Any,
+        modes: frozenset[str] = frozenset(),
+        sink: Callable[[tuple[Any, str, Any]], None] | None = None,
+        stream_subgraphs: bool = False,
+        durability: str = "async",
+        interrupt_before: Any = (),
+        interrupt_after: Any = (),
+    ) -> None:
+        self.graph = graph
+        self.config = config
+        conf = config.get(CONF) or _EMPTY
+        self.checkpointer = checkpointer
+        self.store = store
+        self.thread_id = get_thread_id(config) if checkpointer else conf.get("thread_id")
+        self.ns: str = conf.get("checkpoint_ns") or ""
+        self.ns_tuple = tuple(self.ns.split(NS_SEP)) if self.ns else ()
+        self.checkpoint_map: dict[str, str] = dict(conf.get(K_CHECKPOINT_MAP) or _EMPTY)
+        self.checkpoint_map.pop(self.ns, None)
+        self.is_subgraph = bool(conf.get(K_PARENT))
+        self.resume_map: dict[str, Any] | None = conf.get(K_RESUME_MAP)
+        self.parent_resuming = bool(conf.get(K_RESUMING))
+        self.durability = durability
+        self.modes = modes
+        self.sink = sink
+        self.child_stream = (sink, modes) if stream_subgraphs and sink is not None else None
+        self.custom_writer = self._custom_writer() if "custom" in modes and sink else None
+        self.interrupt_before = interrupt_before
+        self.interrupt_after = interrupt_after
+        self.recursion_limit = int(config.get("recursion_limit") or DEFAULT_RECURSION_LIMIT)
+        self.next_version = checkpointer.get_next_version if checkpointer else int_next_version
+        meta = {k: v for k, v in (config.get("metadata") or _EMPTY).items()
+                if not k.startswith("langgraph_")}
+        if config.get("run_id") is not None:
+            meta["run_id"] = str(config["run_id"])
+        self.user_metadata = meta
+        self.outbox: list[tuple[Any, ...]] = []
+        self.deferred: list[tuple[Any, ...]] = []  # exit durability: writes of the open step
+        self.status = "pending"
+        self.tasks: list[Task] = []
+        self.exception: BaseException | None = None
+        self.parent_command: Any = None
+        self.records: dict[str, Any] = {}
+        self.first_tick = True
+        self.pending_put = False
+        self.head_id: str | None = None  # the thread's latest checkpoint, when one is addressed
+        self.crashed = False
+
+    # ------------------------------------------------------------------ setup
+
+    def _restore(self, checkpoint: Checkpoint | None) -> None:
+        self.channels, self.values = restore_channels(self.graph.channels, checkpoint)
+        if checkpoint is None:
+            self.versions: dict[str, Any] = {}
+            self.seen: dict[str, dict[str, Any]] = {}
+            self.updated: set[str] | None = set()
+        else:
+            self.versions = dict(checkpoint["channel_versions"])
+            self.seen = dict(checkpoint["versions_seen"])
+            upd = checkpoint.get("updated_channels")
+            self.updated = set(upd) if upd is not None else None
+        self.max_version = max_version(self.versions)
+        self.put_versions = dict(self.versions)
+        self.dirty: set[str] = set()
+
+    def load(self, saved: Any) -> list[tuple[str, Any]]:
+        """Restore a CheckpointTuple (or start empty); returns the caller's null writes."""
+        self._restore(saved.checkpoint if saved else None)
+        if not saved:
+            self.step, self.checkpoint_id, self.ts, self.source = -2, new_checkpoint_id(), "", ""
+            self.last_put_id: str | None = None
+            self.parent_id: str | None = None
+            return []
+        self.step = int(saved.metadata.get("step", -1))
+        self.checkpoint_id = saved.checkpoint["id"]
+        self.ts = saved.checkpoint["ts"]
+        self.source = saved.metadata.get("source", "loop")
+        self.last_put_id = saved.checkpoint["id"]
+        pc = saved.parent_config
+        self.parent_id = ((pc or _EMPTY).get(CONF) or _EMPTY).get("checkpoint_id")
+        self.records, null_writes = group_pending_writes(saved.pending_writes)
+        return null_writes
+
+    def start(self, saved: Any, input: Any) -> None:
+        """Load the starting checkpoint (a CheckpointTuple or None) and apply the input."""
+        conf = self.config.get(CONF) or _EMPTY
+        null_writes = self.load(saved)
+        if self.is_subgraph and self.parent_resuming and saved and input is not None:
+            input = None  # a re-run of an interrupted/failed subgraph task continues it
+        if input is None or isinstance(input, Command):
+            self._start_resume(saved, input, null_writes, conf)
+        else:
+            self._start_input(saved, input)
+        self.stop = self.step + 1 + self.recursion_limit
+
+    def _start_resume(self, saved: Any, cmd: Command | None, null_writes: list, conf: dict) -> None:
+        """Continue a thread: resume it in place, or replay from an addressed checkpoint."""
+        if cmd is not None and cmd.graph == Command.PARENT:
+            raise InvalidUpdateError("Command(graph=Command.PARENT) cannot be used as graph input")
+        writes = self.graph.command_writes(cmd) if cmd is not None else []
+        resume = cmd is not None and cmd.resume is not None
+        if not saved:
+            if resume or cmd is None:
+                raise EmptyInputError(
+                    "Nothing to resume: this thread has no checkpoint. Invoke the graph with "
+                    "input first (with a checkpointer and the same config['configurable']"
+                    "['thread_id'])"
+                )
+            self._start_input(None, None, extra=writes)
+            return
+        if conf.get("checkpoint_id") and not self.is_subgraph and not resume:
+            # time travel: finished tasks of the addressed checkpoint run again, on a branch
+            self.records, null_writes = {}, []
+            if saved.metadata.get("source") not in ("update", "fork") or (
+                self.head_id is not None and self.head_id != saved.checkpoint["id"]
+            ):
+                self._new_checkpoint("fork")
+        self._apply_null(null_writes)
+        if writes:
+            self._save_writes(NULL_TASK_ID, "", writes)
+            self._apply_null(writes)
+        if resume:
+            self.resume_map = self._resolve_resume(cmd.resume)  # type: ignore[union-attr]
+        self._mark_resumed()
+        self.emit_values()
+
+    def _resolve_resume(self, resume: Any) -> dict[str, Any]:
+        pending = [i for r in self.records.values() if not r.finished for i in r.interrupts]
+        ids = {i.id for i in pending if isinstance(i, Interrupt)}
+        if isinstance(resume, dict) and resume and all(k in ids for k in resume):
+            return dict(resume)
+        if len(ids) == 1:
+            return {next(iter(ids)): resume}
+        if not ids:
+            raise InvalidUpdateError(
+                "Command(resume=...) found no pending interrupt on this thread's latest "
+                "checkpoint; use invoke(None, config) to continue, or pass new input"
+            )
+        raise AmbiguousResumeError(
+            f"{len(ids)} interrupts are pending ({sorted(ids)}): resume them with a mapping "
+            "Command(resume={interrupt.id: value, ...})"
+        )
+
+    def _start_input(self, saved: Any, input: Any, extra: list | None = None) -> None:
+        if saved:  # discard the previous checkpoint's unfinished tasks
+            for task in self._plan(for_run=False):
+                if task.path[0] == PULL:
+                    self._mark_seen(task)
+            if TASKS in self.values:
+                self._apply_writes([], clear_only=(TASKS,))
+        writes = [(START, input)] if input is not None else []
+        if extra:
+            writes.extend(extra)
+        self.records = {}
+        self.updated = set()
+        self._apply_null(writes)
+        self._new_checkpoint("input")
+
+    def _apply_null(self, writes: list[tuple[str, Any]]) -> None:
+        if not writes:
+            return
+        grouped = group_writes(writes)
+        changed = set()
+        for ch, vals in grouped.items():
+            channel = self.channels.get(ch)
+            if channel is None:
+                raise InvalidUpdateError(f"Cannot write to unknown channel {ch!r}")
+            if channel.update(vals):
+                changed.add(ch)
+        self._bump(changed)
+        if self.updated is not None:
+            self.updated |= changed
+
+    def _mark_resumed(self) -> None:
+        self.seen[INTERRUPT_SEEN] = dict(self.versions)
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(self, for_run: bool = True) -> list[Task]:
+        graph, versions, seen, channels = self.graph, self.versions, self.seen, self.channels
+        step = self.step + 1
+        prefix = f"{self.checkpoint_id}|{self.ns}|{step}|"
+        if self.updated is None:
+            cands: Any = graph.node_order
+        else:
+            t2n = graph.trigger_to_nodes
+            found = {n for ch in self.updated for n in t2n.get(ch, ())}
+            cands = sorted(found, key=graph.node_index.__getitem__) if len(found) > 1 else found
+        tasks: list[Task] = []
+        values = self.values
+        for name in cands:
+            node = graph.nodes[name]
+            nseen = seen.get(name, _EMPTY)
+            for ch in node.triggers:
+                v = versions.get(ch)
+                if v is not None and channels[ch].is_available():
+                    s = nseen.get(ch)
+                    if s is None or v > s:
+                        break
+            else:
+                continue
+            tid = make_task_id(prefix, name, PULL)
+            inp = node.read(values) if for_run else None
+            tasks.append(Task(self, node, tid, (PULL, name), inp, node.triggers, (0, name)))
+        sends = values.get(TASKS)
+        if sends:
+            for i, send in enumerate(sends):
+                node = graph.nodes.get(send.node) if isinstance(send, Send) else None
+                if node is None:
+                    raise InvalidUpdateError(f"Send targets unknown node {getattr(send, 'node', send)!r}")
+                tid = make_task_id(prefix, send.node, f"{PUSH}:{i}")
+                inp = node.read_send(send.arg) if for_run else send.arg
+                tasks.append(Task(self, node, tid, (PUSH, i), inp, (PUSH,), (1, i)))
+        return tasks
+
+    def tick(self) -> bool:
+        """Plan the next step. False when the run is over (done or stopped before it)."""
+        tasks = self._plan()
+        if self.first_tick:
+            self.first_tick = False
+            if self.records:
+                self._match_records(tasks)
+        self.tasks = tasks
+        self.emit_checkpoint(tasks)
+        if not tasks:
+            self.status = "done"
+            return False
+        if self.step + 1 > self.stop:
+            self.status = "error"
+            self.exception = GraphRecursionError(
+                f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
+                "condition. Raise it with config={'recursion_limit': ...} or check the "
+                "graph's routing for an endless loop."
+            )
+            return False
+        if self.interrupt_before and self._static_interrupt(self.interrupt_before, tasks):
+            self.status = "interrupt_before"
+            self.emit_static_interrupt()
+            return False
+        self.emit_task_starts(tasks)
+        return True
+
+    def _match_records(self, tasks: list[Task]) -> None:
+        rmap = self.resume_map or _EMPTY
+        for task in tasks:
+            rec = self.records.get(task.id)
+            if rec is None:
+                continue
+            if rec.finished:
+                task.writes = [w for w in rec.writes if w[0] != NO_WRITES]
+                task.done = True
+                self.emit_cached_update(task)
+                continue
+            if rec.resume:
+                task.resume = list(rec.resume)
+            task.resuming = rec.interrupted or rec.error is not None
+            added = False
+            for intr in rec.interrupts:
+                iid = getattr(intr, "id", None)
+                if iid in rmap and iid == interrupt_id(task.ns, len(task.resume)):
+                    task.resume.append(rmap[iid])
+                    added = True
+            if added:
+                self._save_writes(task.id, task_path_str(task.path), [(RESUME, task.resume)])
+
+    def _static_interrupt(self, names: Any, tasks: list[Task]) -> bool:
+        iseen = self.seen.get(INTERRUPT_SEEN, _EMPTY)
+        versions = self.versions
+        changed = any(
+            (s := iseen.get(ch)) is None or versions[ch] > s
+            for ch in (self.updated if self.updated is not None else versions)
+            if ch in versions
+        )
+        if not changed:
+            return False
+        hit = any(not t.done and (names == "*" or t.name in names) for t in tasks)
+        if hit:
+            self._mark_resumed()
+        return hit
+
+    # ------------------------------------------------------------------ task outcomes
+
+    def task_done(self, task: Task) -> None:
+        """Record a finished task (success, interrupt, error or parent command)."""
+        if task.parent_command is not None:
+            self.parent_command = task.parent_command
+            return
+        if task.error is not None:
+            writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
+        elif task.interrupted:
+            writes = [(INTERRUPT, list(task.interrupts))]
+        else:
+            writes = task.writes or [(NO_WRITES, None)]
+        self._save_writes(task.id, task_path_str(task.path), writes)
+        self.emit_task_result(task)
+
+    def after_tick(self) -> bool:
+        """Close the step: apply writes and checkpoint. False when the run stops here."""
+        tasks = self.tasks
+        if self.parent_command is not None:
+            self.status = "parent_command"
+            return False
+        for t in tasks:
+            if t.error is not None:
+                self.status, self.exception = "error", t.error
+                return False
+        if any(t.interrupted for t in tasks):
+            self.status = "interrupted"
+            self.emit_interrupts(self.pending_interrupts())
+            return False
+        for t in tasks:
+            if t.path[0] == PULL:
+                self._mark_seen(t)
+        writes = [w for t in sorted(tasks, key=_sort_key) for w in t.writes]
+        try:
+            self._apply_writes(writes, consume=[t for t in tasks if t.path[0] == PULL])
+        except BaseException:
+            self.crashed = True  # channels may be half-updated: never persist them
+            raise
+        self._new_checkpoint("loop")
+        self.emit_values()
+        if self.interrupt_after and self._static_interrupt_after(tasks):
+            self.status = "interrupt_after"
+            self.emit_static_interrupt()
+            return False
+        return True
+
+    def _static_interrupt_after(self, tasks: list[Task]) -> bool:
+        names = self.interrupt_after
+        if any(names == "*" or t.name in names for t in tasks):
+            self._mark_resumed()
+            return True
+        return False
+
+    def _mark_seen(self, task: Task) -> None:
+        versions = self.versions
+        old = self.seen.get(task.name, _EMPTY)
+        new = dict(old)
+        for ch in task.node.triggers:
+            v = versions.get(ch)
+            if v is not None:
+                new[ch] = v
+        self.seen[task.name] = new
+
+    def _apply_writes(
+        self,
+        writes: list[tuple[str, Any]],
+        consume: list[Task] = (),  # type: ignore[assignment]
+        clear_only: tuple[str, ...] = (),
+    ) -> None:
+        channels = self.channels
+        updated: set[str] = set()
+        for t in consume:
+            for ch in t.node.triggers:
+                if channels[ch].consume():
+                    updated.add(ch)
+        grouped = group_writes(writes)
+        for ch, vals in grouped.items():
+            channel = channels.get(ch)
+            if channel is None:
+                raise InvalidUpdateError(f"Node wrote to unknown channel {ch!r}")
+            if channel.update(vals):
+                updated.add(ch)
+        values = self.values
+        for ch in clear_only or self.graph.step_scoped:
+            if ch not in grouped and ch in values and channels[ch].update(()):
+                updated.add(ch)
+        self._bump(updated)
+        self.updated = updated
+
+    def _bump(self, changed: set[str]) -> None:
+        if not changed:
+            return
+        v = self.next_version(self.max_version, None)
+        self.max_version = v
+        versions, values, channels = self.versions, self.values, self.channels
+        for ch in changed:
+            versions[ch] = v
+            val = channels[ch].checkpoint()
+            if val is MISSING:
+                values.pop(ch, None)
+            else:
+                values[ch] = val
+        self.dirty |= changed
+
+    # ------------------------------------------------------------------ reading
+
+    def values_with(self, writes: list[tuple[str, Any]]) -> dict[str, Any]:
+        """Channel values with ``writes`` applied to copies (the loop's state is unchanged)."""
+        if not writes:
+            return self.values
+        out = dict(self.values)
+        for ch, vals in group_writes(writes).items():
+            channel = self.channels.get(ch)
+            if channel is None:
+                continue
+            c = channel.copy()
+            c.update(vals)
+            v = c.checkpoint()
+            if v is MISSING:
+                out.pop(ch, None)
+            else:
+                out[ch] = v
+        return out
+
+    def output(self, live: bool = False) -> Any:
+        values = self.values
+        if live:
+            ok = [t for t in sorted(self.tasks, key=_sort_key) if not (t.interrupted or t.error)]
+            values = self.values_with([w for t in ok for w in t.writes])
+        return self.graph.read_output(values)
+
+    def pending_interrupts(self) -> list[Interrupt]:
+        return [i for t in self.tasks for i in t.interrupts]
+
+    def task_config(self, task: Task) -> dict[str, Any]:
+        return task_config(self, task)
+
+
+def _sort_key(task: Task) -> tuple[Any, ...]:
+    return task.sort_key

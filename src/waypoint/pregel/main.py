@@ -1,0 +1,391 @@
+"""``Pregel``: a compiled graph's public face — run it, stream it, inspect and edit its state.
+
+Every sync method and its ``a``-twin share their setup and their result handling; they differ
+only in how they wait (pattern: engine core with I/O-only edges).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from waypoint.channels.base import BaseChannel
+from waypoint.channels.binop import BinaryOperatorAggregate
+from waypoint.channels.ephemeral_value import EphemeralValue
+from waypoint.channels.topic import Topic
+from waypoint.config import var_task
+from waypoint.errors import ConfigError, GraphInterrupt, InvalidUpdateError, ParentCommand
+from waypoint.pregel.constants import (
+    CONF,
+    K_CHECKPOINTER,
+    K_DURABILITY,
+    K_PARENT,
+    K_STORE,
+    K_STREAM,
+    NS_END,
+    NS_SEP,
+)
+from waypoint.pregel.inspect import InspectMixin
+from waypoint.pregel.loop import Loop
+from waypoint.pregel.node import PregelNode
+from waypoint.pregel.runner import AsyncIO, SyncIO, adrive, async_sink, drive
+from waypoint.types import Command
+
+_MODES = frozenset({"values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"})
+_STATIC = ("interrupt_before", "interrupt_after")
+
+
+class Pregel(InspectMixin):
+    """A compiled graph of nodes and channels."""
+
+    def __init__(
+        self,
+        *,
+        nodes: dict[str, PregelNode],
+        channels: dict[str, BaseChannel],
+        output_keys: Sequence[str],
+        state_keys: Sequence[str],
+        checkpointer: Any = None,
+        store: Any = None,
+        interrupt_before: Any = (),
+        interrupt_after: Any = (),
+        name: str = "LangGraph",
+        debug: bool = False,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.nodes = nodes
+        self.channels = channels
+        self.output_keys = tuple(output_keys)
+        self.state_keys = frozenset(state_keys)
+        self.checkpointer = checkpointer
+        self.store = store
+        self.interrupt_before_nodes = interrupt_before
+        self.interrupt_after_nodes = interrupt_after
+        self.name = name
+        self.debug = debug
+        self.config = config or {}
+        t2n: dict[str, list[str]] = {}
+        for node in nodes.values():
+            for ch in node.triggers:
+                t2n.setdefault(ch, []).append(node.name)
+        self.trigger_to_nodes = {k: tuple(v) for k, v in t2n.items()}
+        self.node_order = tuple(nodes)
+        self.node_index = {n: i for i, n in enumerate(nodes)}
+        self.step_scoped = tuple(
+            k
+            for k, ch in channels.items()
+            if isinstance(ch, EphemeralValue) or (isinstance(ch, Topic) and not ch.accumulate)
+        )
+        self.log_channels = frozenset(
+            k for k, ch in channels.items() if isinstance(ch, BinaryOperatorAggregate)
+        )
+
+    # --- hooks a builder may refine ----------------------------------------------------------
+
+    def read_output(self, values: dict[str, Any]) -> Any:
+        return {k: values[k] for k in self.output_keys if k in values}
+
+    def read_state(self, values: dict[str, Any]) -> Any:
+        return {k: v for k, v in values.items() if k in self.state_keys}
+
+    def writes_to_update(self, writes: list[tuple[str, Any]]) -> Any:
+        upd = {ch: v for ch, v in writes if ch in self.state_keys}
+        return upd or None
+
+    def task_update(self, task: Any) -> Any:
+        return self.writes_to_update(task.writes)
+
+    def task_messages(self, task: Any) -> list[Any]:
+        return []
+
+    def command_writes(self, cmd: Command) -> list[tuple[str, Any]]:
+        return [(k, v) for k, v in cmd.update_items() if k in self.channels]
+
+    def get_subgraphs(self) -> Iterator[tuple[str, Pregel]]:
+        for name, node in self.nodes.items():
+            if node.subgraph is not None:
+                yield name, node.subgraph
+
+    def with_config(self, config: dict[str, Any] | None = None, **kwargs: Any) -> Pregel:
+        """A copy of this graph whose runs default to ``config`` (merged)."""
+        clone = object.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        merged = {**self.config, **(config or {}), **kwargs}
+        if CONF in self.config or (config and CONF in config):
+            merged[CONF] = {**self.config.get(CONF, {}), **((config or {}).get(CONF) or {})}
+        clone.config = merged
+        return clone
+
+    # --- run setup shared by every face ------------------------------------------------------
+
+    def _prepare_config(self, config: dict[str, Any] | None) -> dict[str, Any]:
+        if config is None:
+            task = var_task.get()
+            config = task.config if task is not None else {}
+        if self.config:
+            base = dict(self.config)
+            base.update(config)
+            if CONF in self.config:
+                base[CONF] = {**self.config[CONF], **(config.get(CONF) or {})}
+            config = base
+        if CONF not in config:
+            config = {**config, CONF: {}}
+        return config
+
+    def _saver(self, conf: dict[str, Any]) -> Any:
+        if self.checkpointer is False:
+            return None
+        if self.checkpointer is None or self.checkpointer is True:
+            return conf.get(K_CHECKPOINTER) if conf.get(K_PARENT) else None
+        return self.checkpointer
+
+    def _make_loop(
+        self,
+        config: dict[str, Any],
+        *,
+        modes: frozenset[str],
+        sink: Any,
+        subgraphs: bool,
+        durability: str | None,
+        interrupt_before: Any,
+        interrupt_after: Any,
+        use_parent_stream: bool,
+    ) -> Loop:
+        conf = config[CONF]
+        is_sub = bool(conf.get(K_PARENT))
+        if is_sub:
+            durability = durability or conf.get(K_DURABILITY)
+            if self.checkpointer is True:  # one persistent namespace per node, not per call
+                parts = conf.get("checkpoint_ns", "").split(NS_SEP)
+                parts[-1] = parts[-1].split(NS_END)[0]
+                config = {**config, CONF: {**conf, "checkpoint_ns": NS_SEP.join(parts)}}
+            if use_parent_stream:
+                stream = conf.get(K_STREAM)
+                sink, modes, subgraphs = (stream[0], stream[1], True) if stream else (None, frozenset(), False)
+        durability = durability or "async"
+        if durability not in ("sync", "async", "exit"):
+            raise ConfigError(f"durability={durability!r}: use 'sync', 'async' or 'exit'")
+        store = self.store if self.store is not None else conf.get(K_STORE)
+        return Loop(
+            self,
+            config,
+            checkpointer=self._saver(conf),
+            store=store,
+            modes=modes,
+            sink=sink,
+            stream_subgraphs=subgraphs,
+            durability=durability,
+            interrupt_before=self.interrupt_before_nodes if interrupt_before is None else interrupt_before,
+            interrupt_after=self.interrupt_after_nodes if interrupt_after is None else interrupt_after,
+        )
+
+    @staticmethod
+    def _read_config(loop: Loop) -> dict[str, Any]:
+        conf = loop.config[CONF]
+        read: dict[str, Any] = {"thread_id": loop.thread_id, "checkpoint_ns": loop.ns}
+        if conf.get("checkpoint_id") and not loop.is_subgraph:
+            read["checkpoint_id"] = conf["checkpoint_id"]
+        return {CONF: read}
+
+    def _load(self, loop: Loop) -> Any:
+        """The run's starting checkpoint (and, when one is addressed, the thread's head id)."""
+        saver = loop.checkpointer
+        if not saver:
+            return None
+        read = self._read_config(loop)
+        saved = saver.get_tuple(read)
+        if "checkpoint_id" in read[CONF]:
+            head = saver.get_tuple({CONF: {k: v for k, v in read[CONF].items() if k != "checkpoint_id"}})
+            loop.head_id = head.checkpoint["id"] if head else None
+        return saved
+
+    async def _aload(self, loop: Loop) -> Any:
+        saver = loop.checkpointer
+        if not saver:
+            return None
+        read = self._read_config(loop)
+        saved = await saver.aget_tuple(read)
+        if "checkpoint_id" in read[CONF]:
+            head = await saver.aget_tuple({CONF: {k: v for k, v in read[CONF].items() if k != "checkpoint_id"}})
+            loop.head_id = head.checkpoint["id"] if head else None
+        return saved
+
+    @staticmethod
+    def _modes(stream_mode: Any, debug: bool | None) -> tuple[frozenset[str], bool]:
+        if stream_mode is None:
+            stream_mode = "values"
+        single = isinstance(stream_mode, str)
+        modes = {stream_mode} if single else set(stream_mode)
+        if debug:
+            modes.add("debug")
+        bad = modes - _MODES
+        if bad:
+            raise ValueError(f"Unknown stream_mode {sorted(bad)}: use one of {sorted(_MODES)}")
+        return frozenset(modes), single and len(modes) == 1
+
+    @staticmethod
+    def _format(single: bool, subgraphs: bool, item: tuple[Any, str, Any]) -> Any:
+        ns, mode, chunk = item
+        if single:
+            return (ns, chunk) if subgraphs else chunk
+        return (ns, mode, chunk) if subgraphs else (mode, chunk)
+
+    @staticmethod
+    def _outcome(loop: Loop) -> None:
+        """Raise what a finished loop ended with (errors; interrupts inside subgraphs)."""
+        status = loop.status
+        if status == "error":
+            raise loop.exception  # type: ignore[misc]
+        if status == "parent_command":
+            if loop.is_subgraph:
+                raise ParentCommand(loop.parent_command)
+            raise InvalidUpdateError(
+                "A node returned Command(graph=Command.PARENT) but this graph has no parent graph"
+            )
+        if loop.is_subgraph and status in ("interrupted", "interrupt_before", "interrupt_after"):
+            raise GraphInterrupt(loop.pending_interrupts() if status == "interrupted" else ())
+
+    @staticmethod
+    def _result(loop: Loop) -> Any:
+        if loop.status == "interrupted":
+            out = loop.output(live=True)
+            interrupts = loop.pending_interrupts()
+            if interrupts and isinstance(out, dict):
+                out = {**out, "__interrupt__": interrupts}
+            return out
+        return loop.output()
+
+    # --- running -----------------------------------------------------------------------------
+
+    def stream(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: Any = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        durability: str | None = None,
+        subgraphs: bool = False,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Run the graph, yielding chunks of the requested stream mode(s)."""
+        config = self._prepare_config(config)
+        modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
+        q: queue.SimpleQueue = queue.SimpleQueue()
+        loop = self._make_loop(
+            config, modes=modes, sink=q.put, subgraphs=subgraphs, durability=durability,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            use_parent_stream=False,
+        )
+        saver = loop.checkpointer
+        saved = self._load(loop)
+        loop.start(saved, input)
+        io = SyncIO(saver, loop.durability) if saver else None
+        realtime = subgraphs or "custom" in modes or "messages" in modes
+        for item in drive(loop, io, q, realtime):
+            yield self._format(single, subgraphs, item)
+        self._outcome(loop)
+
+    async def astream(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: Any = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        durability: str | None = None,
+        subgraphs: bool = False,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """Async twin of ``stream``."""
+        config = self._prepare_config(config)
+        modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
+        q: asyncio.Queue = asyncio.Queue()
+        loop = self._make_loop(
+            config, modes=modes, sink=async_sink(q), subgraphs=subgraphs, durability=durability,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            use_parent_stream=False,
+        )
+        saver = loop.checkpointer
+        saved = await self._aload(loop)
+        loop.start(saved, input)
+        io = AsyncIO(saver, loop.durability) if saver else None
+        realtime = subgraphs or "custom" in modes or "messages" in modes
+        async for item in adrive(loop, io, q, realtime):
+            yield self._format(single, subgraphs, item)
+        self._outcome(loop)
+
+    def invoke(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: Any = "values",
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        durability: str | None = None,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run the graph to its end (or an interrupt) and return the final values; when
+        interrupted the values carry ``"__interrupt__": [Interrupt, ...]``."""
+        if stream_mode != "values":
+            return list(self.stream(input, config, stream_mode=stream_mode,
+                                    interrupt_before=interrupt_before,
+                                    interrupt_after=interrupt_after, durability=durability,
+                                    debug=debug))
+        config = self._prepare_config(config)
+        q: queue.SimpleQueue = queue.SimpleQueue()
+        loop = self._make_loop(
+            config, modes=frozenset(), sink=None, subgraphs=False, durability=durability,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            use_parent_stream=True,
+        )
+        saver = loop.checkpointer
+        saved = self._load(loop)
+        loop.start(saved, input)
+        io = SyncIO(saver, loop.durability) if saver else None
+        for _ in drive(loop, io, q, loop.child_stream is not None):
+            pass
+        self._outcome(loop)
+        return self._result(loop)
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: dict[str, Any] | None = None,
+        *,
+        stream_mode: Any = "values",
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        durability: str | None = None,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async twin of ``invoke``."""
+        if stream_mode != "values":
+            return [c async for c in self.astream(input, config, stream_mode=stream_mode,
+                                                   interrupt_before=interrupt_before,
+                                                   interrupt_after=interrupt_after,
+                                                   durability=durability, debug=debug)]
+        config = self._prepare_config(config)
+        q: asyncio.Queue = asyncio.Queue()
+        loop = self._make_loop(
+            config, modes=frozenset(), sink=None, subgraphs=False, durability=durability,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            use_parent_stream=True,
+        )
+        saver = loop.checkpointer
+        saved = await self._aload(loop)
+        loop.start(saved, input)
+        io = AsyncIO(saver, loop.durability) if saver else None
+        async for _ in adrive(loop, io, q, loop.child_stream is not None):
+            pass
+        self._outcome(loop)
+        return self._result(loop)

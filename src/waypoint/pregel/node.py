@@ -1,0 +1,221 @@
+"""What the engine knows about a node, and the Task object for one run of a node in a step.
+
+A builder (``waypoint.graph``) compiles each node into a ``PregelNode``: trigger channels, a
+reader building the node's input from channel values, the callable(s), and a writer turning
+the node's output into channel writes. The engine plans ``Task``s from nodes each step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from waypoint.errors import GraphInterrupt
+from waypoint.pregel.constants import (
+    CONF,
+    K_CHECKPOINT_MAP,
+    K_CHECKPOINTER,
+    K_DURABILITY,
+    K_PARENT,
+    K_RESUME_MAP,
+    K_RESUMING,
+    K_STORE,
+    K_STREAM,
+    NS_END,
+    NS_SEP,
+)
+from waypoint.types import Interrupt, RetryPolicy
+
+if TYPE_CHECKING:
+    from waypoint.pregel.loop import Loop
+
+Writes = list[tuple[str, Any]]
+
+
+class PregelNode:
+    """A compiled node.
+
+    ``func(input, task)`` / ``afunc(input, task)`` run the user code (either may be None);
+    ``read(values)`` builds the input from the loop's channel values (``values`` maps channel
+    -> current value); ``write(task, output)`` / ``awrite`` append the output's channel writes
+    to ``task.writes`` (``awrite`` awaits async routing functions).
+    """
+
+    __slots__ = (
+        "name",
+        "triggers",
+        "func",
+        "afunc",
+        "read",
+        "read_send",
+        "write",
+        "awrite",
+        "retry_policy",
+        "subgraph",
+        "metadata",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        triggers: Sequence[str],
+        func: Callable[[Any, Task], Any] | None,
+        afunc: Callable[[Any, Task], Awaitable[Any]] | None,
+        read: Callable[[dict[str, Any]], Any],
+        write: Callable[[Task, Any], None],
+        awrite: Callable[[Task, Any], Awaitable[None]] | None = None,
+        read_send: Callable[[Any], Any] | None = None,
+        retry_policy: Sequence[RetryPolicy] | RetryPolicy | None = None,
+        subgraph: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.triggers = tuple(triggers)
+        self.func = func
+        self.afunc = afunc
+        self.read = read
+        self.read_send = read_send or (lambda arg: arg)
+        self.write = write
+        self.awrite = awrite
+        self.retry_policy = retry_policy
+        self.subgraph = subgraph
+        self.metadata = metadata or {}
+
+
+def make_task_id(prefix: str, name: str, path: str) -> str:
+    """Deterministic uuid-shaped id from (checkpoint id, ns, step) prefix, node and path."""
+    h = hashlib.blake2b(f"{prefix}{name}|{path}".encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def interrupt_id(task_ns: str, index: int) -> str:
+    return hashlib.blake2b(f"{task_ns}#{index}".encode(), digest_size=16).hexdigest()
+
+
+def _noop_writer(chunk: Any) -> None:
+    return None
+
+
+class Task:
+    """One execution of a node in a step; also the scratchpad ``interrupt()`` reads."""
+
+    __slots__ = (
+        "id",
+        "name",
+        "path",
+        "node",
+        "input",
+        "triggers",
+        "writes",
+        "loop",
+        "ns",
+        "resume",
+        "icount",
+        "error",
+        "interrupts",
+        "interrupted",
+        "done",
+        "parent_command",
+        "sort_key",
+        "resuming",
+        "output",
+        "_config",
+    )
+
+    def __init__(
+        self,
+        loop: Loop,
+        node: PregelNode,
+        task_id: str,
+        path: tuple[Any, ...],
+        input: Any,
+        triggers: Sequence[str],
+        sort_key: tuple[Any, ...],
+    ) -> None:
+        self.loop = loop
+        self.node = node
+        self.name = node.name
+        self.id = task_id
+        self.path = path
+        self.input = input
+        self.triggers = triggers
+        self.sort_key = sort_key
+        self.writes: Writes = []
+        seg = f"{node.name}{NS_END}{task_id}"
+        self.ns = f"{loop.ns}{NS_SEP}{seg}" if loop.ns else seg
+        self.resume: list[Any] = []
+        self.icount = 0
+        self.error: BaseException | None = None
+        self.interrupts: tuple[Interrupt, ...] = ()
+        self.interrupted = False
+        self.done = False
+        self.parent_command: Any = None
+        self.resuming = False
+        self.output: Any = None
+        self._config: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r}, id={self.id!r}, path={self.path!r})"
+
+    def reset(self) -> None:
+        """Forget a failed attempt's writes (before a retry)."""
+        self.writes = []
+        self.icount = 0
+        self.output = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The config the node sees (also what subgraphs it runs inherit)."""
+        if self._config is None:
+            self._config = self.loop.task_config(self)
+        return self._config
+
+    @property
+    def store(self) -> Any:
+        return self.loop.store
+
+    @property
+    def writer(self) -> Callable[[Any], None]:
+        return self.loop.custom_writer or _noop_writer
+
+    def interrupt(self, value: Any) -> Any:
+        idx = self.icount
+        self.icount += 1
+        if idx < len(self.resume):
+            return self.resume[idx]
+        raise GraphInterrupt((Interrupt(value=value, id=interrupt_id(self.ns, idx)),))
+
+    def read_fresh(self, read: Callable[[dict[str, Any]], Any]) -> Any:
+        """The state as this task sees it after its own writes (for routing functions)."""
+        return read(self.loop.values_with(self.writes))
+
+
+def child_configurable(loop: Loop, task: Task) -> dict[str, Any]:
+    """configurable keys a task passes down to subgraphs it runs."""
+    conf = dict(loop.config.get(CONF) or {})
+    conf.pop("checkpoint_id", None)
+    conf["checkpoint_ns"] = task.ns
+    conf[K_PARENT] = True
+    conf[K_CHECKPOINTER] = loop.checkpointer
+    conf[K_STORE] = loop.store
+    conf[K_CHECKPOINT_MAP] = {**loop.checkpoint_map, loop.ns: loop.checkpoint_id}
+    conf[K_RESUME_MAP] = loop.resume_map
+    conf[K_RESUMING] = task.resuming
+    conf[K_STREAM] = loop.child_stream
+    conf[K_DURABILITY] = loop.durability
+    return conf
+
+
+def task_config(loop: Loop, task: Task) -> dict[str, Any]:
+    """The config a node sees: the run's config, the task's namespace and metadata."""
+    meta = {
+        **(loop.config.get("metadata") or {}),
+        "langgraph_step": loop.step + 1,
+        "langgraph_node": task.name,
+        "langgraph_triggers": task.triggers,
+        "langgraph_path": task.path,
+        "langgraph_checkpoint_ns": task.ns,
+    }
+    return {**loop.config, CONF: child_configurable(loop, task), "metadata": meta}

@@ -1,0 +1,272 @@
+"""The I/O edges of the engine: sync and async drivers for a ``Loop``.
+
+Each driver runs the planned tasks concurrently (a thread pool for sync runs, asyncio tasks
+for async runs), hands every finished task to the loop at once, and performs the loop's queued
+saver calls with the run's durability: ``sync`` waits for each call, ``async`` runs them in
+order in the background (a checkpoint is always stored before the writes made against it),
+``exit`` only queues them at the end of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextvars import copy_context
+from typing import Any
+
+from waypoint.pregel.loop import Loop
+from waypoint.pregel.node import Task
+from waypoint.pregel.retry import POOL, arun_task, run_task
+
+_DONE = object()
+IO_POOL = POOL
+
+
+class SyncIO:
+    """Performs saver calls from sync runs."""
+
+    def __init__(self, saver: Any, durability: str) -> None:
+        self.saver = saver
+        self.background = durability == "async"
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._running = False
+        self._error: BaseException | None = None
+
+    def _do(self, op: tuple[Any, ...]) -> None:
+        if op[0] == "put":
+            self.saver.put(*op[1:])
+        else:
+            self.saver.put_writes(*op[1:])
+
+    def submit(self, ops: list[tuple[Any, ...]]) -> None:
+        if not ops:
+            return
+        batch = list(ops)
+        ops.clear()
+        if not self.background:
+            for op in batch:
+                self._do(op)
+            return
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            self._queue.extend(batch)
+            if self._running:
+                return
+            self._running = True
+            self._idle.clear()
+        IO_POOL.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._running = False
+                    self._idle.set()
+                    return
+                op = self._queue.popleft()
+            if self._error is None:
+                try:
+                    self._do(op)
+                except BaseException as exc:  # surfaced by flush()
+                    self._error = exc
+
+    def flush(self) -> None:
+        self._idle.wait()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+
+class AsyncIO:
+    """Performs saver calls from async runs."""
+
+    def __init__(self, saver: Any, durability: str) -> None:
+        self.saver = saver
+        self.background = durability == "async"
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    async def _do(self, op: tuple[Any, ...]) -> None:
+        if op[0] == "put":
+            await self.saver.aput(*op[1:])
+        else:
+            await self.saver.aput_writes(*op[1:])
+
+    async def submit(self, ops: list[tuple[Any, ...]]) -> None:
+        if not ops:
+            return
+        batch = list(ops)
+        ops.clear()
+        if not self.background:
+            for op in batch:
+                await self._do(op)
+            return
+        if self._error is not None:
+            raise self._error
+        self._queue.extend(batch)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._queue:
+            op = self._queue.popleft()
+            if self._error is None:
+                try:
+                    await self._do(op)
+                except BaseException as exc:
+                    self._error = exc
+
+    async def flush(self) -> None:
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+
+def _drain_queue(q: queue.SimpleQueue) -> Iterator[Any]:
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -> Iterator[Any]:
+    """Run ``loop`` to its end in this thread, yielding stream items as they arrive."""
+    outbox = loop.outbox
+    try:
+        if io is not None:
+            io.submit(outbox)
+        yield from _drain_queue(q)
+        while loop.tick():
+            if io is not None:
+                io.submit(outbox)
+            yield from _drain_queue(q)
+            todo = [t for t in loop.tasks if not t.done]
+            if len(todo) == 1 and not realtime:
+                run_task(todo[0])
+                loop.task_done(todo[0])
+                if io is not None:
+                    io.submit(outbox)
+            elif todo:
+                yield from _run_concurrently(loop, io, q, todo, realtime)
+            loop.after_tick()
+            if io is not None:
+                io.submit(outbox)
+            yield from _drain_queue(q)
+            if loop.status != "pending":
+                break
+    finally:
+        loop.finish()
+        if io is not None:
+            io.submit(outbox)
+            io.flush()
+    yield from _drain_queue(q)
+
+
+def _run_concurrently(
+    loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, todo: list[Task], realtime: bool
+) -> Iterator[Any]:
+    inline = None if realtime else todo[0]
+    for t in todo:
+        if t is inline:
+            continue
+        fut = POOL.submit(copy_context().run, run_task, t)
+        fut.add_done_callback(lambda f, t=t: q.put((_DONE, t)))
+    remaining = len(todo)
+    if inline is not None:
+        run_task(inline)
+        loop.task_done(inline)
+        remaining -= 1
+        if io is not None:
+            io.submit(loop.outbox)
+    while remaining:
+        item = q.get()
+        if type(item) is tuple and item[0] is _DONE:
+            loop.task_done(item[1])
+            remaining -= 1
+            if io is not None:
+                io.submit(loop.outbox)
+        else:
+            yield item
+
+
+async def adrive(
+    loop: Loop, io: AsyncIO | None, q: asyncio.Queue, realtime: bool
+) -> AsyncIterator[Any]:
+    """Async twin of ``drive``."""
+    outbox = loop.outbox
+    try:
+        if io is not None:
+            await io.submit(outbox)
+        while not q.empty():
+            yield q.get_nowait()
+        while loop.tick():
+            if io is not None:
+                await io.submit(outbox)
+            while not q.empty():
+                yield q.get_nowait()
+            todo = [t for t in loop.tasks if not t.done]
+            if len(todo) == 1 and not realtime:
+                await arun_task(todo[0])
+                loop.task_done(todo[0])
+                if io is not None:
+                    await io.submit(outbox)
+            elif todo:
+                running = []
+                for t in todo:
+                    fut = asyncio.create_task(arun_task(t))
+                    fut.add_done_callback(lambda f, t=t: q.put_nowait((_DONE, t)))
+                    running.append(fut)
+                remaining = len(todo)
+                try:
+                    while remaining:
+                        item = await q.get()
+                        if type(item) is tuple and item[0] is _DONE:
+                            loop.task_done(item[1])
+                            remaining -= 1
+                            if io is not None:
+                                await io.submit(outbox)
+                        else:
+                            yield item
+                except BaseException:
+                    for fut in running:
+                        fut.cancel()
+                    raise
+            loop.after_tick()
+            if io is not None:
+                await io.submit(outbox)
+            while not q.empty():
+                yield q.get_nowait()
+            if loop.status != "pending":
+                break
+    finally:
+        loop.finish()
+        if io is not None:
+            await io.submit(outbox)
+            await io.flush()
+    while not q.empty():
+        yield q.get_nowait()
+
+
+def async_sink(q: asyncio.Queue) -> Any:
+    """A sink usable from the event loop's thread and from worker threads."""
+    ev_loop = asyncio.get_running_loop()
+    owner = threading.get_ident()
+
+    def put(item: Any) -> None:
+        if threading.get_ident() == owner:
+            q.put_nowait(item)
+        else:
+            ev_loop.call_soon_threadsafe(q.put_nowait, item)
+
+    return put
