@@ -1,0 +1,227 @@
+"""The SQLite dialect of the store: DDL, JSON1 filters, namespace labels, vector scoring.
+
+Values are stored as compact JSON text (non-ASCII raw); filters read them with ``json_type`` /
+``json_extract`` and a JSON path that is always a bound parameter, built here with each key
+quoted and escaped (``$."a"."b"``). SQLite before 3.45 cannot address a key containing ``"``
+in a path; such a filter raises InvalidFilterError instead of silently matching nothing.
+Equality with a list or object operand is expanded into per-element conditions, so it is JSON
+equality (``1 == 1.0``, key order ignored, ``true`` is not ``1``) rather than text equality.
+
+Timestamps are integer microseconds since the epoch (exact, index-friendly). The namespace is
+also stored as a JSON array (``labels``) for ``"*"`` patterns and ``max_depth`` truncation.
+Embeddings are unit-length float32 blobs, scored by sqlite-vec's ``vec_distance_cosine`` when
+the connection could load it, else in numpy over the same pre-filtered rows.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Generator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from waypoint.errors import InvalidFilterError, SetupError
+from waypoint.store._filters import json_kind
+from waypoint.store._sql.dialect import (
+    FALSE,
+    UPSERT_TAIL,
+    Fetch,
+    SqlParams,
+    StoreDialect,
+    dump_json,
+)
+from waypoint.store._vectors import unit_vector
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_INT64 = 2**63
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS waypoint_store (
+  prefix TEXT NOT NULL,
+  key TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  ttl_minutes REAL,
+  PRIMARY KEY (prefix, key))""",
+        """CREATE INDEX IF NOT EXISTS waypoint_store_expires_at ON waypoint_store (expires_at)
+  WHERE expires_at IS NOT NULL""",
+        """CREATE TABLE IF NOT EXISTS waypoint_store_vectors (
+  prefix TEXT NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  field TEXT NOT NULL,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (prefix, key, seq))""",
+    ),
+)
+
+UPSERT = (
+    "INSERT INTO waypoint_store "
+    "(prefix, key, labels, value, created_at, updated_at, expires_at, ttl_minutes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + UPSERT_TAIL
+)
+
+VEC_SCORE = (
+    "(SELECT max(coalesce(1.0 - vec_distance_cosine(v.embedding, ?), 0.0)) "
+    "FROM waypoint_store_vectors AS v WHERE v.prefix = s.prefix AND v.key = s.key)"
+)
+
+
+def _number(value: float | int) -> float | int:
+    """A JSON number as a SQLite parameter (ints beyond 64 bits compare as reals)."""
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        return float(value)
+    return value
+
+
+class SqliteDialect(StoreDialect):
+    """SQLite: ``?`` placeholders, JSON1 functions, integer-microsecond timestamps."""
+
+    name = "sqlite"
+    placeholder = "?"
+    has_vector_table = True
+    valid_json = "json_valid(s.value)"
+
+    def __init__(self, *, vector_strategy: str | None = None, dims: int | None = None) -> None:
+        self.vector_strategy = vector_strategy
+        self.dims = dims
+        self.escaped_labels = sqlite3.sqlite_version_info >= (3, 45, 0)
+
+    def with_library(self, version: tuple[int, ...]) -> SqliteDialect:
+        """Adapt to the SQLite library actually behind the connection (sqlean may be newer)."""
+        self.escaped_labels = tuple(version) >= (3, 45, 0)
+        return self
+
+    def migrations(self) -> Sequence[Sequence[str]]:
+        return MIGRATIONS
+
+    def after_setup(self) -> Generator[Any, Any, None]:
+        if not self.dims:
+            return
+        rows = yield Fetch("SELECT length(embedding) FROM waypoint_store_vectors LIMIT 1")
+        if rows and rows[0][0] != 4 * self.dims:
+            raise SetupError(
+                f"this SQLite store holds {rows[0][0] // 4}-dimensional vectors but the index "
+                f"has dims={self.dims}; use the original dims, or a new database for the new "
+                "embedding model"
+            )
+
+    def encode_time(self, value: datetime) -> int:
+        return (value - _EPOCH) // timedelta(microseconds=1)
+
+    def decode_time(self, raw: Any) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(raw))
+
+    def upsert(self) -> str:
+        return UPSERT
+
+    def put_params(
+        self, prefix: str, namespace: tuple[str, ...], key: str, value: str, created: Any,
+        expires: Any, ttl: float | None,
+    ) -> tuple[Any, ...]:
+        return (prefix, key, dump_json(list(namespace)), value, created, created, expires, ttl)
+
+    def vector_param(self, vector: Sequence[float]) -> bytes:
+        return unit_vector(vector, len(vector)).astype("<f4").tobytes()
+
+    # --- filters ----------------------------------------------------------------------------
+
+    def path(self, path: Sequence[str | int]) -> str:
+        """A JSON path for SQLite, every key quoted and escaped (bound as a parameter)."""
+        out = ["$"]
+        for step in path:
+            if isinstance(step, int):
+                out.append(f"[{step}]")
+                continue
+            if '"' in step and not self.escaped_labels:
+                raise InvalidFilterError(
+                    f"filter key segment {step!r} contains '\"', which SQLite "
+                    f"{sqlite3.sqlite_version} cannot address in a JSON path; rename the key "
+                    "or use SQLite >= 3.45 (e.g. the sqlean.py package)"
+                )
+            out.append(".")
+            out.append(dump_json(step))
+        return "".join(out)
+
+    def present(self, path: tuple[str, ...]) -> SqlParams:
+        return "json_type(s.value, ?) IS NOT NULL", [self.path(path)]
+
+    def equals(self, path: Sequence[str | int], value: Any) -> SqlParams:
+        p = self.path(path)
+        kind = json_kind(value)
+        if kind == "null":
+            return "json_type(s.value, ?) = 'null'", [p]
+        if kind == "bool":
+            return f"json_type(s.value, ?) = '{'true' if value else 'false'}'", [p]
+        if kind == "number":
+            if not math.isfinite(value):
+                return FALSE, []
+            sql = "(json_type(s.value, ?) IN ('integer', 'real') AND json_extract(s.value, ?) = ?)"
+            return sql, [p, p, _number(value)]
+        if kind == "string":
+            return "(json_type(s.value, ?) = 'text' AND json_extract(s.value, ?) = ?)", [p, p, value]
+        if kind == "array":
+            parts: list[str] = ["json_type(s.value, ?) = 'array'", "json_array_length(s.value, ?) = ?"]
+            params: list[Any] = [p, p, len(value)]
+            children = [self.equals([*path, i], v) for i, v in enumerate(value)]
+        else:
+            parts = ["json_type(s.value, ?) = 'object'",
+                     "(SELECT count(*) FROM json_each(s.value, ?)) = ?"]
+            params = [p, p, len(value)]
+            children = [self.equals([*path, k], v) for k, v in value.items()]
+        for sql, more in children:
+            parts.append(sql)
+            params.extend(more)
+        return "(" + " AND ".join(parts) + ")", params
+
+    def compare(self, path: tuple[str, ...], op: str, value: Any) -> SqlParams:
+        p = self.path(path)
+        if isinstance(value, str):
+            return f"(json_type(s.value, ?) = 'text' AND json_extract(s.value, ?) {op} ?)", [p, p, value]
+        sql = f"(json_type(s.value, ?) IN ('integer', 'real') AND json_extract(s.value, ?) {op} ?)"
+        return sql, [p, p, _number(value)]
+
+    # --- namespaces ---------------------------------------------------------------------------
+
+    def label_is(self, index: int, label: str) -> SqlParams:
+        p = f"$[{index}]" if index >= 0 else f"$[#{index}]"
+        return "json_extract(s.labels, ?) = ?", [p, label]
+
+    def depth_at_least(self, depth: int) -> SqlParams:
+        return "json_array_length(s.labels) >= ?", [depth]
+
+    def head(self, depth: int) -> SqlParams:
+        sql = ("substr(s.prefix, 1, (SELECT sum(length(j.value)) + count(*) - 1 "
+               "FROM json_each(s.labels) AS j WHERE j.key < ?))")
+        return sql, [depth]
+
+    def ns_order(self, expr: str) -> str:
+        return f"replace({expr}, '.', char(1))"
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> SqlParams:
+        sql = ("(s.prefix, s.key) IN (SELECT json_extract(j.value, '$[0]'), "
+               "json_extract(j.value, '$[1]') FROM json_each(?) AS j)")
+        return sql, [dump_json([list(k) for k in keys])]
+
+    # --- vectors -------------------------------------------------------------------------------
+
+    def score(self, query: Sequence[float]) -> SqlParams:
+        return VEC_SCORE, [self.vector_param(query)]
+
+    def decode_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
+        """Stored embeddings as a ``(n, dims)`` float32 matrix (unit rows)."""
+        dims = self.dims or 0
+        return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dims)
+
+    def unit_query(self, query: Sequence[float]) -> np.ndarray:
+        return unit_vector(query, len(query))
+
+
+__all__ = ["SqliteDialect"]

@@ -1,0 +1,136 @@
+"""Ranking a search: plain (recency), and the three ways of ranking by a query vector.
+
+Every way applies the namespace prefix, expiry and filter conditions first (the same WHERE
+clause), so a filter never empties a top-k that has matches. Rows come back as
+``(prefix, key, value, created_at, updated_at, ttl_minutes, score)`` in the contract's order:
+items with vectors by score (highest first), then items without vectors, each group newest
+first, ties by namespace then key.
+
+- ``"sql"``: the dialect's correlated score expression ranks in one statement (sqlite-vec,
+  pgvector exact). Exact.
+- ``"numpy"``: fetch the candidates' unit float32 vectors, score them with one matrix-vector
+  product, then fetch the page's rows (and, past the scored items, unscored ones). Exact, and
+  ordered exactly as ``"sql"``.
+- ``"ann"`` (pgvector): count the candidates up to the dialect's ``exact_threshold``; a small
+  set is ranked exactly as ``"sql"``, a large one through the approximate index with the
+  dialect's search settings (e.g. ``hnsw.ef_search``, iterative scans), re-ranked exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from waypoint._ops import Op
+from waypoint.store._sql.dialect import COLUMNS, HAS_VECTORS, Fetch, StoreDialect
+
+Row = Sequence[Any]
+
+_RANKED = (
+    "SELECT {columns}, s.score FROM (SELECT s.*, {score} AS score FROM waypoint_store AS s "
+    "WHERE {where}) AS s ORDER BY s.score IS NULL, s.score DESC, s.updated_at DESC, "
+    "{ns_order}, s.key LIMIT ? OFFSET ?"
+)
+
+
+def _statement(d: StoreDialect, where: str, score: str) -> str:
+    return d.q(_RANKED.format(columns=COLUMNS, score=score, where=where,
+                              ns_order=d.ns_order("s.prefix")))
+
+
+def plain(d: StoreDialect, where: str, params: list[Any], limit: int, offset: int) -> Op[list[Row]]:
+    """Newest first, ties by namespace then key; score NULL."""
+    rows = yield Fetch(_statement(d, where, "CAST(NULL AS REAL)"), [*params, limit, offset])
+    return rows
+
+
+def rank(
+    d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
+    offset: int,
+) -> Op[list[Row]]:
+    """Rank by similarity to ``query`` with the dialect's strategy."""
+    if d.vector_strategy == "numpy":
+        return (yield from _numpy(d, where, params, query, limit, offset))
+    if d.vector_strategy == "ann" and limit > 0:
+        rows = yield from _ann(d, where, params, query, limit, offset)
+        if rows is not None:
+            return rows
+    return (yield from _exact(d, where, params, query, limit, offset))
+
+
+def _exact(
+    d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
+    offset: int,
+) -> Op[list[Row]]:
+    score, score_params = d.score(query)
+    rows = yield Fetch(_statement(d, where, score), [*score_params, *params, limit, offset])
+    return rows
+
+
+def _numpy(
+    d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
+    offset: int,
+) -> Op[list[Row]]:
+    sql = (
+        "SELECT s.prefix, s.key, s.updated_at, v.embedding FROM waypoint_store AS s "
+        "JOIN waypoint_store_vectors AS v ON v.prefix = s.prefix AND v.key = s.key "
+        f"WHERE {where}"
+    )
+    candidates = yield Fetch(d.q(sql), params)
+    best: dict[tuple[str, str], tuple[float, Any]] = {}
+    if candidates:
+        matrix = d.decode_vectors([c[3] for c in candidates])  # type: ignore[attr-defined]
+        scores = (matrix @ d.unit_query(query)).tolist()  # type: ignore[attr-defined]
+        for (prefix, key, updated, _), score in zip(candidates, scores, strict=True):
+            seen = best.get((prefix, key))
+            if seen is None or score > seen[0]:
+                best[(prefix, key)] = (score, updated)
+    order = sorted(best, key=lambda item: (item[0].replace(".", "\x01"), item[1]))
+    order.sort(key=lambda item: best[item][1], reverse=True)
+    order.sort(key=lambda item: best[item][0], reverse=True)
+    page = order[offset : offset + limit]
+    out: list[Row] = []
+    if page:
+        cond, more = d.get_many(page)
+        fetched = yield Fetch(d.q(f"SELECT {COLUMNS} FROM waypoint_store AS s WHERE {cond}"), more)
+        by_item = {(row[0], row[1]): row for row in fetched}
+        out = [(*by_item[item], best[item][0]) for item in page if item in by_item]
+    end = offset + limit
+    if end > len(order):
+        rest_offset = max(0, offset - len(order))
+        rest_limit = end - max(offset, len(order))
+        rows = yield from plain(d, f"{where} AND NOT {HAS_VECTORS}", params, rest_limit, rest_offset)
+        out.extend(rows)
+    return out
+
+
+def _ann(
+    d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
+    offset: int,
+) -> Op[list[Row] | None]:
+    """Approximate top ``offset + limit`` items; None when the exact path should answer
+    (few candidates, or a page reaching past what the index can rank)."""
+    wanted = offset + limit
+    threshold = d.exact_threshold
+    if wanted > threshold:
+        return None
+    count_sql = (
+        f"SELECT count(*) FROM (SELECT 1 FROM waypoint_store AS s WHERE {where} "
+        f"AND {HAS_VECTORS} LIMIT ?) AS t"
+    )
+    [(count,)] = yield Fetch(d.q(count_sql), [*params, threshold + 1])
+    if count <= threshold:
+        return None
+    fetch = max(2 * wanted, 40)
+    while True:
+        for request in d.ann_settings(wanted):  # type: ignore[attr-defined]
+            yield request
+        sql, sql_params = d.ann_query(where, params, query, fetch)  # type: ignore[attr-defined]
+        rows = yield Fetch(sql, sql_params)
+        hits = rows[0][7] if rows else 0
+        if len(rows) >= wanted or hits < fetch or fetch >= 4 * threshold:
+            return [row[:7] for row in rows[offset:wanted]]
+        fetch *= 4
+
+
+__all__ = ["plain", "rank"]

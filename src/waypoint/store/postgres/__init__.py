@@ -1,0 +1,79 @@
+"""PostgresStore: long-term memory in PostgreSQL through psycopg 3, with pgvector search.
+
+    with PostgresStore.from_conn_string(url, index={"dims": 384, "embed": embed}) as store:
+        store.put(("users", "42"), "prefs", {"theme": "dark"})
+
+Accepts a ``psycopg.Connection`` (shared across threads under a lock) or a
+``psycopg_pool.ConnectionPool``. Filters (JSONB), namespace prefixes, ordering and pagination
+run in SQL with every key and value bound. ``index`` takes LangGraph's ``PostgresIndexConfig``
+shape: ``dims``, ``embed``, ``fields``, ``ann_index_config`` (``kind`` hnsw/ivfflat/flat,
+``vector_type`` vector/halfvec, ``m``, ``ef_construction``, ``ef_search``, ``lists``,
+``probes``), ``distance_type`` (cosine/l2/inner_product) and waypoint's ``exact_threshold``
+(candidate sets up to this size are ranked exactly; default 2000). Without pgvector on the
+server everything but ``search(query=...)`` works, which raises VectorSearchUnavailableError.
+The schema is created on first use or by ``setup()`` under an advisory lock.
+``AsyncPostgresStore`` (``aio``) is the asyncio twin. SQL lives in ``waypoint.store._sql``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from waypoint._ops import Op
+from waypoint.errors import SetupError
+from waypoint.store._items import IndexConfig, TTLConfig
+from waypoint.store._sql.postgres_sql import PostgresDialect
+from waypoint.store._sql.store import ThreadedStore
+from waypoint.store.postgres._driver import borrow, run_op
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(ThreadedStore):
+    """A store over a psycopg ``Connection`` or ``ConnectionPool``."""
+
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> None:
+        if isinstance(conn, psycopg.AsyncConnection) or not (
+            isinstance(conn, psycopg.Connection) or hasattr(conn, "connection")
+        ):
+            raise SetupError(
+                f"PostgresStore needs a psycopg.Connection or psycopg_pool.ConnectionPool, got "
+                f"{type(conn).__name__}; for asyncio use AsyncPostgresStore "
+                "(waypoint.store.postgres.aio)"
+            )
+        self._configure(index, ttl_config)
+        self.dialect = PostgresDialect(self.index_config)
+        self.conn = conn
+        self.lock = threading.RLock()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls,
+        conn_string: str,
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> Iterator["PostgresStore"]:
+        """A store on its own autocommit connection, closed on exit."""
+        with psycopg.Connection.connect(conn_string, autocommit=True) as conn:
+            store = cls(conn, index=index, ttl_config=ttl_config)
+            try:
+                yield store
+            finally:
+                store.stop_ttl_sweeper(timeout=5)
+
+    def _run(self, op: Op[Any], mode: str) -> Any:
+        with borrow(self.conn, self.lock) as conn:
+            return run_op(conn, op, mode)

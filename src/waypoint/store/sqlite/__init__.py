@@ -1,0 +1,98 @@
+"""SqliteStore: long-term memory in a SQLite file.
+
+    with SqliteStore.from_conn_string("memory.db", index={"dims": 384, "embed": embed}) as store:
+        store.put(("users", "42"), "prefs", {"theme": "dark"})
+
+Filters, namespace prefixes, ordering and pagination run in SQL (JSON1 functions, every key and
+value a bound parameter). With an ``index``, ``search(query=...)`` is exact cosine KNN after the
+prefix and filter: in SQL through sqlite-vec when the connection can load it, else in numpy over
+the same rows (identical results). ``from_conn_string`` opens the file with ``sqlean`` (which
+can load extensions) when an index is configured, with the stdlib ``sqlite3`` otherwise. The
+schema is created on first use or by ``setup()``; the file runs in WAL mode with a 30 s busy
+timeout. ``AsyncSqliteStore`` (``aio``) is the aiosqlite twin. SQL lives in
+``waypoint.store._sql``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from os import PathLike
+from typing import Any
+
+from waypoint._ops import Op
+from waypoint.store._items import IndexConfig, TTLConfig
+from waypoint.store._sql.sqlite_sql import SqliteDialect
+from waypoint.store._sql.store import ThreadedStore
+from waypoint.store.sqlite._driver import open_connection, prepare, run_op
+
+__all__ = ["SqliteStore"]
+
+
+class SqliteStore(ThreadedStore):
+    """A store over one SQLite connection, safe to share across threads.
+
+    ``conn``: an open ``sqlite3`` (or ``sqlean``) connection created with
+    ``check_same_thread=False``, or a path (the store then opens and owns the connection).
+    ``index``: an ``IndexConfig`` for semantic search; ``ttl_config``: a ``TTLConfig``.
+    """
+
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> None:
+        self._configure(index, ttl_config)
+        self._owns = isinstance(conn, (str, PathLike))
+        if self._owns:
+            conn = open_connection(conn, extensions=index is not None)
+        self.conn = conn
+        self.lock = threading.RLock()
+        version, strategy = prepare(conn, vectors=self._index is not None)
+        dims = self._index.dims if self._index else None
+        self.dialect = SqliteDialect(vector_strategy=strategy, dims=dims).with_library(version)
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls,
+        path: str | PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> Iterator["SqliteStore"]:
+        """A store on its own connection to ``path`` (``":memory:"`` allowed), closed on exit;
+        opened with ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
+        conn = open_connection(path, extensions=index is not None)
+        store = None
+        try:
+            store = cls(conn, index=index, ttl_config=ttl_config)
+            yield store
+        finally:
+            if store is not None:
+                store.stop_ttl_sweeper(timeout=5)
+            conn.close()
+
+    @property
+    def vector_backend(self) -> str | None:
+        """How queries are scored: ``"sqlite-vec"``, ``"numpy"``, or None without an index."""
+        return {"sql": "sqlite-vec", "numpy": "numpy"}.get(self.dialect.vector_strategy or "")
+
+    def close(self) -> None:
+        """Stop the sweeper and close the connection if the store opened it."""
+        self.stop_ttl_sweeper(timeout=5)
+        if self._owns:
+            self.conn.close()
+
+    def __enter__(self) -> "SqliteStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run(self, op: Op[Any], mode: str) -> Any:
+        with self.lock:
+            return run_op(self.conn, op, mode)

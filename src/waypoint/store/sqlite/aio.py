@@ -1,0 +1,98 @@
+"""AsyncSqliteStore: the SQLite store over an ``aiosqlite`` connection.
+
+    async with AsyncSqliteStore.from_conn_string("memory.db", index=...) as store:
+        await store.aput(("users", "42"), "prefs", {"theme": "dark"})
+
+aiosqlite runs one thread per connection. Each batch runs on that thread in a single hop (the
+whole operation: every statement, the numpy scoring, the commit), never one hop per statement.
+``from_conn_string`` opens the file with ``sqlean`` when an index is configured so sqlite-vec
+can load, exactly like ``SqliteStore``. The sync face waits on the store's event loop from other
+threads and refuses with SyncOnEventLoopError on the loop's own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from os import PathLike
+from typing import Any
+
+import aiosqlite
+
+from waypoint._ops import Op
+from waypoint.errors import SetupError
+from waypoint.store._items import IndexConfig, TTLConfig
+from waypoint.store._sql.sqlite_sql import SqliteDialect
+from waypoint.store._sql.store import BridgedStore
+from waypoint.store.sqlite._driver import open_connection, prepare, run_op
+
+__all__ = ["AsyncSqliteStore"]
+
+
+class AsyncSqliteStore(BridgedStore):
+    """A store over one ``aiosqlite.Connection`` (``index``/``ttl_config`` as ``SqliteStore``)."""
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> None:
+        if not isinstance(conn, aiosqlite.Connection):
+            raise SetupError(
+                f"AsyncSqliteStore needs an aiosqlite.Connection, got {type(conn).__name__}; "
+                "for a sqlite3 connection use SqliteStore"
+            )
+        self._configure(index, ttl_config)
+        self.conn = conn
+        self._prepared = False
+        self.dialect = SqliteDialect(dims=self._index.dims if self._index else None)
+        try:
+            self.loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls,
+        path: str | PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl_config: TTLConfig | None = None,
+    ) -> AsyncIterator["AsyncSqliteStore"]:
+        """A store on its own aiosqlite connection to ``path``, closed on exit; opened with
+        ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
+        conn = aiosqlite.Connection(
+            lambda: open_connection(path, extensions=index is not None), iter_chunk_size=64
+        )
+        async with conn:
+            store = cls(conn, index=index, ttl_config=ttl_config)
+            try:
+                yield store
+            finally:
+                await store.stop_ttl_sweeper(timeout=5)
+
+    @property
+    def vector_backend(self) -> str | None:
+        """How queries are scored (``"sqlite-vec"``/``"numpy"``/None); known after first use."""
+        return {"sql": "sqlite-vec", "numpy": "numpy"}.get(self.dialect.vector_strategy or "")
+
+    async def _arun(self, op: Op[Any], mode: str) -> Any:
+        self._bind_loop()
+
+        def call() -> Any:
+            raw = self.conn._conn
+            if not self._prepared:
+                version, strategy = prepare(raw, vectors=self._index is not None)
+                self.dialect.vector_strategy = strategy
+                self.dialect.with_library(version)
+                self._prepared = True
+            return run_op(raw, op, mode)
+
+        runner = getattr(self.conn, "_execute", None)
+        if runner is None:  # pragma: no cover - guards against an aiosqlite API change
+            raise SetupError("this aiosqlite version has no Connection._execute; use aiosqlite>=0.20,<1")
+        return await runner(call)
