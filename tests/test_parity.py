@@ -64,3 +64,9 @@ def test_sync_and_async_twins_match(path: str, methods: list[str]) -> None:
 def test_no_abstract_method_left(path: str) -> None:
     cls = load(path)
     assert not getattr(cls, "__abstractmethods__", None), f"{cls.__name__}: {cls.__abstractmethods__}"
+
+
+@pytest.mark.parametrize("path", [p for p in SAVERS + STORES if ".aio:" in p])
+def test_async_backends_setup_is_awaited_as_in_langgraph(path: str) -> None:
+    cls = load(path)
+    assert inspect.iscoroutinefunction(cls.setup), f"{cls.__name__}.setup must be 'async def'"

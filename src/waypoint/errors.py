@@ -111,6 +111,15 @@ class SerializationError(WaypointError, ValueError):
     """A value could not be serialized, or stored bytes could not be (safely) loaded."""
 
 
+class CorruptStoreItemError(SerializationError):
+    """A stored store item could not be decoded; names its namespace and key."""
+
+    def __init__(self, message: str, *, namespace: tuple[str, ...] | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.key = key
+
+
 class InvalidNamespaceError(WaypointError, ValueError):
     """A store namespace is empty, has empty or dotted labels, or uses a reserved label."""
 

@@ -243,6 +243,11 @@ class BridgedSyncFace:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
 
+    async def setup(self) -> None:
+        """Create or migrate the schema: ``await saver.setup()``, as with LangGraph's async
+        savers (``asetup()`` is the same coroutine)."""
+        await self.asetup()  # type: ignore[attr-defined]
+
     def _run(self, op: Op[Any], mode: str, what: str) -> Any:
         return _bridge.wait(self._bound_loop(what), self._arun(op, mode), what)  # type: ignore[attr-defined]
 
