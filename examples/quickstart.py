@@ -112,7 +112,7 @@ def main() -> None:
         print(f"the thread's latest checkpoint is now the fork's; the original ending is still there: "
               f"{graph.get_state(history[0].config).values['messages'][-1]['content']!r}")
 
-    print(f"\ninspect it yourself:  .venv/bin/waypoint history ticket-1 --url sqlite:///{path}")
+    print(f"\ninspect it yourself:  .venv/bin/waypoint --url sqlite:///{path} history ticket-1")
 
 
 if __name__ == "__main__":
