@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[sqlite]'
+	$(BIN)/pip install -q -e '.[sqlite,cli]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
