@@ -17,12 +17,38 @@ from waypoint.errors import SyncOnEventLoopError
 T = TypeVar("T")
 
 
-def _check(loop: asyncio.AbstractEventLoop, what: str) -> None:
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None: what an async backend binds to when
+    it is created (else its first async call binds it)."""
     try:
-        running = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        running = None
-    if running is loop:
+        return None
+
+
+class LoopBound:
+    """Mixin of an async backend: bound to the loop running when it was created, else to the
+    loop of its first async call (``_bind_loop``); its sync face waits on that loop."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> None:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+
+    def _loop_for(self, what: str) -> asyncio.AbstractEventLoop:
+        """The bound loop, for the sync method ``what``; refuses if there is none yet."""
+        if self.loop is None:
+            raise SyncOnEventLoopError(
+                f"{what}() is the sync face of {type(self).__name__}, an async backend not bound "
+                "to an event loop yet: create it inside a running loop (e.g. 'async with "
+                f"{type(self).__name__}.from_conn_string(...)'), or use its async methods there"
+            )
+        return self.loop
+
+
+def _check(loop: asyncio.AbstractEventLoop, what: str) -> None:
+    if running_loop() is loop:
         raise SyncOnEventLoopError(
             f"{what}() is the sync face of an async backend and was called on its own event "
             f"loop's thread, where it would deadlock: use 'await a{what}(...)' there, or call "

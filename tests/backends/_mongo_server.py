@@ -9,26 +9,22 @@ Mongo test at a real MongoDB instead. Shared by every Mongo-backed suite (savers
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, AsyncIterator
+
+from tests.backends._proc import free_port, stop, wait_ready
 
 _lock = threading.Lock()
 _uri: str | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mongo_uri() -> str:
@@ -41,7 +37,7 @@ def mongo_uri() -> str:
         if _uri is not None:
             return _uri
         root = Path(tempfile.mkdtemp(prefix="wp-secantus-"))
-        port = _free_port()
+        port = free_port()
         log = open(root / "server.log", "wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
@@ -49,40 +45,49 @@ def mongo_uri() -> str:
             cwd=root,  # the launcher auto-discovers ./secantusd.toml: keep it in our own directory
             stdout=log, stderr=subprocess.STDOUT,
         )
-        atexit.register(_stop, proc, root)
+        atexit.register(stop, proc, root)
         uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        _wait_ready(uri, proc, root)
+        wait_ready("SecantusDB", proc, root, lambda: _ping(uri))
         _uri = uri
         return uri
 
 
-def _wait_ready(uri: str, proc: subprocess.Popen, root: Path) -> None:
+def _ping(uri: str) -> None:
     from pymongo import MongoClient
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"SecantusDB test server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
-                client.admin.command("ping")
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError("SecantusDB test server did not answer ping in 60 s")
+    with MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
+        client.admin.command("ping")
 
 
-def _stop(proc: subprocess.Popen, root: Path) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def new_db_name() -> str:
+def new_db_name(prefix: str = "wp_test") -> str:
     """A fresh database name for one test (drop it when done)."""
-    return f"wp_test_{secrets.token_hex(6)}"
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+@asynccontextmanager
+async def sync_client_db(prefix: str) -> AsyncIterator[tuple[Any, str]]:
+    """A ``MongoClient`` on the session's server and a fresh database name; the database is
+    dropped and the client closed on exit."""
+    from pymongo import MongoClient
+
+    uri = await asyncio.to_thread(mongo_uri)
+    name = new_db_name(prefix)
+    client: MongoClient = MongoClient(uri)
+    try:
+        yield client, name
+    finally:
+        await asyncio.to_thread(client.drop_database, name)
+        client.close()
+
+
+@asynccontextmanager
+async def async_backend(cls: Any, prefix: str, **kwargs: Any) -> AsyncIterator[Any]:
+    """``cls.from_conn_string`` (an async saver or store) on a fresh database of the session's
+    server, dropped on exit."""
+    uri = await asyncio.to_thread(mongo_uri)
+    name = new_db_name(prefix)
+    async with cls.from_conn_string(uri, name, **kwargs) as backend:
+        try:
+            yield backend
+        finally:
+            await backend.client.drop_database(name)

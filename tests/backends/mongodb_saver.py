@@ -9,38 +9,23 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from tests.backends._mongo_server import mongo_uri, new_db_name
+from tests.backends._mongo_server import async_backend, sync_client_db
 
 
 @asynccontextmanager
 async def mongodb_sync_saver(**kwargs: Any) -> AsyncIterator[Any]:
-    from pymongo import MongoClient
-
     from waypoint.checkpoint.mongodb import MongoDBSaver
 
-    uri = await asyncio.to_thread(mongo_uri)
-    name = new_db_name()
-    client: MongoClient = MongoClient(uri)
-    try:
+    async with sync_client_db("wp_test") as (client, name):
         saver = MongoDBSaver(client, name, **kwargs)
         await asyncio.to_thread(saver.setup)
         yield saver
-    finally:
-        await asyncio.to_thread(client.drop_database, name)
-        client.close()
 
 
-@asynccontextmanager
-async def mongodb_async_saver(**kwargs: Any) -> AsyncIterator[Any]:
+def mongodb_async_saver(**kwargs: Any) -> Any:
     from waypoint.checkpoint.mongodb.aio import AsyncMongoDBSaver
 
-    uri = await asyncio.to_thread(mongo_uri)
-    name = new_db_name()
-    async with AsyncMongoDBSaver.from_conn_string(uri, name, **kwargs) as saver:
-        try:
-            yield saver
-        finally:
-            await saver.client.drop_database(name)
+    return async_backend(AsyncMongoDBSaver, "wp_test", **kwargs)
 
 
 def saver_factories() -> dict[str, Any]:

@@ -6,38 +6,20 @@ Each factory creates its own database on the server named by ``WAYPOINT_TEST_POS
 
 from __future__ import annotations
 
-import os
-import uuid
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, ContextManager
 
-import psycopg
-import pytest
-from psycopg.conninfo import make_conninfo
-
+from tests.backends._postgres import PLAIN_URL
+from tests.backends._postgres import fresh_database as _fresh_database
 from waypoint.checkpoint.postgres import PostgresSaver
 from waypoint.checkpoint.postgres.aio import AsyncPostgresSaver
 
-ADMIN_URL = os.environ.get("WAYPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_URL = PLAIN_URL
 
 
-@contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database() -> ContextManager[str]:
     """A new empty database (its URL); dropped on exit."""
-    try:
-        admin = psycopg.Connection.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("WAYPOINT_TEST_REQUIRE_ALL"):
-            raise
-        pytest.skip(f"PostgreSQL unavailable at {ADMIN_URL}: {exc}")
-    name = f"wp_test_{uuid.uuid4().hex[:12]}"
-    strategy = " STRATEGY FILE_COPY" if admin.info.server_version >= 150000 else ""
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}{strategy}")  # name is ours, not user input
-        try:
-            yield make_conninfo(ADMIN_URL, dbname=name)
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return _fresh_database(ADMIN_URL, "wp_test", file_copy=True)
 
 
 @asynccontextmanager

@@ -10,40 +10,21 @@ database ``wp_store_<random>`` and drops it on exit.
 
 from __future__ import annotations
 
-import os
-import uuid
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, ContextManager
 
-import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from tests.backends._pgvector_server import pgvector_url
+from tests.backends._postgres import PLAIN_URL
+from tests.backends._postgres import fresh_database as _fresh_database
 from waypoint.store.postgres import PostgresStore
 from waypoint.store.postgres.aio import AsyncPostgresStore
 
-PLAIN_URL = os.environ.get(
-    "WAYPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new empty database on the server of ``admin_url`` (its URL); dropped on exit."""
-    try:
-        admin = psycopg.Connection.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("WAYPOINT_TEST_REQUIRE_ALL"):
-            raise
-        pytest.skip(f"PostgreSQL unavailable at {admin_url}: {exc}")
-    name = f"wp_store_{uuid.uuid4().hex[:12]}"
-    with admin:  # WAL_LOG (the default since 15) copies the tiny template fastest
-        admin.execute(f"CREATE DATABASE {name}")  # name is ours, not user input
-        try:
-            yield make_conninfo(admin_url, dbname=name)
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def fresh_database(admin_url: str) -> ContextManager[str]:
+    """A new empty database on the server of ``admin_url`` (its URL); dropped on exit. WAL_LOG
+    (the default since 15) copies the tiny template fastest."""
+    return _fresh_database(admin_url, "wp_store")
 
 
 def _factory(server: Callable[[], str], asynchronous: bool, vectors: bool) -> Any:

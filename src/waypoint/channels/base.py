@@ -82,3 +82,22 @@ class BaseChannel(Generic[Value, Update], ABC):
     def finish(self) -> bool:
         """Called when the run is about to end; True when the value changed."""
         return False
+
+
+class SingleValueChannel(BaseChannel[Value, Update]):
+    """Base of the channels that hold their state in one ``value`` slot (MISSING: empty)."""
+
+    __slots__ = ("value",)
+
+    value: Any
+
+    def checkpoint(self) -> Any:
+        return self.value
+
+    def get(self) -> Any:
+        if self.value is MISSING:
+            raise EmptyChannelError(self.key)
+        return self.value
+
+    def is_available(self) -> bool:
+        return self.value is not MISSING

@@ -14,8 +14,7 @@ from typing import Any, get_origin
 
 from typing_extensions import Self
 
-from waypoint.channels.base import MISSING, BaseChannel
-from waypoint.errors import EmptyChannelError
+from waypoint.channels.base import MISSING, SingleValueChannel
 from waypoint.types import Overwrite
 
 PrefixReducer = Callable[[Any, Any], tuple[Any, int]]
@@ -65,10 +64,10 @@ def _initial(typ: Any) -> Any:
         return MISSING
 
 
-class BinaryOperatorAggregate(BaseChannel[Any, Any]):
+class BinaryOperatorAggregate(SingleValueChannel[Any, Any]):
     """Stores ``operator(current, write)`` folded over each step's writes."""
 
-    __slots__ = ("value", "operator", "_with_prefix", "log_prefix")
+    __slots__ = ("operator", "_with_prefix", "log_prefix")
 
     def __init__(self, typ: Any, operator: Callable[[Any, Any], Any], key: str = "") -> None:
         super().__init__(typ, key)
@@ -107,9 +106,6 @@ class BinaryOperatorAggregate(BaseChannel[Any, Any]):
         v = self.value
         self.log_prefix = len(v) if type(v) is list else 0
 
-    def checkpoint(self) -> Any:
-        return self.value
-
     def update(self, values: Sequence[Any]) -> bool:
         if not values:
             return False
@@ -136,11 +132,3 @@ class BinaryOperatorAggregate(BaseChannel[Any, Any]):
         self.value = cur
         self.log_prefix = prefix
         return True
-
-    def get(self) -> Any:
-        if self.value is MISSING:
-            raise EmptyChannelError(self.key)
-        return self.value
-
-    def is_available(self) -> bool:
-        return self.value is not MISSING

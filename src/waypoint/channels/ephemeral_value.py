@@ -7,14 +7,14 @@ from typing import Any
 
 from typing_extensions import Self
 
-from waypoint.channels.base import MISSING, BaseChannel
-from waypoint.errors import EmptyChannelError, InvalidUpdateError
+from waypoint.channels.base import MISSING, SingleValueChannel
+from waypoint.errors import InvalidUpdateError
 
 
-class EphemeralValue(BaseChannel[Any, Any]):
+class EphemeralValue(SingleValueChannel[Any, Any]):
     """Holds the last step's write; cleared by a step that does not write it."""
 
-    __slots__ = ("value", "guard")
+    __slots__ = ("guard",)
 
     def __init__(self, typ: Any = Any, guard: bool = True, key: str = "") -> None:
         super().__init__(typ, key)
@@ -32,9 +32,6 @@ class EphemeralValue(BaseChannel[Any, Any]):
     def copy(self) -> Self:
         return self.from_checkpoint(self.value)
 
-    def checkpoint(self) -> Any:
-        return self.value
-
     def update(self, values: Sequence[Any]) -> bool:
         if not values:
             if self.value is MISSING:
@@ -47,11 +44,3 @@ class EphemeralValue(BaseChannel[Any, Any]):
             )
         self.value = values[-1]
         return True
-
-    def get(self) -> Any:
-        if self.value is MISSING:
-            raise EmptyChannelError(self.key)
-        return self.value
-
-    def is_available(self) -> bool:
-        return self.value is not MISSING

@@ -7,14 +7,14 @@ from typing import Any
 
 from typing_extensions import Self
 
-from waypoint.channels.base import MISSING, BaseChannel
-from waypoint.errors import EmptyChannelError, InvalidUpdateError
+from waypoint.channels.base import MISSING, SingleValueChannel
+from waypoint.errors import InvalidUpdateError
 
 
-class LastValue(BaseChannel[Any, Any]):
+class LastValue(SingleValueChannel[Any, Any]):
     """Stores the last value written; two writes in one step raise InvalidUpdateError."""
 
-    __slots__ = ("value",)
+    __slots__ = ()
 
     def __init__(self, typ: Any = Any, key: str = "") -> None:
         super().__init__(typ, key)
@@ -33,9 +33,6 @@ class LastValue(BaseChannel[Any, Any]):
         ch.value = self.value
         return ch
 
-    def checkpoint(self) -> Any:
-        return self.value
-
     def update(self, values: Sequence[Any]) -> bool:
         if len(values) != 1:
             if not values:
@@ -47,14 +44,6 @@ class LastValue(BaseChannel[Any, Any]):
             )
         self.value = values[0]
         return True
-
-    def get(self) -> Any:
-        if self.value is MISSING:
-            raise EmptyChannelError(self.key)
-        return self.value
-
-    def is_available(self) -> bool:
-        return self.value is not MISSING
 
 
 class AnyValue(LastValue):

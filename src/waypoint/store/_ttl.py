@@ -13,7 +13,8 @@ item.
 The sweeper calls the store's sweep every ``sweep_interval_minutes``: :class:`ThreadSweeper`
 for stores with a sync core (a daemon thread; ``start`` returns a ``concurrent.futures.Future``)
 and :class:`TaskSweeper` for natively async stores (an ``asyncio.Task``). Both hold the store
-weakly so a forgotten sweeper never keeps a store alive.
+weakly so a forgotten sweeper never keeps a store alive. Stores get ``start_ttl_sweeper`` /
+``stop_ttl_sweeper`` from :class:`ThreadSweeping` or :class:`TaskSweeping`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ import concurrent.futures
 import logging
 import threading
 import weakref
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Mapping, TypeVar
 
+from waypoint._bridge import running_loop, wait
 from waypoint.errors import ConfigError
 
 logger = logging.getLogger("waypoint.store")
+
+S = TypeVar("S")
 
 DEFAULT_SWEEP_INTERVAL_MINUTES = 60.0
 """Sweep period when neither the call nor ``ttl_config`` gives one."""
@@ -230,3 +235,94 @@ class TaskSweeper:
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+
+_START_LOCK = threading.Lock()  # makes a start idempotent under races; held only to start
+
+
+class ThreadSweeping:
+    """Mixin: ``start_ttl_sweeper``/``stop_ttl_sweeper`` of a store whose ``sweep_ttl`` is sync."""
+
+    ttl_config: Any
+    _sweeper: ThreadSweeper | None = None
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
+        else 60) on a daemon thread; the future completes when it stops. Idempotent."""
+        with _START_LOCK:
+            if self._sweeper is not None and self._sweeper.running:
+                return self._sweeper.future
+            interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
+            self._sweeper = ThreadSweeper(self, lambda store: store.sweep_ttl(), interval)
+            return self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper, waiting up to ``timeout`` seconds; True once it has stopped."""
+        sweeper = self._sweeper
+        if sweeper is None:
+            return True
+        stopped = sweeper.stop(timeout)
+        if stopped:
+            self._sweeper = None
+        return stopped
+
+
+class TaskSweeping:
+    """Mixin: the sweeper methods of a store bound to an event loop (``_bridge.LoopBound``)
+    whose ``asweep_ttl`` is async: the sweeper is a task on the store's loop."""
+
+    ttl_config: Any
+    loop: asyncio.AbstractEventLoop | None
+    _sweeper: TaskSweeper | None = None
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> asyncio.Task[None]:
+        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
+        else 60) in a task on the store's loop; returns the task. Idempotent; callable from
+        the loop's thread or another one."""
+        interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
+        running = running_loop()
+        if running is None or (self.loop is not None and running is not self.loop):
+            what = "start_ttl_sweeper"
+            return wait(self._loop_for(what), self._astart(interval), what)  # type: ignore[attr-defined]
+        self.loop = running
+        return self._start(interval)
+
+    async def _astart(self, interval: float) -> asyncio.Task[None]:
+        return self._start(interval)
+
+    def _start(self, interval: float) -> asyncio.Task[None]:
+        if self._sweeper is not None and self._sweeper.running:
+            assert self._sweeper.task is not None
+            return self._sweeper.task
+        self._sweeper = TaskSweeper(self, lambda store: store.asweep_ttl(), interval)
+        return self._sweeper.start()
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper task, waiting up to ``timeout`` seconds; True once it has ended."""
+        sweeper = self._sweeper
+        if sweeper is None:
+            return True
+        stopped = await sweeper.stop(timeout)
+        if stopped:
+            self._sweeper = None
+        return stopped
+
+
+@contextmanager
+def sweeper_stopped(store: S) -> Iterator[S]:
+    """Yield ``store``; on exit stop its TTL sweeper (waiting up to 5 s)."""
+    try:
+        yield store
+    finally:
+        store.stop_ttl_sweeper(timeout=5)  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def asweeper_stopped(store: S) -> AsyncIterator[S]:
+    """Async twin of :func:`sweeper_stopped`, for a :class:`TaskSweeping` store."""
+    try:
+        yield store
+    finally:
+        await store.stop_ttl_sweeper(timeout=5)  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ the embedder is awaited).
 
 from __future__ import annotations
 
-import concurrent.futures
 import heapq
 import threading
 from datetime import datetime, timedelta, timezone
@@ -21,10 +20,10 @@ from waypoint.store._filters import FilterCondition, matches
 from waypoint.store._namespaces import has_prefix, select_namespaces
 from waypoint.store._ttl import (
     ThreadSweeper,
+    ThreadSweeping,
     expiry,
     is_expired,
     normalize_ttl_config,
-    sweep_interval_seconds,
     utcnow,
 )
 from waypoint.store._vectors import VectorMatrix, unit_vector
@@ -77,7 +76,7 @@ class _Record:
             self.expires_at = expiry(now, self.ttl)
 
 
-class InMemoryStore(BaseStore):
+class InMemoryStore(ThreadSweeping, BaseStore):
     """A thread-safe store kept in process memory, with optional semantic search and TTL.
 
     ``index``: an :class:`IndexConfig` enabling ``search(query=...)``; ``ttl_config``: a
@@ -246,28 +245,6 @@ class InMemoryStore(BaseStore):
     async def asweep_ttl(self) -> int:
         """Async twin of :meth:`sweep_ttl`."""
         return self.sweep_ttl()
-
-    def start_ttl_sweeper(
-        self, sweep_interval_minutes: float | None = None
-    ) -> concurrent.futures.Future[None]:
-        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
-        else 60) on a daemon thread; the future completes when it stops. Idempotent."""
-        with self._lock:
-            if self._sweeper is not None and self._sweeper.running:
-                return self._sweeper.future
-            interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
-            self._sweeper = ThreadSweeper(self, lambda store: store.sweep_ttl(), interval)
-            return self._sweeper.start()
-
-    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper, waiting up to ``timeout`` seconds; True once it has stopped."""
-        sweeper = self._sweeper
-        if sweeper is None:
-            return True
-        stopped = sweeper.stop(timeout)
-        if stopped:
-            self._sweeper = None
-        return stopped
 
     def __del__(self) -> None:
         sweeper = getattr(self, "_sweeper", None)

@@ -1,7 +1,7 @@
 """Requests the SQL operations yield; each driver knows how to execute them.
 
 ``Fetch`` returns the rows as a list of tuples; ``Execute`` and ``ExecuteMany`` return
-nothing. Transactions are the driver's business: an operation is run either as a *read*
+nothing; :func:`execute` runs one on a DB-API cursor. Transactions are the driver's business: an operation is run either as a *read*
 (no transaction needed) or as a *write* (everything it yields commits together or not at all).
 """
 
@@ -35,4 +35,20 @@ class ExecuteMany(NamedTuple):
 READ = "read"
 WRITE = "write"
 
-__all__ = ["Execute", "ExecuteMany", "Fetch", "READ", "WRITE"]
+
+def execute(cur: Any, request: Any) -> Any:
+    """Execute one request on a DB-API cursor (psycopg's, sqlite3's): rows for ``Fetch``,
+    None otherwise."""
+    if isinstance(request, Fetch):
+        cur.execute(request.sql, request.params)
+        return cur.fetchall()
+    if isinstance(request, Execute):
+        cur.execute(request.sql, request.params)
+        return None
+    if isinstance(request, ExecuteMany):
+        cur.executemany(request.sql, request.params_seq)
+        return None
+    raise TypeError(f"unknown request {request!r}")
+
+
+__all__ = ["Execute", "ExecuteMany", "Fetch", "READ", "WRITE", "execute"]

@@ -27,7 +27,6 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     PruneStrategy,
 )
-from waypoint.errors import SyncOnEventLoopError
 
 
 class SqlSaver(BaseCheckpointSaver):
@@ -225,23 +224,9 @@ class ThreadedAsyncFace:
                 await asyncio.to_thread(close)
 
 
-class BridgedSyncFace:
+class BridgedSyncFace(_bridge.LoopBound):
     """Sync drivers for an async client: wait on the client's loop from another thread,
     refusing with SyncOnEventLoopError on the loop's own thread."""
-
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def _bound_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        if self.loop is None:
-            raise SyncOnEventLoopError(
-                f"{what}() is the sync face of an async saver that has not been used on an event "
-                f"loop yet: create it inside 'async with' on the loop, or use 'await a{what}(...)'"
-            )
-        return self.loop
-
-    def _bind_loop(self) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
 
     async def setup(self) -> None:
         """Create or migrate the schema: ``await saver.setup()``, as with LangGraph's async
@@ -249,10 +234,10 @@ class BridgedSyncFace:
         await self.asetup()  # type: ignore[attr-defined]
 
     def _run(self, op: Op[Any], mode: str, what: str) -> Any:
-        return _bridge.wait(self._bound_loop(what), self._arun(op, mode), what)  # type: ignore[attr-defined]
+        return _bridge.wait(self._loop_for(what), self._arun(op, mode), what)  # type: ignore[attr-defined]
 
     def _stream(self, op: Op[Any], what: str) -> Iterator[Any]:
-        return _bridge.iterate(self._bound_loop(what), self._astream(op), what)  # type: ignore[attr-defined]
+        return _bridge.iterate(self._loop_for(what), self._astream(op), what)  # type: ignore[attr-defined]
 
 
 __all__ = ["BridgedSyncFace", "SqlSaver", "ThreadedAsyncFace", "take"]

@@ -2,18 +2,19 @@
 
 Each request builds its pymongo call once (``call``); pymongo's sync and async clients share
 one API, so that call returns the result for ``MongoClient`` and an awaitable for
-``AsyncMongoClient``. The executors add only waiting, the session of a transaction, cursor
-cleanup and the mapping of driver errors to ``waypoint.errors`` (done here, once).
+``AsyncMongoClient``. The executors (on ``waypoint._mongo``'s loop, shared with the store) add
+the session of a transaction and the mapping of driver errors to ``waypoint.errors``.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
+from waypoint import _mongo
+from waypoint._mongo import Next
 from waypoint.errors import StorageError
 
 
@@ -54,17 +55,6 @@ class Open:
             self.filter, self.projection, sort=self.sort, limit=self.limit,
             batch_size=self.batch_size, allow_disk_use=self.allow_disk_use or None, session=session,
         )
-
-
-@dataclass
-class Next:
-    """The next ``n`` documents of an open cursor; an empty list when it is exhausted."""
-
-    cursor: Any
-    n: int
-
-    def call(self, db: Any, session: Any) -> Any:
-        return self.cursor.to_list(self.n)
 
 
 @dataclass
@@ -136,23 +126,22 @@ class _Executor:
     session: Any = None
     cursors: list[Any] = field(default_factory=list)
 
-    def _prepare(self, request: Any) -> Any:
-        result = request.call(self.db, self.session)
-        if isinstance(request, Open):
-            self.cursors.append(result)
-        return result
+    opens = Open
+
+    def _target(self) -> tuple[Any, ...]:
+        return self.db, self.session
+
+    def _error(self, request: Any, exc: Exception) -> Exception:
+        return _storage_error(request, exc)  # type: ignore[arg-type]
 
 
-class SyncExecutor(_Executor):
+class SyncExecutor(_Executor, _mongo.SyncExecutor):
     """Runs requests on a ``MongoClient``; use as a context manager so cursors get closed."""
 
-    def __call__(self, request: Any) -> Any:
-        try:
-            if isinstance(request, Txn):
-                return self._txn(request.action)
-            return self._prepare(request)
-        except PyMongoError as exc:
-            raise _storage_error(request, exc) from exc
+    def _call(self, request: Any) -> Any:
+        if isinstance(request, Txn):
+            return self._txn(request.action)
+        return super()._call(request)
 
     def _txn(self, action: str) -> None:
         if action == "begin":
@@ -170,29 +159,20 @@ class SyncExecutor(_Executor):
         finally:
             session.end_session()
 
-    def __enter__(self) -> "SyncExecutor":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for cursor in self.cursors:
-            cursor.close()
+    def _end(self) -> None:
         try:
             self._txn("abort")
         except PyMongoError:
             pass
 
 
-class AsyncExecutor(_Executor):
+class AsyncExecutor(_Executor, _mongo.AsyncExecutor):
     """Runs requests on an ``AsyncMongoClient``; use as an async context manager."""
 
-    async def __call__(self, request: Any) -> Any:
-        try:
-            if isinstance(request, Txn):
-                return await self._txn(request.action)
-            result = self._prepare(request)
-            return await result if inspect.isawaitable(result) else result
-        except PyMongoError as exc:
-            raise _storage_error(request, exc) from exc
+    async def _call(self, request: Any) -> Any:
+        if isinstance(request, Txn):
+            return await self._txn(request.action)
+        return await super()._call(request)
 
     async def _txn(self, action: str) -> None:
         if action == "begin":
@@ -210,12 +190,7 @@ class AsyncExecutor(_Executor):
         finally:
             await session.end_session()
 
-    async def __aenter__(self) -> "AsyncExecutor":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        for cursor in self.cursors:
-            await cursor.close()
+    async def _end(self) -> None:
         try:
             await self._txn("abort")
         except PyMongoError:

@@ -6,14 +6,13 @@ refuse with ``SyncOnEventLoopError`` on that loop's own thread (where they would
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from waypoint._bridge import iterate, wait
+from waypoint._bridge import LoopBound, iterate, running_loop, wait
 from waypoint._ops import Op, arun, astream
 from waypoint.checkpoint.base import (
     BaseCheckpointSaver,
@@ -27,12 +26,11 @@ from waypoint.checkpoint.mongodb import _core, _maintenance
 from waypoint.checkpoint.mongodb._docs import Names
 from waypoint.checkpoint.mongodb._exec import AsyncExecutor
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import SyncOnEventLoopError
 
 DEFAULT_DB_NAME = "checkpointing_db"
 
 
-class AsyncMongoDBSaver(BaseCheckpointSaver):
+class AsyncMongoDBSaver(LoopBound, BaseCheckpointSaver):
     """Checkpoints in MongoDB through an ``AsyncMongoClient``, bound to one event loop.
 
     Call ``await setup()`` once (``from_conn_string`` does). ``transactions`` as for
@@ -52,10 +50,7 @@ class AsyncMongoDBSaver(BaseCheckpointSaver):
         self.client = client
         self.db = client[db_name]
         self._ctx = _core.Ctx(self.serde, Names(collection_prefix), transactions)
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None  # bound by the first async call
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
@@ -72,23 +67,15 @@ class AsyncMongoDBSaver(BaseCheckpointSaver):
             await client.close()
 
     async def _run(self, op: Op[Any]) -> Any:
-        self.loop = self.loop or asyncio.get_running_loop()
+        self._bind_loop()
         async with AsyncExecutor(self.client, self.db) as execute:
             return await arun(op, execute)
 
     async def _stream(self, op: Op[Any]) -> AsyncIterator[Any]:
-        self.loop = self.loop or asyncio.get_running_loop()
+        self._bind_loop()
         async with AsyncExecutor(self.client, self.db) as execute:
             async for item in astream(op, execute):
                 yield item
-
-    def _loop(self, what: str) -> asyncio.AbstractEventLoop:
-        if self.loop is None:
-            raise SyncOnEventLoopError(
-                f"{what}() is the sync face of AsyncMongoDBSaver, which is not bound to an event loop "
-                "yet: create it inside a running loop (e.g. with from_conn_string) first"
-            )
-        return self.loop
 
     # --- async face ------------------------------------------------------------------------
 
@@ -136,7 +123,7 @@ class AsyncMongoDBSaver(BaseCheckpointSaver):
     # --- sync face: wait on the saver's loop from another thread ----------------------------
 
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
-        return wait(self._loop("get_tuple"), self.aget_tuple(config), "get_tuple")
+        return wait(self._loop_for("get_tuple"), self.aget_tuple(config), "get_tuple")
 
     def list(
         self,
@@ -146,31 +133,31 @@ class AsyncMongoDBSaver(BaseCheckpointSaver):
         before: dict[str, Any] | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        return iterate(self._loop("list"), self.alist(config, filter=filter, before=before, limit=limit), "list")
+        return iterate(self._loop_for("list"), self.alist(config, filter=filter, before=before, limit=limit), "list")
 
     def put(
         self, config: dict[str, Any], checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> dict[str, Any]:
-        return wait(self._loop("put"), self.aput(config, checkpoint, metadata, new_versions), "put")
+        return wait(self._loop_for("put"), self.aput(config, checkpoint, metadata, new_versions), "put")
 
     def put_writes(
         self, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        wait(self._loop("put_writes"), self.aput_writes(config, writes, task_id, task_path), "put_writes")
+        wait(self._loop_for("put_writes"), self.aput_writes(config, writes, task_id, task_path), "put_writes")
 
     def delete_thread(self, thread_id: str) -> None:
-        wait(self._loop("delete_thread"), self.adelete_thread(thread_id), "delete_thread")
+        wait(self._loop_for("delete_thread"), self.adelete_thread(thread_id), "delete_thread")
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        wait(self._loop("delete_for_runs"), self.adelete_for_runs(run_ids), "delete_for_runs")
+        wait(self._loop_for("delete_for_runs"), self.adelete_for_runs(run_ids), "delete_for_runs")
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        wait(self._loop("copy_thread"), self.acopy_thread(source_thread_id, target_thread_id), "copy_thread")
+        wait(self._loop_for("copy_thread"), self.acopy_thread(source_thread_id, target_thread_id), "copy_thread")
 
     def prune(
         self, thread_ids: Sequence[str], *, strategy: PruneStrategy = "keep_latest", keep_last: int | None = None
     ) -> None:
-        wait(self._loop("prune"), self.aprune(thread_ids, strategy=strategy, keep_last=keep_last), "prune")
+        wait(self._loop_for("prune"), self.aprune(thread_ids, strategy=strategy, keep_last=keep_last), "prune")
 
 
 __all__ = ["AsyncMongoDBSaver"]

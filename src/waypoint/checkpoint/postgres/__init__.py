@@ -21,11 +21,11 @@ from typing import Any
 import psycopg
 
 from waypoint._ops import Op, stream
+from waypoint._pg import borrow, require
 from waypoint.checkpoint._sql.postgres_sql import POSTGRES
 from waypoint.checkpoint._sql.saver import SqlSaver, ThreadedAsyncFace
-from waypoint.checkpoint.postgres._driver import borrow, read_one, run_op
+from waypoint.checkpoint.postgres._driver import read_one, run_op
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import SetupError
 
 
 class PostgresSaver(ThreadedAsyncFace, SqlSaver):
@@ -35,13 +35,7 @@ class PostgresSaver(ThreadedAsyncFace, SqlSaver):
 
     def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
-        if not isinstance(conn, psycopg.Connection) and not hasattr(conn, "connection"):
-            raise SetupError(
-                f"PostgresSaver needs a psycopg.Connection or psycopg_pool.ConnectionPool, got "
-                f"{type(conn).__name__}; for asyncio use AsyncPostgresSaver"
-            )
-        if isinstance(conn, psycopg.AsyncConnection):
-            raise SetupError("an AsyncConnection belongs to AsyncPostgresSaver (waypoint.checkpoint.postgres.aio)")
+        require(conn, True, "PostgresSaver", "AsyncPostgresSaver (waypoint.checkpoint.postgres.aio)")
         self.conn = conn
         self.lock = threading.RLock()
 

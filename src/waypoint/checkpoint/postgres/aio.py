@@ -17,12 +17,13 @@ from typing import Any
 
 import psycopg
 
+from waypoint._bridge import running_loop
 from waypoint._ops import Op, astream
+from waypoint._pg import aborrow, require
 from waypoint.checkpoint._sql.postgres_sql import POSTGRES
 from waypoint.checkpoint._sql.saver import BridgedSyncFace, SqlSaver
-from waypoint.checkpoint.postgres._driver import aborrow, aread_one, arun_op
+from waypoint.checkpoint.postgres._driver import aread_one, arun_op
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import SetupError
 
 
 class AsyncPostgresSaver(BridgedSyncFace, SqlSaver):
@@ -32,19 +33,10 @@ class AsyncPostgresSaver(BridgedSyncFace, SqlSaver):
 
     def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
-        if not isinstance(conn, psycopg.AsyncConnection) and not hasattr(conn, "connection"):
-            raise SetupError(
-                f"AsyncPostgresSaver needs a psycopg.AsyncConnection or "
-                f"psycopg_pool.AsyncConnectionPool, got {type(conn).__name__}"
-            )
-        if isinstance(conn, psycopg.Connection):
-            raise SetupError("a sync psycopg.Connection belongs to PostgresSaver (waypoint.checkpoint.postgres)")
+        require(conn, False, "AsyncPostgresSaver", "PostgresSaver (waypoint.checkpoint.postgres)")
         self.conn = conn
         self._lock: asyncio.Lock | None = None
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager

@@ -11,7 +11,6 @@ other threads and refuses (SyncOnEventLoopError) on the loop's own thread.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,13 +19,14 @@ from typing import Any
 
 import aiosqlite
 
+from waypoint._bridge import running_loop
 from waypoint._ops import Op
+from waypoint._sqlite import hop
 from waypoint.checkpoint._sql.ops import LIST_PAGE
 from waypoint.checkpoint._sql.saver import BridgedSyncFace, SqlSaver, take
 from waypoint.checkpoint._sql.sqlite_sql import SQLITE
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.checkpoint.sqlite._driver import configure, execute, run_op, stream_op
-from waypoint.errors import SetupError
 
 
 class AsyncSqliteSaver(BridgedSyncFace, SqlSaver):
@@ -38,10 +38,7 @@ class AsyncSqliteSaver(BridgedSyncFace, SqlSaver):
         super().__init__(serde=serde)
         self.conn = conn
         self._configured = False
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
@@ -55,19 +52,14 @@ class AsyncSqliteSaver(BridgedSyncFace, SqlSaver):
     async def _hop(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(sqlite3_connection, *args)`` on the connection's own thread."""
         self._bind_loop()
-        conn = self.conn
 
-        def call() -> Any:
-            raw: sqlite3.Connection = conn._conn
+        def call(raw: sqlite3.Connection) -> Any:
             if not self._configured:
                 configure(raw)
                 self._configured = True
             return fn(raw, *args)
 
-        runner = getattr(conn, "_execute", None)
-        if runner is None:  # pragma: no cover - guards against an aiosqlite API change
-            raise SetupError("this aiosqlite version has no Connection._execute; use aiosqlite>=0.20,<1")
-        return await runner(call)
+        return await hop(self.conn, call)
 
     async def _arun(self, op: Op[Any], mode: str) -> Any:
         return await self._hop(run_op, op, mode)

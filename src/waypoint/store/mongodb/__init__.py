@@ -8,8 +8,6 @@ layout, indexes, filter translation, vector search and the opt-in Atlas mode.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import threading
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -18,21 +16,23 @@ from pymongo import MongoClient
 from waypoint._ops import Op as CoreOp
 from waypoint._ops import run
 from waypoint.store._batch import aembed_plan, embed_plan, plan_batch
-from waypoint.store._ttl import ThreadSweeper, sweep_interval_seconds
+from waypoint.store._ttl import ThreadSweeping, sweeper_stopped
 from waypoint.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig
 from waypoint.store.mongodb import _core
 from waypoint.store.mongodb._core import DEFAULT_COLLECTION, DEFAULT_DB_NAME
 from waypoint.store.mongodb._exec import SyncExecutor
 
 
-class MongoDBStore(BaseStore):
+class MongoDBStore(ThreadSweeping, BaseStore):
     """A store in one MongoDB collection through a sync ``MongoClient``.
 
     ``index`` enables semantic search (exact cosine in numpy over the namespace- and
     filter-restricted candidates, on any MongoDB); ``vector_index`` opts in to Atlas
     ``$vectorSearch`` instead (see the docs). ``ttl_config`` as for every store. Call
     ``setup()`` once (``from_conn_string`` does) to create the indexes. Async methods run the
-    same operations in a worker thread; embedding is awaited natively.
+    same operations in a worker thread; embedding is awaited natively. Besides the TTL sweeper
+    (``start_ttl_sweeper``), the server's TTL index also deletes expired items (within about a
+    minute); reads never return them either way.
     """
 
     supports_ttl = True
@@ -48,8 +48,6 @@ class MongoDBStore(BaseStore):
         vector_index: Mapping[str, Any] | None = None,
     ) -> None:
         _core.configure(self, client, db_name, collection_name, index, ttl_config, vector_index)
-        self._sweeper: ThreadSweeper | None = None
-        self._sweeper_lock = threading.Lock()
 
     @classmethod
     @contextmanager
@@ -61,10 +59,8 @@ class MongoDBStore(BaseStore):
         try:
             store = cls(client, db_name, **kwargs)
             store.setup()
-            try:
+            with sweeper_stopped(store):
                 yield store
-            finally:
-                store.stop_ttl_sweeper(timeout=5)
         finally:
             client.close()
 
@@ -101,31 +97,6 @@ class MongoDBStore(BaseStore):
     async def asweep_ttl(self) -> int:
         """Async twin of :meth:`sweep_ttl`."""
         return await asyncio.to_thread(self.sweep_ttl)
-
-    def start_ttl_sweeper(
-        self, sweep_interval_minutes: float | None = None
-    ) -> concurrent.futures.Future[None]:
-        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
-        else 60) on a daemon thread; the future completes when it stops. Idempotent.
-
-        The server's TTL index also deletes expired items (within about a minute); reads
-        never return them either way."""
-        with self._sweeper_lock:
-            if self._sweeper is not None and self._sweeper.running:
-                return self._sweeper.future
-            interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
-            self._sweeper = ThreadSweeper(self, lambda store: store.sweep_ttl(), interval)
-            return self._sweeper.start()
-
-    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper, waiting up to ``timeout`` seconds; True once it has stopped."""
-        sweeper = self._sweeper
-        if sweeper is None:
-            return True
-        stopped = sweeper.stop(timeout)
-        if stopped:
-            self._sweeper = None
-        return stopped
 
 
 __all__ = ["MongoDBStore"]

@@ -2,19 +2,20 @@
 
 A request builds its pymongo call once (``call(collection)``); pymongo's sync and async
 collections share one API, so the call returns a result for ``MongoClient`` and an awaitable
-for ``AsyncMongoClient``. Executors add only waiting, cursor cleanup and the one mapping of
-driver errors to ``waypoint.errors``.
+for ``AsyncMongoClient``. The executors run on ``waypoint._mongo``'s loop (shared with the
+saver) and add the one mapping of driver errors to ``waypoint.errors``.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson.errors import InvalidDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from waypoint import _mongo
+from waypoint._mongo import Next
 from waypoint.errors import SerializationError, StorageError
 
 
@@ -48,17 +49,6 @@ class Open:
         if self.pipeline is not None:
             return coll.aggregate(self.pipeline, batchSize=self.batch_size)
         return coll.find(self.filter, self.projection, sort=self.sort, batch_size=self.batch_size)
-
-
-@dataclass
-class Next:
-    """Up to ``n`` more documents of an open cursor; an empty list once it is exhausted."""
-
-    cursor: Any
-    n: int
-
-    def call(self, coll: Any) -> Any:
-        return self.cursor.to_list(self.n)
 
 
 @dataclass
@@ -104,44 +94,19 @@ class _Executor:
     coll: Any
     cursors: list[Any] = field(default_factory=list)
 
-    def _track(self, request: Any, result: Any) -> Any:
-        if isinstance(request, Open):
-            self.cursors.append(result)
-        return result
+    opens = Open
+    errors = (PyMongoError, InvalidDocument)
+
+    def _target(self) -> tuple[Any, ...]:
+        return (self.coll,)
+
+    def _error(self, request: Any, exc: Exception) -> Exception:
+        return _error(request, exc)
 
 
-class SyncExecutor(_Executor):
+class SyncExecutor(_Executor, _mongo.SyncExecutor):
     """Runs requests on a sync collection; a context manager that closes its cursors."""
 
-    def __call__(self, request: Any) -> Any:
-        try:
-            return self._track(request, request.call(self.coll))
-        except (PyMongoError, InvalidDocument) as exc:
-            raise _error(request, exc) from exc
 
-    def __enter__(self) -> "SyncExecutor":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for cursor in self.cursors:
-            cursor.close()
-
-
-class AsyncExecutor(_Executor):
+class AsyncExecutor(_Executor, _mongo.AsyncExecutor):
     """Runs requests on an ``AsyncMongoClient`` collection; an async context manager."""
-
-    async def __call__(self, request: Any) -> Any:
-        try:
-            result = request.call(self.coll)
-            if inspect.isawaitable(result):
-                result = await result
-            return self._track(request, result)
-        except (PyMongoError, InvalidDocument) as exc:
-            raise _error(request, exc) from exc
-
-    async def __aenter__(self) -> "AsyncExecutor":
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        for cursor in self.cursors:
-            await cursor.close()

@@ -7,25 +7,23 @@ with ``SyncOnEventLoopError`` on that loop's own thread, where they would deadlo
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Iterable, Mapping
 
 from pymongo import AsyncMongoClient
 
-from waypoint._bridge import wait
+from waypoint._bridge import LoopBound, running_loop, wait
 from waypoint._ops import Op as CoreOp
 from waypoint._ops import arun
-from waypoint.errors import SyncOnEventLoopError
 from waypoint.store._batch import aembed_plan, plan_batch
-from waypoint.store._ttl import TaskSweeper, sweep_interval_seconds
+from waypoint.store._ttl import TaskSweeping, asweeper_stopped
 from waypoint.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig
 from waypoint.store.mongodb import _core
 from waypoint.store.mongodb._core import DEFAULT_COLLECTION, DEFAULT_DB_NAME
 from waypoint.store.mongodb._exec import AsyncExecutor
 
 
-class AsyncMongoDBStore(BaseStore):
+class AsyncMongoDBStore(LoopBound, TaskSweeping, BaseStore):
     """A store in one MongoDB collection through an ``AsyncMongoClient``, bound to one loop.
 
     Arguments as for ``MongoDBStore``. Call ``await setup()`` once (``from_conn_string``
@@ -45,11 +43,7 @@ class AsyncMongoDBStore(BaseStore):
         vector_index: Mapping[str, Any] | None = None,
     ) -> None:
         _core.configure(self, client, db_name, collection_name, index, ttl_config, vector_index)
-        self._sweeper: TaskSweeper | None = None
-        try:
-            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None  # bound by the first async call
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
@@ -61,25 +55,15 @@ class AsyncMongoDBStore(BaseStore):
         try:
             store = cls(client, db_name, **kwargs)
             await store.setup()
-            try:
+            async with asweeper_stopped(store):
                 yield store
-            finally:
-                await store.stop_ttl_sweeper(timeout=5)
         finally:
             await client.close()
 
     async def _run(self, op: CoreOp[Any]) -> Any:
-        self.loop = self.loop or asyncio.get_running_loop()
+        self._bind_loop()
         async with AsyncExecutor(self.collection) as execute:
             return await arun(op, execute)
-
-    def _loop(self, what: str) -> asyncio.AbstractEventLoop:
-        if self.loop is None:
-            raise SyncOnEventLoopError(
-                f"{what}() is the sync face of AsyncMongoDBStore, which is not bound to an event "
-                "loop yet: create it inside a running loop (e.g. with from_conn_string) first"
-            )
-        return self.loop
 
     async def setup(self) -> None:
         """Create the collection's indexes (idempotent)."""
@@ -98,7 +82,7 @@ class AsyncMongoDBStore(BaseStore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Sync face of :meth:`abatch`, for threads other than the store's loop."""
-        return wait(self._loop("batch"), self.abatch(ops), "batch")
+        return wait(self._loop_for("batch"), self.abatch(ops), "batch")
 
     async def asweep_ttl(self) -> int:
         """Delete expired items now; returns how many were removed."""
@@ -106,43 +90,7 @@ class AsyncMongoDBStore(BaseStore):
 
     def sweep_ttl(self) -> int:
         """Sync face of :meth:`asweep_ttl`."""
-        return wait(self._loop("sweep_ttl"), self.asweep_ttl(), "sweep_ttl")
-
-    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> asyncio.Task[None]:
-        """Sweep expired items every ``sweep_interval_minutes`` (default: ``ttl_config``'s,
-        else 60) in a task on the store's loop; returns the task. Idempotent; callable from
-        the loop's thread or another one."""
-        interval = sweep_interval_seconds(self.ttl_config, sweep_interval_minutes)
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is None or (loop is not None and running is not loop):
-            what = "start_ttl_sweeper"
-            return wait(self._loop(what), self._astart(interval), what)
-        self.loop = running
-        return self._start(interval)
-
-    async def _astart(self, interval: float) -> asyncio.Task[None]:
-        return self._start(interval)
-
-    def _start(self, interval: float) -> asyncio.Task[None]:
-        if self._sweeper is not None and self._sweeper.running:
-            assert self._sweeper.task is not None
-            return self._sweeper.task
-        self._sweeper = TaskSweeper(self, lambda store: store.asweep_ttl(), interval)
-        return self._sweeper.start()
-
-    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper, waiting up to ``timeout`` seconds; True once it has stopped."""
-        sweeper = self._sweeper
-        if sweeper is None:
-            return True
-        stopped = await sweeper.stop(timeout)
-        if stopped:
-            self._sweeper = None
-        return stopped
+        return wait(self._loop_for("sweep_ttl"), self.asweep_ttl(), "sweep_ttl")
 
 
 __all__ = ["AsyncMongoDBStore"]

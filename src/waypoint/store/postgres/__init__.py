@@ -25,11 +25,12 @@ from typing import Any
 import psycopg
 
 from waypoint._ops import Op
-from waypoint.errors import SetupError
+from waypoint._pg import borrow, require
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.postgres_sql import PostgresDialect
 from waypoint.store._sql.store import ThreadedStore
-from waypoint.store.postgres._driver import borrow, run_op
+from waypoint.store._ttl import sweeper_stopped
+from waypoint.store.postgres._driver import run_op
 
 __all__ = ["PostgresStore"]
 
@@ -44,14 +45,7 @@ class PostgresStore(ThreadedStore):
         index: IndexConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> None:
-        if isinstance(conn, psycopg.AsyncConnection) or not (
-            isinstance(conn, psycopg.Connection) or hasattr(conn, "connection")
-        ):
-            raise SetupError(
-                f"PostgresStore needs a psycopg.Connection or psycopg_pool.ConnectionPool, got "
-                f"{type(conn).__name__}; for asyncio use AsyncPostgresStore "
-                "(waypoint.store.postgres.aio)"
-            )
+        require(conn, True, "PostgresStore", "AsyncPostgresStore (waypoint.store.postgres.aio)")
         self._configure(index, ttl_config)
         self.dialect = PostgresDialect(self.index_config)
         self.conn = conn
@@ -67,12 +61,10 @@ class PostgresStore(ThreadedStore):
         ttl_config: TTLConfig | None = None,
     ) -> Iterator["PostgresStore"]:
         """A store on its own autocommit connection, closed on exit."""
-        with psycopg.Connection.connect(conn_string, autocommit=True) as conn:
-            store = cls(conn, index=index, ttl_config=ttl_config)
-            try:
-                yield store
-            finally:
-                store.stop_ttl_sweeper(timeout=5)
+        with psycopg.Connection.connect(conn_string, autocommit=True) as conn, sweeper_stopped(
+            cls(conn, index=index, ttl_config=ttl_config)
+        ) as store:
+            yield store
 
     def _run(self, op: Op[Any], mode: str) -> Any:
         with borrow(self.conn, self.lock) as conn:

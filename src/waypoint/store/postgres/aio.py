@@ -18,12 +18,14 @@ from typing import Any
 
 import psycopg
 
+from waypoint._bridge import running_loop
 from waypoint._ops import Op
-from waypoint.errors import SetupError
+from waypoint._pg import aborrow, require
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.postgres_sql import PostgresDialect
 from waypoint.store._sql.store import BridgedStore
-from waypoint.store.postgres._driver import aborrow, arun_op
+from waypoint.store._ttl import asweeper_stopped
+from waypoint.store.postgres._driver import arun_op
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -38,22 +40,12 @@ class AsyncPostgresStore(BridgedStore):
         index: IndexConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> None:
-        if isinstance(conn, psycopg.Connection) or not (
-            isinstance(conn, psycopg.AsyncConnection) or hasattr(conn, "connection")
-        ):
-            raise SetupError(
-                f"AsyncPostgresStore needs a psycopg.AsyncConnection or "
-                f"psycopg_pool.AsyncConnectionPool, got {type(conn).__name__}; for a sync "
-                "connection use PostgresStore (waypoint.store.postgres)"
-            )
+        require(conn, False, "AsyncPostgresStore", "PostgresStore (waypoint.store.postgres)")
         self._configure(index, ttl_config)
         self.dialect = PostgresDialect(self.index_config)
         self.conn = conn
         self._lock: asyncio.Lock | None = None
-        try:
-            self.loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
@@ -65,12 +57,10 @@ class AsyncPostgresStore(BridgedStore):
         ttl_config: TTLConfig | None = None,
     ) -> AsyncIterator["AsyncPostgresStore"]:
         """A store on its own autocommit connection, closed on exit."""
-        async with await psycopg.AsyncConnection.connect(conn_string, autocommit=True) as conn:
-            store = cls(conn, index=index, ttl_config=ttl_config)
-            try:
-                yield store
-            finally:
-                await store.stop_ttl_sweeper(timeout=5)
+        async with await psycopg.AsyncConnection.connect(
+            conn_string, autocommit=True
+        ) as conn, asweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+            yield store
 
     async def _arun(self, op: Op[Any], mode: str) -> Any:
         self._bind_loop()

@@ -25,6 +25,7 @@ from waypoint._ops import Op
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import ThreadedStore
+from waypoint.store._ttl import sweeper_stopped
 from waypoint.store.sqlite._driver import open_connection, prepare, run_op
 
 __all__ = ["SqliteStore"]
@@ -67,13 +68,10 @@ class SqliteStore(ThreadedStore):
         """A store on its own connection to ``path`` (``":memory:"`` allowed), closed on exit;
         opened with ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
         conn = open_connection(path, extensions=index is not None)
-        store = None
         try:
-            store = cls(conn, index=index, ttl_config=ttl_config)
-            yield store
+            with sweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+                yield store
         finally:
-            if store is not None:
-                store.stop_ttl_sweeper(timeout=5)
             conn.close()
 
     @property

@@ -12,7 +12,6 @@ threads and refuses with SyncOnEventLoopError on the loop's own thread.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from os import PathLike
@@ -20,11 +19,14 @@ from typing import Any
 
 import aiosqlite
 
+from waypoint._bridge import running_loop
 from waypoint._ops import Op
+from waypoint._sqlite import hop
 from waypoint.errors import SetupError
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import BridgedStore
+from waypoint.store._ttl import asweeper_stopped
 from waypoint.store.sqlite._driver import open_connection, prepare, run_op
 
 __all__ = ["AsyncSqliteStore"]
@@ -49,10 +51,7 @@ class AsyncSqliteStore(BridgedStore):
         self.conn = conn
         self._prepared = False
         self.dialect = SqliteDialect(dims=self._index.dims if self._index else None)
-        try:
-            self.loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop = None
+        self.loop = running_loop()
 
     @classmethod
     @asynccontextmanager
@@ -68,12 +67,8 @@ class AsyncSqliteStore(BridgedStore):
         conn = aiosqlite.Connection(
             lambda: open_connection(path, extensions=index is not None), iter_chunk_size=64
         )
-        async with conn:
-            store = cls(conn, index=index, ttl_config=ttl_config)
-            try:
-                yield store
-            finally:
-                await store.stop_ttl_sweeper(timeout=5)
+        async with conn, asweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+            yield store
 
     @property
     def vector_backend(self) -> str | None:
@@ -83,8 +78,7 @@ class AsyncSqliteStore(BridgedStore):
     async def _arun(self, op: Op[Any], mode: str) -> Any:
         self._bind_loop()
 
-        def call() -> Any:
-            raw = self.conn._conn
+        def call(raw: Any) -> Any:
             if not self._prepared:
                 version, strategy = prepare(raw, vectors=self._index is not None)
                 self.dialect.vector_strategy = strategy
@@ -92,7 +86,4 @@ class AsyncSqliteStore(BridgedStore):
                 self._prepared = True
             return run_op(raw, op, mode)
 
-        runner = getattr(self.conn, "_execute", None)
-        if runner is None:  # pragma: no cover - guards against an aiosqlite API change
-            raise SetupError("this aiosqlite version has no Connection._execute; use aiosqlite>=0.20,<1")
-        return await runner(call)
+        return await hop(self.conn, call)
