@@ -367,3 +367,29 @@ async def test_concurrent_writers_on_different_threads(saver: Any, api: Any) -> 
         got = await api.call(saver, "get_tuple", cfg(f"w{i}"))
         assert got.checkpoint["channel_values"]["log"] == list(range(8))
         assert len(await api.call(saver, "list", cfg(f"w{i}"))) == 8
+
+
+async def test_put_batch_applies_queued_calls_in_order(saver: Any, api: Any) -> None:
+    """What the engine hands over at once with durability "async": puts and writes, in order."""
+    first, second = empty_checkpoint(), empty_checkpoint()
+    v1 = saver.get_next_version(None, None)
+    v2 = saver.get_next_version(v1, None)
+    first["channel_values"], first["channel_versions"] = {"log": ["a"]}, {"log": v1}
+    first["channel_logs"] = {"log": LogHint(None, 0)}
+    second["channel_values"], second["channel_versions"] = {"log": ["a", "b"]}, {"log": v2}
+    second["channel_logs"] = {"log": LogHint(v1, 1)}
+    c1 = cfg("batch", checkpoint_id=first["id"])
+    await api.call(saver, "put_batch", [
+        ("put", cfg("batch"), first, {"source": "input", "step": -1, "parents": {}}, {"log": v1}),
+        ("put_writes", c1, [("log", ["b"])], "task-1", ""),
+        ("put", c1, second, {"source": "loop", "step": 0, "parents": {}}, {"log": v2}),
+    ])
+    latest = await api.call(saver, "get_tuple", cfg("batch"))
+    assert latest.checkpoint["id"] == second["id"]
+    assert latest.checkpoint["channel_values"] == {"log": ["a", "b"]}
+    assert latest.parent_config["configurable"]["checkpoint_id"] == first["id"]
+    older = await api.call(saver, "get_tuple", c1)
+    assert older.checkpoint["channel_values"] == {"log": ["a"]}
+    assert older.pending_writes == [("task-1", "log", ["b"])]
+    with pytest.raises(ValueError, match="unknown call"):
+        await api.call(saver, "put_batch", [("bogus",)])

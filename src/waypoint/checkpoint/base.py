@@ -238,6 +238,32 @@ class BaseCheckpointSaver(ABC):
     def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
         return next_version(current)
 
+    def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        """Apply queued ``("put", config, checkpoint, metadata, new_versions)`` and
+        ``("put_writes", config, writes, task_id, task_path)`` calls in order.
+
+        The engine hands a saver everything it queued at once (durability ``async``); a
+        backend with transactions overrides this to store the whole batch in one round trip
+        and one commit. This default applies the calls one by one.
+        """
+        for name, *args in calls:
+            if name == "put":
+                self.put(*args)
+            elif name == "put_writes":
+                self.put_writes(*args)
+            else:
+                raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+
+    async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        """Async twin of :meth:`put_batch`."""
+        for name, *args in calls:
+            if name == "put":
+                await self.aput(*args)
+            elif name == "put_writes":
+                await self.aput_writes(*args)
+            else:
+                raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+
     # sync face
     @abstractmethod
     def get_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:

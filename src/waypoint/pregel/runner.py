@@ -4,7 +4,8 @@ Each driver runs the planned tasks concurrently (a thread pool for sync runs, as
 for async runs), hands every finished task to the loop at once, and performs the loop's queued
 saver calls with the run's durability: ``sync`` waits for each call, ``async`` runs them in
 order in the background (a checkpoint is always stored before the writes made against it),
-``exit`` only queues them at the end of the run.
+``exit`` only queues them at the end of the run. Calls queued together go to the saver as one
+``put_batch`` (one transaction for the SQL backends).
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ class SyncIO:
         self._running = False
         self._error: BaseException | None = None
 
-    def _do(self, op: tuple[Any, ...]) -> None:
-        if op[0] == "put":
-            self.saver.put(*op[1:])
+    def _do(self, batch: list[tuple[Any, ...]]) -> None:
+        if len(batch) == 1:
+            op = batch[0]
+            if op[0] == "put":
+                self.saver.put(*op[1:])
+            else:
+                self.saver.put_writes(*op[1:])
         else:
-            self.saver.put_writes(*op[1:])
+            self.saver.put_batch(batch)
 
     def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:
@@ -50,8 +55,7 @@ class SyncIO:
         batch = list(ops)
         ops.clear()
         if not self.background:
-            for op in batch:
-                self._do(op)
+            self._do(batch)
             return
         with self._lock:
             if self._error is not None:
@@ -70,10 +74,11 @@ class SyncIO:
                     self._running = False
                     self._idle.set()
                     return
-                op = self._queue.popleft()
+                batch = list(self._queue)  # everything queued so far: one saver round trip
+                self._queue.clear()
             if self._error is None:
                 try:
-                    self._do(op)
+                    self._do(batch)
                 except BaseException as exc:  # surfaced by flush()
                     self._error = exc
 
@@ -94,11 +99,15 @@ class AsyncIO:
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
 
-    async def _do(self, op: tuple[Any, ...]) -> None:
-        if op[0] == "put":
-            await self.saver.aput(*op[1:])
+    async def _do(self, batch: list[tuple[Any, ...]]) -> None:
+        if len(batch) == 1:
+            op = batch[0]
+            if op[0] == "put":
+                await self.saver.aput(*op[1:])
+            else:
+                await self.saver.aput_writes(*op[1:])
         else:
-            await self.saver.aput_writes(*op[1:])
+            await self.saver.aput_batch(batch)
 
     async def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:
@@ -106,8 +115,7 @@ class AsyncIO:
         batch = list(ops)
         ops.clear()
         if not self.background:
-            for op in batch:
-                await self._do(op)
+            await self._do(batch)
             return
         if self._error is not None:
             raise self._error
@@ -117,10 +125,11 @@ class AsyncIO:
 
     async def _drain(self) -> None:
         while self._queue:
-            op = self._queue.popleft()
+            batch = list(self._queue)  # everything queued so far: one saver round trip
+            self._queue.clear()
             if self._error is None:
                 try:
-                    await self._do(op)
+                    await self._do(batch)
                 except BaseException as exc:
                     self._error = exc
 

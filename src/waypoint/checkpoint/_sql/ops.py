@@ -194,6 +194,17 @@ def put(
     return make_config(thread_id, ns, checkpoint["id"])
 
 
+def put_batch(d: Dialect, serde: SerializerProtocol, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
+    """Several ``put``/``put_writes`` calls as one operation: one transaction, one commit."""
+    for name, *args in calls:
+        if name == "put":
+            yield from put(d, serde, *args)
+        elif name == "put_writes":
+            yield from put_writes(d, serde, *args)
+        else:
+            raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+
+
 def put_writes(
     d: Dialect,
     serde: SerializerProtocol,

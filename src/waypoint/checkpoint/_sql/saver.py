@@ -107,6 +107,10 @@ class SqlSaver(BaseCheckpointSaver):
         op = ops.put(self.dialect, self.serde, config, checkpoint, metadata, new_versions)
         return self._call(op, WRITE, "put")
 
+    def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        """Store queued put/put_writes calls in one transaction (one commit)."""
+        self._call(ops.put_batch(self.dialect, self.serde, calls), WRITE, "put_batch")
+
     def put_writes(
         self,
         config: dict[str, Any],
@@ -160,6 +164,9 @@ class SqlSaver(BaseCheckpointSaver):
     ) -> dict[str, Any]:
         op = ops.put(self.dialect, self.serde, config, checkpoint, metadata, new_versions)
         return await self._acall(op, WRITE)
+
+    async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        await self._acall(ops.put_batch(self.dialect, self.serde, calls), WRITE)
 
     async def aput_writes(
         self,
