@@ -4,7 +4,7 @@ Times one ``dumps_typed`` + ``loads_typed`` round trip per case, alternating the
 implementations in every repeat and keeping the median, and compares payload sizes.
 LangGraph comes from the ``bench`` extra (``pip install 'waypoint[bench]'``).
 
-Run: ``python benchmarks/bench_serde.py [--quick]``.
+Run: ``python benchmarks/bench_serde.py [--quick]``, or as part of ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from typing import Any
 
 import pydantic
 
+TITLE = "Serialization (dumps_typed + loads_typed, µs per round trip; bytes per payload)"
+KEYS = ("case", "waypoint_us", "langgraph_us", "ratio", "waypoint_bytes", "langgraph_bytes",
+        "bytes_ratio", "target", "met?")
+TIME_TARGET, BYTES_TARGET = 0.7, 1.0
 
 class Address(pydantic.BaseModel):
     street: str
@@ -142,9 +146,17 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 "waypoint_bytes": ours_bytes,
                 "langgraph_bytes": theirs_bytes,
                 "bytes_ratio": round(ours_bytes / theirs_bytes, 3),
+                "target": f"time <= {TIME_TARGET}, bytes <= {BYTES_TARGET}",
+                "met?": _met(ours_us / theirs_us, ours_bytes / theirs_bytes),
             }
         )
     return rows
+
+
+def _met(time_ratio: float, bytes_ratio: float) -> str:
+    missed = [name for name, ok in (("time", time_ratio <= TIME_TARGET),
+                                    ("bytes", bytes_ratio <= BYTES_TARGET)) if not ok]
+    return "yes" if not missed else "NO (" + ", ".join(missed) + ")"
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of waypoint against LangGraph: ``python -m benchmarks --quick``."""
