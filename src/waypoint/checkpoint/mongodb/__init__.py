@@ -100,6 +100,9 @@ class MongoDBSaver(ThreadedAsyncFace, BaseCheckpointSaver):
     ) -> None:
         self._run(_core.put_writes(self._ctx, config, writes, task_id, task_path))
 
+    def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        self._run(_core.put_batch(self._ctx, calls))
+
     def delete_thread(self, thread_id: str) -> None:
         self._run(_maintenance.delete_thread(self._ctx, thread_id))
 

@@ -216,6 +216,18 @@ def put(
     return make_config(thread_id, ns, checkpoint["id"])
 
 
+def put_batch(ctx: Ctx, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
+    """The engine's queued ``put``/``put_writes`` calls, in order, over one executor session
+    (each ``put`` keeps its own transaction, so a crash still never orphans a checkpoint)."""
+    for name, *args in calls:
+        if name == "put":
+            yield from put(ctx, *args)
+        elif name == "put_writes":
+            yield from put_writes(ctx, *args)
+        else:
+            raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+
+
 def put_writes(
     ctx: Ctx, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
 ) -> Op[None]:

@@ -43,6 +43,9 @@ class ThreadedAsyncFace:
     ) -> None:
         await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)  # type: ignore[attr-defined]
 
+    async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        await asyncio.to_thread(self.put_batch, calls)  # type: ignore[attr-defined]
+
     async def adelete_thread(self, thread_id: str) -> None:
         await asyncio.to_thread(self.delete_thread, thread_id)  # type: ignore[attr-defined]
 

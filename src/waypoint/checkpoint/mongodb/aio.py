@@ -106,6 +106,9 @@ class AsyncMongoDBSaver(LoopBound, BaseCheckpointSaver):
     ) -> None:
         await self._run(_core.put_writes(self._ctx, config, writes, task_id, task_path))
 
+    async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        await self._run(_core.put_batch(self._ctx, calls))
+
     async def adelete_thread(self, thread_id: str) -> None:
         await self._run(_maintenance.delete_thread(self._ctx, thread_id))
 
@@ -144,6 +147,9 @@ class AsyncMongoDBSaver(LoopBound, BaseCheckpointSaver):
         self, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         wait(self._loop_for("put_writes"), self.aput_writes(config, writes, task_id, task_path), "put_writes")
+
+    def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        wait(self._loop_for("put_batch"), self.aput_batch(calls), "put_batch")
 
     def delete_thread(self, thread_id: str) -> None:
         wait(self._loop_for("delete_thread"), self.adelete_thread(thread_id), "delete_thread")
