@@ -11,6 +11,7 @@ says what its requests are called with (``_target``), which request opens a curs
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,16 +29,21 @@ class Next:
         return self.cursor.to_list(self.n)
 
 
-class _Executor:
+class _Executor(ABC):
+    """What a backend's executors share; each backend says what a request runs against
+    (``_target``) and how a driver error is mapped (``_error``)."""
+
     opens: ClassVar[type]
     errors: ClassVar[tuple[type[BaseException], ...]] = (PyMongoError,)
     cursors: list[Any]
 
+    @abstractmethod
     def _target(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """The arguments every request's ``call`` receives (client, database, session, ...)."""
 
+    @abstractmethod
     def _error(self, request: Any, exc: Exception) -> Exception:
-        raise NotImplementedError
+        """The waypoint error to raise for a driver error while running ``request``."""
 
     def _track(self, request: Any, result: Any) -> Any:
         if isinstance(request, self.opens):
