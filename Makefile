@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m benchmarks --full
+	$(BIN)/python -m benchmarks --full --write
 
 bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks --quick
