@@ -56,3 +56,19 @@ def test_postgres_pages(page: str, tmp_path: Path) -> None:
         for i, code in enumerate(blocks(page)):
             code = code.replace("127.0.0.1:5432/test", host_db)
             run(code, tmp_path, f"{page.replace('.', '_').replace('-', '_')}_{i}")
+
+
+@pytest.mark.parametrize("page", ["mongodb.md", "mongodb-store.md"])
+def test_mongodb_pages(page: str, tmp_path: Path) -> None:
+    from pymongo import MongoClient
+
+    from tests.backends._mongo_server import mongo_uri, new_db_name
+
+    uri, db = mongo_uri(), new_db_name()
+    try:
+        for i, code in enumerate(blocks(page)):
+            code = code.replace('"mongodb://localhost:27017"', repr(uri)).replace('db_name="agents"', f"db_name={db!r}")
+            run(code, tmp_path, f"{page.replace('.', '_').replace('-', '_')}_{i}")
+    finally:
+        with MongoClient(uri) as client:
+            client.drop_database(db)
