@@ -60,15 +60,37 @@ def _check_labels(namespace: Any, what: str) -> None:
             )
 
 
+_VALID: dict[tuple[str, ...], None] = {}  # namespaces whose labels passed, most recent ones
+_VALID_MAX = 4096
+
+
+def _known_valid(namespace: Any) -> bool:
+    """Whether ``namespace`` already passed the label checks (a hot path for every op)."""
+    if type(namespace) is not tuple:
+        return False
+    try:
+        return namespace in _VALID
+    except TypeError:  # an unhashable label: validation will name it
+        return False
+
+
+def _remember_valid(namespace: tuple[str, ...]) -> None:
+    if len(_VALID) >= _VALID_MAX:
+        _VALID.clear()
+    _VALID[namespace] = None
+
+
 def validate_namespace(namespace: Any, *, write: bool = True) -> tuple[str, ...]:
     """Check an item's namespace and return it; raise InvalidNamespaceError naming the rule.
 
     ``write=False`` (gets) skips the reserved-label rule: reading a reserved namespace is
     harmless, it is simply empty for users.
     """
-    _check_labels(namespace, "namespace")
-    if not namespace:
-        raise _bad(namespace, "a namespace must have at least one label, e.g. ('memories',)")
+    if not _known_valid(namespace):
+        _check_labels(namespace, "namespace")
+        if not namespace:
+            raise _bad(namespace, "a namespace must have at least one label, e.g. ('memories',)")
+        _remember_valid(namespace)
     if write and namespace[0] == RESERVED_LABEL:
         raise _bad(
             namespace,
