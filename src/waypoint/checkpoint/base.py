@@ -193,6 +193,14 @@ def writes_index(channel: str, idx: int) -> int:
 PruneStrategy = Literal["keep_latest", "delete"]
 
 
+def batch_call(call: Sequence[Any]) -> tuple[Literal["put", "put_writes"], tuple[Any, ...]]:
+    """Split one ``put_batch`` call into its method name and arguments, refusing others."""
+    name, *args = call
+    if name not in ("put", "put_writes"):
+        raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+    return name, tuple(args)
+
+
 def prune_keep_count(strategy: str, keep_last: int | None) -> int:
     """How many newest checkpoints per namespace ``prune`` keeps (validates the arguments)."""
     if strategy == "delete":
@@ -246,23 +254,13 @@ class BaseCheckpointSaver(ABC):
         backend with transactions overrides this to store the whole batch in one round trip
         and one commit. This default applies the calls one by one.
         """
-        for name, *args in calls:
-            if name == "put":
-                self.put(*args)
-            elif name == "put_writes":
-                self.put_writes(*args)
-            else:
-                raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+        for name, args in map(batch_call, calls):
+            getattr(self, name)(*args)
 
     async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
         """Async twin of :meth:`put_batch`."""
-        for name, *args in calls:
-            if name == "put":
-                await self.aput(*args)
-            elif name == "put_writes":
-                await self.aput_writes(*args)
-            else:
-                raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+        for name, args in map(batch_call, calls):
+            await getattr(self, "a" + name)(*args)
 
     # sync face
     @abstractmethod

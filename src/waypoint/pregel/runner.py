@@ -40,14 +40,7 @@ class SyncIO:
         self._error: BaseException | None = None
 
     def _do(self, batch: list[tuple[Any, ...]]) -> None:
-        if len(batch) == 1:
-            op = batch[0]
-            if op[0] == "put":
-                self.saver.put(*op[1:])
-            else:
-                self.saver.put_writes(*op[1:])
-        else:
-            self.saver.put_batch(batch)
+        self.saver.put_batch(batch)
 
     def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:
@@ -100,14 +93,7 @@ class AsyncIO:
         self._error: BaseException | None = None
 
     async def _do(self, batch: list[tuple[Any, ...]]) -> None:
-        if len(batch) == 1:
-            op = batch[0]
-            if op[0] == "put":
-                await self.saver.aput(*op[1:])
-            else:
-                await self.saver.aput_writes(*op[1:])
-        else:
-            await self.saver.aput_batch(batch)
+        await self.saver.aput_batch(batch)
 
     async def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:

@@ -26,6 +26,7 @@ from waypoint.checkpoint._sql.codec import (
 from waypoint.checkpoint._sql.dialect import Dialect, select_where
 from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
 from waypoint.checkpoint.base import (
+    batch_call,
     WRITES_IDX_MAP,
     ChannelVersions,
     Checkpoint,
@@ -196,13 +197,8 @@ def put(
 
 def put_batch(d: Dialect, serde: SerializerProtocol, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
     """Several ``put``/``put_writes`` calls as one operation: one transaction, one commit."""
-    for name, *args in calls:
-        if name == "put":
-            yield from put(d, serde, *args)
-        elif name == "put_writes":
-            yield from put_writes(d, serde, *args)
-        else:
-            raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+    for name, args in map(batch_call, calls):
+        yield from (put if name == "put" else put_writes)(d, serde, *args)
 
 
 def put_writes(

@@ -24,6 +24,7 @@ from pymongo import ReplaceOne, UpdateOne
 
 from waypoint._ops import Emit, Op
 from waypoint.checkpoint.base import (
+    batch_call,
     WRITES_IDX_MAP,
     ChannelVersions,
     Checkpoint,
@@ -219,13 +220,8 @@ def put(
 def put_batch(ctx: Ctx, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
     """The engine's queued ``put``/``put_writes`` calls, in order, over one executor session
     (each ``put`` keeps its own transaction, so a crash still never orphans a checkpoint)."""
-    for name, *args in calls:
-        if name == "put":
-            yield from put(ctx, *args)
-        elif name == "put_writes":
-            yield from put_writes(ctx, *args)
-        else:
-            raise ValueError(f"put_batch: unknown call {name!r}: use 'put' or 'put_writes'")
+    for name, args in map(batch_call, calls):
+        yield from (put if name == "put" else put_writes)(ctx, *args)
 
 
 def put_writes(
