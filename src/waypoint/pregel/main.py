@@ -259,6 +259,30 @@ class Pregel(InspectMixin):
 
     # --- running -----------------------------------------------------------------------------
 
+    def _stream_loop(
+        self, config: Any, stream_mode: Any, debug: bool | None, sink: Any, subgraphs: bool,
+        durability: str | None, interrupt_before: Any, interrupt_after: Any,
+    ) -> tuple[Any, Any, bool]:
+        """The loop of a ``stream``/``astream`` run, its stream modes and whether it is one."""
+        config = self._prepare_config(config)
+        modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
+        loop = self._make_loop(
+            config, modes=modes, sink=sink, subgraphs=subgraphs, durability=durability,
+            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
+            use_parent_stream=False,
+        )
+        return loop, modes, single
+
+    def _invoke_loop(
+        self, config: Any, durability: str | None, interrupt_before: Any, interrupt_after: Any
+    ) -> Any:
+        """The loop of an ``invoke``/``ainvoke`` run (no stream of its own)."""
+        return self._make_loop(
+            self._prepare_config(config), modes=frozenset(), sink=None, subgraphs=False,
+            durability=durability, interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after, use_parent_stream=True,
+        )
+
     def stream(
         self,
         input: Any,
@@ -273,13 +297,9 @@ class Pregel(InspectMixin):
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Run the graph, yielding chunks of the requested stream mode(s)."""
-        config = self._prepare_config(config)
-        modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
         q: queue.SimpleQueue = queue.SimpleQueue()
-        loop = self._make_loop(
-            config, modes=modes, sink=q.put, subgraphs=subgraphs, durability=durability,
-            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-            use_parent_stream=False,
+        loop, modes, single = self._stream_loop(
+            config, stream_mode, debug, q.put, subgraphs, durability, interrupt_before, interrupt_after
         )
         saver = loop.checkpointer
         saved = self._load(loop)
@@ -304,13 +324,9 @@ class Pregel(InspectMixin):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of ``stream``."""
-        config = self._prepare_config(config)
-        modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
         q: asyncio.Queue = asyncio.Queue()
-        loop = self._make_loop(
-            config, modes=modes, sink=async_sink(q), subgraphs=subgraphs, durability=durability,
-            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-            use_parent_stream=False,
+        loop, modes, single = self._stream_loop(
+            config, stream_mode, debug, async_sink(q), subgraphs, durability, interrupt_before, interrupt_after
         )
         saver = loop.checkpointer
         saved = await self._aload(loop)
@@ -340,13 +356,8 @@ class Pregel(InspectMixin):
                                     interrupt_before=interrupt_before,
                                     interrupt_after=interrupt_after, durability=durability,
                                     debug=debug))
-        config = self._prepare_config(config)
         q: queue.SimpleQueue = queue.SimpleQueue()
-        loop = self._make_loop(
-            config, modes=frozenset(), sink=None, subgraphs=False, durability=durability,
-            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-            use_parent_stream=True,
-        )
+        loop = self._invoke_loop(config, durability, interrupt_before, interrupt_after)
         saver = loop.checkpointer
         saved = self._load(loop)
         loop.start(saved, input)
@@ -374,13 +385,8 @@ class Pregel(InspectMixin):
                                                    interrupt_before=interrupt_before,
                                                    interrupt_after=interrupt_after,
                                                    durability=durability, debug=debug)]
-        config = self._prepare_config(config)
         q: asyncio.Queue = asyncio.Queue()
-        loop = self._make_loop(
-            config, modes=frozenset(), sink=None, subgraphs=False, durability=durability,
-            interrupt_before=interrupt_before, interrupt_after=interrupt_after,
-            use_parent_stream=True,
-        )
+        loop = self._invoke_loop(config, durability, interrupt_before, interrupt_after)
         saver = loop.checkpointer
         saved = await self._aload(loop)
         loop.start(saved, input)
