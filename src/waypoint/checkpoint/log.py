@@ -1,9 +1,19 @@
 """Item logs: how every saver stores append-style channels in O(payload) bytes.
 
 A *lineage* is an append-only sequence of items for one thread and namespace, stored in pages
-of ``PAGE_SIZE`` items keyed by (lineage id, page number). A channel version whose value is a
-list is stored as a tiny reference ``LogRef(lineage, length)``: its value is the first
-``length`` items of the lineage's full sequence. Appending rewrites only the last partial page.
+of ``PAGE_SIZE`` items. A channel version whose value is a list is stored as a tiny reference
+``LogRef(lineage, length)``: its value is the first ``length`` items of the lineage's full
+sequence.
+
+Backends store pages in one of two layouts:
+
+- *page mode* (``plan_write(chunked=False)``, MongoDB): one record per (lineage, page number);
+  an append rewrites the last partial page whole.
+- *chunk mode* (``chunked=True``, the SQL savers): one row per (lineage, first own item); an
+  append inserts a row holding only the new items, and the append that fills a page writes
+  the whole page at the page's first item and drops that page's other rows. Nothing is
+  rewritten per turn, so PostgreSQL does not leave a dead TOAST copy of a growing page behind
+  at every step, and the rows of a lineage never overlap.
 
 A lineage may start from a prefix of another one (after a fork, a replace-by-id or a removal).
 Each lineage row carries its whole *chain*: ``((root_id, 0), (child_id, start_1), ...,
@@ -100,19 +110,39 @@ class PageWrite(NamedTuple):
     items: list[Any]
 
 
+class ChunkWrite(NamedTuple):
+    """Chunk mode: upsert the row of ``lineage`` whose first own item is ``first``."""
+
+    lineage: str
+    first: int
+    items: list[Any]
+
+
+class ChunkTrim(NamedTuple):
+    """Chunk mode: delete the rows of ``lineage`` with ``lo < first < hi`` (a page that a
+    ``ChunkWrite`` at ``lo`` now holds whole)."""
+
+    lineage: str
+    lo: int
+    hi: int
+
+
 @dataclass
 class LogWrite:
     """What a saver must write for one channel version stored as a log.
 
     Exactly one of ``new_lineage`` (insert) or ``extend`` (update length from ``old`` to
     ``new``, ideally conditional on the stored length still being ``old``) may be set; both
-    are None when the value adds nothing. ``pages`` are upserts.
+    are None when the value adds nothing. ``pages`` (page mode) and ``chunks`` (chunk mode)
+    are upserts; ``trims`` are deletes to run with them.
     """
 
     ref: LogRef
     new_lineage: Lineage | None = None
     extend: tuple[str, int, int] | None = None
     pages: list[PageWrite] = field(default_factory=list)
+    chunks: list[ChunkWrite] = field(default_factory=list)
+    trims: list[ChunkTrim] = field(default_factory=list)
 
 
 def _pages_for(lineage_id: str, start: int, value: Sequence[Any], own_from: int) -> list[PageWrite]:
@@ -128,6 +158,27 @@ def _pages_for(lineage_id: str, start: int, value: Sequence[Any], own_from: int)
     return pages
 
 
+def _chunks_for(
+    lineage_id: str, start: int, value: Sequence[Any], own_from: int, plan: LogWrite
+) -> LogWrite:
+    """Chunk mode: rows for own items ``own_from..`` (split at page boundaries); a page that
+    becomes full is written whole at its first item and its other rows are trimmed."""
+    own_len = len(value) - start
+    lo = own_from
+    while lo < own_len:
+        page_lo = lo - lo % PAGE_SIZE
+        page_hi = page_lo + PAGE_SIZE
+        hi = min(own_len, page_hi)
+        if hi == page_hi:
+            plan.chunks.append(ChunkWrite(lineage_id, page_lo, list(value[start + page_lo : start + hi])))
+            if lo > page_lo:
+                plan.trims.append(ChunkTrim(lineage_id, page_lo, page_hi))
+        else:
+            plan.chunks.append(ChunkWrite(lineage_id, lo, list(value[start + lo : start + hi])))
+        lo = hi
+    return plan
+
+
 def plan_write(
     value: Sequence[Any],
     hint: LogHint | None,
@@ -135,13 +186,37 @@ def plan_write(
     base_lineage: Lineage | None,
     *,
     new_id: Callable[[], str] = new_lineage_id,
+    chunked: bool = False,
 ) -> LogWrite:
     """Plan how to store ``value`` given the stored reference of the version it came from.
 
     ``base_ref``/``base_lineage`` describe ``hint.base_version`` as stored (None when there is
     none or it is not a log). The fast path extends the base lineage in place; a fork or edit
     starts a child lineage sharing the unchanged prefix; anything else writes a fresh lineage.
+    ``chunked`` selects the storage layout (see the module docstring).
     """
+    plan = _plan_refs(value, hint, base_ref, base_lineage, new_id)
+    ref, lineage = plan.ref, plan.new_lineage
+    if lineage is not None:
+        own_from, start = 0, lineage.start
+    elif plan.extend is not None:
+        own_from, start = plan.extend[1] - base_lineage.start, base_lineage.start  # type: ignore[union-attr]
+    else:
+        return plan
+    if chunked:
+        return _chunks_for(ref.lineage, start, value, own_from, plan)
+    plan.pages = _pages_for(ref.lineage, start, value, own_from)
+    return plan
+
+
+def _plan_refs(
+    value: Sequence[Any],
+    hint: LogHint | None,
+    base_ref: LogRef | None,
+    base_lineage: Lineage | None,
+    new_id: Callable[[], str],
+) -> LogWrite:
+    """The reference and lineage change for ``value``, without any page or chunk."""
     n = len(value)
     if hint is not None and base_ref is not None and base_lineage is not None:
         prefix = min(hint.prefix_len, base_ref.length, n)
@@ -149,11 +224,7 @@ def plan_write(
         if prefix == base_ref.length == base_lineage.length and base_ref.lineage == base_lineage.id:
             if n == prefix:
                 return LogWrite(LogRef(base_lineage.id, n))
-            return LogWrite(
-                LogRef(base_lineage.id, n),
-                extend=(base_lineage.id, prefix, n),
-                pages=_pages_for(base_lineage.id, base_lineage.start, value, prefix - base_lineage.start),
-            )
+            return LogWrite(LogRef(base_lineage.id, n), extend=(base_lineage.id, prefix, n))
         if prefix > 0:
             # deepest chain level whose own items are used by the shared prefix
             chain = base_lineage.chain
@@ -164,14 +235,10 @@ def plan_write(
             if len(kept) <= MAX_DEPTH:
                 lid = new_id()
                 lineage = Lineage(kept + ((lid, prefix),), n)
-                return LogWrite(
-                    LogRef(lid, n),
-                    new_lineage=lineage,
-                    pages=_pages_for(lid, prefix, value, 0),
-                )
+                return LogWrite(LogRef(lid, n), new_lineage=lineage)
     lid = new_id()
     lineage = Lineage(((lid, 0),), n)
-    return LogWrite(LogRef(lid, n), new_lineage=lineage, pages=_pages_for(lid, 0, value, 0) if n else [])
+    return LogWrite(LogRef(lid, n), new_lineage=lineage)
 
 
 def pages_needed(ref: LogRef, lineage: Lineage) -> list[tuple[str, int]]:
@@ -223,6 +290,35 @@ def assemble(
             out.extend(items[:take])
             remaining -= take
             page += 1
+    if len(out) != ref.length:
+        raise ValueError(f"log {ref.lineage!r} rebuilt {len(out)} items, {ref.length} expected")
+    return out
+
+
+def assemble_chunks(
+    ref: LogRef,
+    lineage: Lineage,
+    chunks: Mapping[str, Sequence[tuple[int, Sequence[Any]]]],
+) -> list[Any]:
+    """Chunk mode: rebuild the value of ``ref`` from each level's rows, given as
+    ``(first own item, items)`` sorted by first item. Raises ValueError naming the lineage on
+    a gap, an overlap or a short log, never returns a partial list."""
+    out: list[Any] = []
+    for lid, own_len in levels(ref, lineage):
+        have = 0
+        for first, items in chunks.get(lid, ()):
+            if first >= own_len:
+                break
+            if first != have:
+                raise ValueError(
+                    f"log chunks of lineage {lid!r} are not contiguous: item {have} expected, "
+                    f"a row starts at {first}"
+                )
+            take = items if first + len(items) <= own_len else items[: own_len - first]
+            out.extend(take)
+            have = first + len(items)
+        if have < own_len:
+            raise ValueError(f"log lineage {lid!r} holds {have} items, {own_len} needed")
     if len(out) != ref.length:
         raise ValueError(f"log {ref.lineage!r} rebuilt {len(out)} items, {ref.length} expected")
     return out

@@ -60,15 +60,15 @@ def test_corrupt_blob_names_thread_checkpoint_and_channel(tmp_path: Path) -> Non
         "UPDATE waypoint_blobs SET (type, blob) = (SELECT type, blob FROM waypoint_blobs"
         " WHERE channel = 'good') WHERE channel = 'bad'"
     )
-    other.execute("UPDATE waypoint_log_pages SET items = X'C1'")
+    other.execute("UPDATE waypoint_log_chunks SET items = X'C1'")
     other.commit()
     with SqliteSaver.from_conn_string(path) as saver:
         with pytest.raises(CorruptCheckpointError, match="cannot rebuild log") as err:
             saver.get_tuple(cfg("t-corrupt"))
         assert err.value.channel == "log" and err.value.thread_id == "t-corrupt"
-        other.execute("DELETE FROM waypoint_log_pages")
+        other.execute("DELETE FROM waypoint_log_chunks")
         other.commit()
-        with pytest.raises(CorruptCheckpointError, match="page 0") as err:
+        with pytest.raises(CorruptCheckpointError, match="holds 0 items, 2 needed") as err:
             saver.get_tuple(cfg("t-corrupt"))
         assert err.value.channel == "log"
         other.execute("DELETE FROM waypoint_blobs WHERE channel = 'bad'")
@@ -84,9 +84,9 @@ def test_setup_is_idempotent_and_recorded(tmp_path: Path) -> None:
     saver = SqliteSaver(path)
     saver.setup()
     saver.setup()
-    assert saver.conn.execute("SELECT v FROM waypoint_checkpoint_migrations").fetchall() == [(1,)]
+    assert saver.conn.execute("SELECT v FROM waypoint_checkpoint_migrations ORDER BY v").fetchall() == [(1,), (2,)]
     tables = {r[0] for r in saver.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"waypoint_checkpoints", "waypoint_blobs", "waypoint_writes", "waypoint_lineages", "waypoint_log_pages"} <= tables
+    assert {"waypoint_checkpoints", "waypoint_blobs", "waypoint_writes", "waypoint_lineages", "waypoint_log_chunks"} <= tables
     assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert saver.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
     saver.conn.execute("INSERT INTO waypoint_checkpoint_migrations VALUES (99)")
@@ -146,7 +146,7 @@ def test_failed_put_leaves_nothing_behind(tmp_path: Path) -> None:
     with SqliteSaver.from_conn_string(tmp_path / "atomic.db") as saver:
         versions: dict[str, str] = {}
         conf = put_step(saver, cfg("t"), {"log": ["a"]}, versions, logs={"log": LogHint(None, 0)})
-        before = {t: saver.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("waypoint_checkpoints", "waypoint_blobs", "waypoint_log_pages", "waypoint_lineages")}
+        before = {t: saver.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("waypoint_checkpoints", "waypoint_blobs", "waypoint_log_chunks", "waypoint_lineages")}
         base = versions["log"]
         with pytest.raises(Exception):
             put_step(saver, conf, {"log": ["a", threading.Lock()], "other": 1}, versions, logs={"log": LogHint(base, 1)})

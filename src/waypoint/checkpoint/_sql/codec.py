@@ -24,7 +24,7 @@ from waypoint.checkpoint.base import (
     PendingWrite,
     make_config,
 )
-from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, assemble, pages_needed
+from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, assemble_chunks, levels
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import CorruptCheckpointError
 
@@ -37,7 +37,7 @@ _SKIP = ("channel_values", "channel_versions", "channel_logs", "id")
 #   b  blob:       s1 channel, s2 version, s3 log lineage, n1 log length, t1/b1 value
 #   w  write:      s1 task_id, s2 channel, s3 task_path, n1 idx, t1/b1 value
 #   l  lineage:    s1 lineage id, s2 chain json, n1 length
-#   p  log page:   s1 lineage id, n1 page number, t1/b1 serialized list of items
+#   p  log chunk:  s1 lineage id, n1 first own item, t1/b1 serialized list of items
 Row = Sequence[Any]
 
 
@@ -225,7 +225,7 @@ class _Rows:
         self.blobs: dict[tuple[str, str, str, str], Row] = {}
         self.writes: dict[tuple[str, str, str], list[Row]] = {}
         self.lineages: dict[tuple[str, str, str], Row] = {}
-        self.pages: dict[tuple[str, str, str, int], Row] = {}
+        self.chunks: dict[tuple[str, str, str], list[tuple[int, Row]]] = {}
         for row in rows:
             kind = row[0]
             if kind == "c":
@@ -237,8 +237,10 @@ class _Rows:
             elif kind == "l":
                 self.lineages[(row[1], row[2], row[4])] = row
             elif kind == "p":
-                self.pages[(row[1], row[2], row[4], row[7])] = row
+                self.chunks.setdefault((row[1], row[2], row[4]), []).append((row[7], row))
         self.checkpoints.sort(key=lambda r: (r[3], r[1], r[2]), reverse=True)
+        for chunks in self.chunks.values():
+            chunks.sort(key=lambda c: c[0])
 
 
 def _read_log(rows: _Rows, serde: SerializerProtocol, where: Where, channel: str, ref: LogRef) -> list[Any]:
@@ -248,12 +250,11 @@ def _read_log(rows: _Rows, serde: SerializerProtocol, where: Where, channel: str
         raise where.corrupt(f"log lineage {ref.lineage!r} is missing", channel)
     try:
         lineage = decode_lineage_row(lineage_row)
-        pages: dict[tuple[str, int], list[Any]] = {}
-        for lid, page in pages_needed(ref, lineage):
-            prow = rows.pages.get((t, ns, lid, page))
-            if prow is not None:
-                pages[(lid, page)] = decode_page_row(prow, serde)
-        return assemble(ref, lineage, pages)
+        chunks = {
+            lid: [(first, decode_page_row(row, serde)) for first, row in rows.chunks.get((t, ns, lid), ()) if first < used]
+            for lid, used in levels(ref, lineage)
+        }
+        return assemble_chunks(ref, lineage, chunks)
     except Exception as exc:
         raise where.corrupt(f"cannot rebuild log {ref.lineage!r} ({ref.length} items)", channel, exc) from exc
 

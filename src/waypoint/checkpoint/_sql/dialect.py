@@ -13,7 +13,9 @@ Tables (every one keyed by thread first, so a thread's rows are contiguous):
 - ``waypoint_blobs``        one row per (thread, ns, channel, version); a log channel's row
   holds only its ``LogRef`` (``log_lineage``, ``log_length``).
 - ``waypoint_lineages``     one row per item-log lineage: its chain (JSON) and length.
-- ``waypoint_log_pages``    up to ``PAGE_SIZE`` serialized items per (lineage, page).
+- ``waypoint_log_chunks``   serialized items of a lineage from ``first_item`` on: a whole page
+  of ``PAGE_SIZE`` items, or the items one append added to a page still filling (log.py's
+  chunk mode).
 - ``waypoint_writes``       pending writes keyed by (thread, ns, checkpoint, task, idx).
 - ``waypoint_checkpoint_migrations``  applied schema versions.
 """
@@ -59,11 +61,15 @@ EXTEND_LINEAGE = """
 UPDATE waypoint_lineages SET length = ?
 WHERE thread_id = ? AND checkpoint_ns = ? AND lineage_id = ? AND length = ?"""
 
-UPSERT_PAGE = """
-INSERT INTO waypoint_log_pages (thread_id, checkpoint_ns, lineage_id, page, type, items)
+UPSERT_CHUNK = """
+INSERT INTO waypoint_log_chunks (thread_id, checkpoint_ns, lineage_id, first_item, type, items)
 VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (thread_id, checkpoint_ns, lineage_id, page) DO UPDATE SET
+ON CONFLICT (thread_id, checkpoint_ns, lineage_id, first_item) DO UPDATE SET
   type = excluded.type, items = excluded.items"""
+
+TRIM_CHUNKS = """
+DELETE FROM waypoint_log_chunks WHERE thread_id = ? AND checkpoint_ns = ? AND lineage_id = ?
+  AND first_item > ? AND first_item < ?"""
 
 _WRITE_INSERT = """
 INSERT INTO waypoint_writes
@@ -79,7 +85,7 @@ TABLES = (
     "waypoint_writes",
     "waypoint_checkpoints",
     "waypoint_blobs",
-    "waypoint_log_pages",
+    "waypoint_log_chunks",
     "waypoint_lineages",
 )
 
@@ -101,10 +107,11 @@ ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING""",
 SELECT ?, checkpoint_ns, lineage_id, chain, length FROM waypoint_lineages WHERE thread_id = ?
 ON CONFLICT (thread_id, checkpoint_ns, lineage_id) DO UPDATE SET
   chain = excluded.chain, length = excluded.length""",
-    """INSERT INTO waypoint_log_pages (thread_id, checkpoint_ns, lineage_id, page, type, items)
-SELECT ?, checkpoint_ns, lineage_id, page, type, items FROM waypoint_log_pages
+    """INSERT INTO waypoint_log_chunks
+  (thread_id, checkpoint_ns, lineage_id, first_item, type, items)
+SELECT ?, checkpoint_ns, lineage_id, first_item, type, items FROM waypoint_log_chunks
 WHERE thread_id = ?
-ON CONFLICT (thread_id, checkpoint_ns, lineage_id, page) DO UPDATE SET
+ON CONFLICT (thread_id, checkpoint_ns, lineage_id, first_item) DO UPDATE SET
   type = excluded.type, items = excluded.items""",
     """INSERT INTO waypoint_writes
   (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
@@ -128,11 +135,11 @@ DELETE FROM waypoint_writes WHERE thread_id = ? AND NOT EXISTS (
     AND c.checkpoint_ns = waypoint_writes.checkpoint_ns
     AND c.checkpoint_id = waypoint_writes.checkpoint_id)"""
 
-PRUNE_PAGES = """
-DELETE FROM waypoint_log_pages WHERE thread_id = ? AND NOT EXISTS (
-  SELECT 1 FROM waypoint_lineages AS l WHERE l.thread_id = waypoint_log_pages.thread_id
-    AND l.checkpoint_ns = waypoint_log_pages.checkpoint_ns
-    AND l.lineage_id = waypoint_log_pages.lineage_id)"""
+PRUNE_CHUNKS = """
+DELETE FROM waypoint_log_chunks WHERE thread_id = ? AND NOT EXISTS (
+  SELECT 1 FROM waypoint_lineages AS l WHERE l.thread_id = waypoint_log_chunks.thread_id
+    AND l.checkpoint_ns = waypoint_log_chunks.checkpoint_ns
+    AND l.lineage_id = waypoint_log_chunks.lineage_id)"""
 
 CREATE_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS waypoint_checkpoint_migrations (v INTEGER PRIMARY KEY)"

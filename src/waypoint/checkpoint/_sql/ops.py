@@ -145,7 +145,7 @@ def _plan_log(
                     thread_id=thread_id, checkpoint_ns=ns, channel=channel,
                 ) from exc
             base_ref = LogRef(lineage_id, int(ref_len))
-    return plan_write(value, hint, base_ref, base)
+    return plan_write(value, hint, base_ref, base, chunked=True)
 
 
 def put(
@@ -156,7 +156,7 @@ def put(
     metadata: CheckpointMetadata,
     new_versions: ChannelVersions,
 ) -> Op[dict[str, Any]]:
-    """Store the checkpoint row, the blobs of ``new_versions`` and any log pages."""
+    """Store the checkpoint row, the blobs of ``new_versions`` and any log chunks."""
     thread_id = get_thread_id(config)
     ns = get_checkpoint_ns(config)
     parent_id = get_checkpoint_id(config)
@@ -166,7 +166,8 @@ def put(
     blobs: list[tuple[Any, ...]] = []
     lineages: list[tuple[Any, ...]] = []
     extends: list[tuple[Any, ...]] = []
-    pages: list[tuple[Any, ...]] = []
+    chunks: list[tuple[Any, ...]] = []
+    trims: list[tuple[Any, ...]] = []
     for channel, version in new_versions.items():
         key = (thread_id, ns, channel, str(version))
         if channel not in values:
@@ -179,15 +180,17 @@ def put(
             if plan.extend is not None:
                 lid, old, new = plan.extend
                 extends.append((new, thread_id, ns, lid, old))
-            for page in plan.pages:
-                pages.append((thread_id, ns, page.lineage, page.page, *serde.dumps_typed(page.items)))
+            for chunk in plan.chunks:
+                chunks.append((thread_id, ns, chunk.lineage, chunk.first, *serde.dumps_typed(chunk.items)))
+            trims.extend((thread_id, ns, *trim) for trim in plan.trims)
         else:
             blobs.append((*key, *serde.dumps_typed(values[channel]), None, None))
     for sql, seq in (
         (q.INSERT_BLOB, blobs),
         (q.INSERT_LINEAGE, lineages),
         (q.EXTEND_LINEAGE, extends),
-        (q.UPSERT_PAGE, pages),
+        (q.UPSERT_CHUNK, chunks),
+        (q.TRIM_CHUNKS, trims),
     ):
         if seq:
             yield ExecuteMany(d.q(sql), seq)
@@ -255,7 +258,7 @@ def prune(d: Dialect, thread_ids: Sequence[str], strategy: str, keep_last: int |
         yield Execute(d.q(q.PRUNE_WRITES), (thread_id,))
         yield Execute(d.prune_blobs, (thread_id, thread_id))
         yield Execute(d.prune_lineages, (thread_id, thread_id))
-        yield Execute(d.q(q.PRUNE_PAGES), (thread_id,))
+        yield Execute(d.q(q.PRUNE_CHUNKS), (thread_id,))
 
 
 def checkpoint_row_params(

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
-from waypoint.checkpoint.log import PAGE_SIZE
 
 _T = 'TEXT COLLATE "C" NOT NULL'
 
@@ -76,6 +75,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
   PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 )""",
     ),
+    # 2: log pages (one row per page number, rewritten at every append) become log chunks
+    # (one row per first item, appended; see log.py's chunk mode). Old page n held own items
+    # from n * 64 on (64 was the page size of that format).
+    (
+        f"""CREATE TABLE IF NOT EXISTS waypoint_log_chunks (
+  thread_id {_T},
+  checkpoint_ns {_T} DEFAULT '',
+  lineage_id {_T},
+  first_item INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  items BYTEA NOT NULL,
+  PRIMARY KEY (thread_id, checkpoint_ns, lineage_id, first_item)
+)""",
+        """INSERT INTO waypoint_log_chunks
+  (thread_id, checkpoint_ns, lineage_id, first_item, type, items)
+SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoint_log_pages""",
+        "DROP TABLE waypoint_log_pages",
+    ),
 )
 
 
@@ -117,7 +134,7 @@ levels AS (
   CROSS JOIN LATERAL jsonb_array_elements(l.chain) WITH ORDINALITY AS e(value, ord)
 ),
 need AS (
-  SELECT thread_id, checkpoint_ns, lid, max((stop - start + {PAGE_SIZE - 1}) / {PAGE_SIZE}) AS npages
+  SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems
   FROM levels WHERE stop > start GROUP BY thread_id, checkpoint_ns, lid
 )
 SELECT 'c'::text, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
@@ -136,11 +153,11 @@ UNION ALL
 SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain::text, NULL, length, NULL, NULL,
   NULL, NULL FROM lins
 UNION ALL
-SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.page, p.type,
+SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.first_item, p.type,
   p.items, NULL, NULL
 FROM need AS n CROSS JOIN LATERAL (
-  SELECT * FROM waypoint_log_pages AS p WHERE p.thread_id = n.thread_id
-    AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.page < n.npages
+  SELECT * FROM waypoint_log_chunks AS p WHERE p.thread_id = n.thread_id
+    AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.first_item < n.nitems
   OFFSET 0) AS p"""
 
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
-from waypoint.checkpoint.log import PAGE_SIZE
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -68,6 +67,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
   PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 )""",
     ),
+    # 2: log pages (one row per page number, rewritten at every append) become log chunks
+    # (one row per first item, appended; see log.py's chunk mode). Old page n held own items
+    # from n * 64 on (64 was the page size of that format).
+    (
+        """CREATE TABLE IF NOT EXISTS waypoint_log_chunks (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  lineage_id TEXT NOT NULL,
+  first_item INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  items BLOB NOT NULL,
+  PRIMARY KEY (thread_id, checkpoint_ns, lineage_id, first_item)
+) WITHOUT ROWID""",
+        """INSERT INTO waypoint_log_chunks
+  (thread_id, checkpoint_ns, lineage_id, first_item, type, items)
+SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoint_log_pages""",
+        "DROP TABLE waypoint_log_pages",
+    ),
 )
 
 
@@ -105,7 +122,7 @@ levels AS (
     AND l.lineage_id = r.log_lineage, json_each(l.chain) AS e
 ),
 need AS (
-  SELECT thread_id, checkpoint_ns, lid, max((stop - start + {PAGE_SIZE - 1}) / {PAGE_SIZE}) AS npages
+  SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems
   FROM levels WHERE stop > start GROUP BY thread_id, checkpoint_ns, lid
 )
 SELECT 'c', thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, channel_versions,
@@ -122,10 +139,10 @@ UNION ALL
 SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain, NULL, length, NULL, NULL, NULL, NULL
 FROM lins
 UNION ALL
-SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.page, p.type, p.items,
+SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.first_item, p.type, p.items,
   NULL, NULL
-FROM need AS n JOIN waypoint_log_pages AS p ON p.thread_id = n.thread_id
-  AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.page < n.npages"""
+FROM need AS n JOIN waypoint_log_chunks AS p ON p.thread_id = n.thread_id
+  AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.first_item < n.nitems"""
 
 
 def metadata_filter(key: str, value_json: str, is_container: bool) -> tuple[str, list[Any]]:
