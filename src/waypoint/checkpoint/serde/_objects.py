@@ -7,8 +7,8 @@ Decoders resolve the reference through ``TypePolicy`` and rebuild without runnin
 
 * dataclasses and plain classes: ``object.__new__`` then the stored attributes are written to the
   instance ``__dict__`` or its slots (like ``copy``/``pickle`` do); ``__post_init__`` is not run;
-* pydantic v2 / v1 models: ``model_construct`` / ``construct`` (no validation), keeping the set of
-  explicitly set fields;
+* pydantic v2 models: see ``_pydantic`` (nested models folded into their parent);
+* pydantic v1 models: ``construct`` (no validation), keeping the set of explicitly set fields;
 * NamedTuples: ``tuple.__new__``; Enums: member lookup by value;
 * exceptions: the nearest builtin exception's ``__new__`` with the stored ``args``;
 * LangChain constructor form: the class is called with its stored kwargs, as LangChain does.
@@ -22,6 +22,7 @@ from typing import Any
 
 from ormsgpack import Ext
 
+from waypoint.checkpoint.serde import _pydantic
 from waypoint.checkpoint.serde._policy import (
     TypePolicy,
     class_kind,
@@ -36,7 +37,6 @@ from waypoint.checkpoint.serde._stdlib import (
     NAMEDTUPLE,
     OBJECT,
     PYDANTIC_V1,
-    PYDANTIC_V2,
     Decoder,
     Encoder,
     Pack,
@@ -46,7 +46,6 @@ from waypoint.checkpoint.serde._stdlib import (
 )
 
 _slot_cache: dict[type, dict[str, Any]] = {}
-_setattr = object.__setattr__
 
 
 def _slot_descriptors(cls: type) -> dict[str, Any]:
@@ -110,29 +109,6 @@ def _restore(obj: Any, state: Any) -> Any:
     return obj
 
 
-_direct_cache: dict[type, tuple[frozenset[str], bool] | None] = {}
-
-
-def _direct_plan(cls: Any) -> tuple[frozenset[str], bool] | None:
-    """``(field names, extra allowed)`` if a pydantic v2 model can be rebuilt directly.
-
-    Setting ``__dict__``, the fields set and the extras is all ``model_construct`` does for a
-    model without private attributes or ``model_post_init`` when every field is given.
-    ``None`` means: use ``model_construct``.
-    """
-    try:
-        return _direct_cache[cls]
-    except KeyError:
-        pass
-    plan: tuple[frozenset[str], bool] | None = None
-    if not cls.__private_attributes__ and cls.__pydantic_post_init__ is None:
-        plan = (frozenset(cls.__pydantic_fields__), cls.model_config.get("extra") == "allow")
-    if len(_direct_cache) > 4096:
-        _direct_cache.clear()
-    _direct_cache[cls] = plan
-    return plan
-
-
 def _builtin_exception_base(cls: type) -> type:
     for klass in cls.__mro__:
         if klass.__module__ == "builtins":
@@ -159,17 +135,7 @@ def encoder_for(cls: type, policy: TypePolicy) -> Encoder | None:
 
         return enc_enum
     if kind == "pydantic":
-
-        def enc_pydantic(obj: Any, pack: Pack) -> Ext:
-            values = obj.__dict__
-            fields_set = obj.__pydantic_fields_set__
-            extra = obj.__pydantic_extra__
-            if extra is None and len(fields_set) == len(values):  # every field set explicitly
-                return Ext(PYDANTIC_V2, pack([module, qualname, values]))
-            payload = [module, qualname, values, sorted(fields_set), extra]
-            return Ext(PYDANTIC_V2, pack(payload))
-
-        return enc_pydantic
+        return _pydantic.encoder(cls, module, qualname)
     if kind == "pydantic_v1":
 
         def enc_pydantic_v1(obj: Any, pack: Pack) -> Ext:
@@ -290,32 +256,6 @@ def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
         object.__getattribute__(obj, "__dict__").update(expect(state, dict, "dataclass state"))
         return obj
 
-    def dec_pydantic(data: bytes, unpack: Unpack) -> Any:
-        payload = unpack(data)
-        if type(payload) is list and len(payload) == 3:
-            module, qualname, values = payload
-            fields_set = extra = None
-        else:
-            module, qualname, values, fields_set, extra = expect(payload, list, "pydantic model")
-        cls: Any = resolve(module, qualname, "pydantic")
-        if type(values) is not dict:
-            raise TypeError("malformed pydantic model: values are not a dict")
-        fields = set(values if fields_set is None else expect(fields_set, list, "fields set"))
-        if extra is not None and type(extra) is not dict:
-            raise TypeError("malformed pydantic model: extra is not a dict")
-        plan = _direct_plan(cls)
-        if plan is not None and values.keys() == plan[0] and (extra is not None) == plan[1]:
-            obj: Any = object.__new__(cls)
-            _setattr(obj, "__dict__", values)
-            _setattr(obj, "__pydantic_fields_set__", fields)
-            _setattr(obj, "__pydantic_extra__", extra)
-            _setattr(obj, "__pydantic_private__", None)
-            return obj
-        kwargs = dict(values)
-        if extra:
-            kwargs.update(extra)
-        return cls.model_construct(_fields_set=fields, **kwargs)
-
     def dec_pydantic_v1(data: bytes, unpack: Unpack) -> Any:
         module, qualname, values, fields_set = expect(unpack(data), list, "pydantic.v1 model")
         cls: Any = resolve(module, qualname, "pydantic_v1")
@@ -354,7 +294,7 @@ def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
     return {
         ENUM: dec_enum,
         DATACLASS: dec_dataclass,
-        PYDANTIC_V2: dec_pydantic,
+        **_pydantic.decoders(policy),
         PYDANTIC_V1: dec_pydantic_v1,
         NAMEDTUPLE: dec_namedtuple,
         EXCEPTION: dec_exception,

@@ -62,6 +62,7 @@ NAMEDTUPLE = 44
 OBJECT = 45
 LC_CONSTRUCTOR = 46
 EXCEPTION = 47
+PYDANTIC_V2_TREE = 48  # a pydantic v2 model with nested models folded (see _pydantic)
 NDARRAY = 50
 NP_SCALAR = 51
 PICKLE = 60

@@ -97,7 +97,7 @@ class JsonPlusSerializer:
             tag, payload = data
         except (TypeError, ValueError):
             raise SerializationError("loads_typed expects a (tag, bytes) pair") from None
-        if not isinstance(payload, bytes | bytearray | memoryview):
+        if type(payload) is not bytes and not isinstance(payload, bytearray | memoryview):
             raise SerializationError(
                 f"loads_typed expects bytes, got {type(payload).__name__} (tag {tag!r})"
             )
