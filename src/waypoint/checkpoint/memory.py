@@ -3,10 +3,17 @@
 Values are serialized on the way in (so later mutation of live state never rewrites history);
 append-style channels keep the item-log model of ``waypoint.checkpoint.log`` with one shared
 Python list of serialized items per lineage, so a long conversation costs O(turns).
+
+Reading a log does not run the serializer on every item every time: each lineage keeps a
+decode cache (``_Decoded``) holding every item's decoded *state* as ``marshal`` bytes, so a read
+rebuilds fresh objects with a few C calls per item. Nothing decoded is ever shared between two
+reads, or between a read and the store: like LangGraph's saver, every read returns new lists,
+dicts and message objects, and mutating them cannot change history.
 """
 
 from __future__ import annotations
 
+import marshal
 import threading
 from bisect import insort
 from collections import defaultdict
@@ -68,11 +75,138 @@ class SyncSaverAsyncFace:
 
 
 class _Lineage:
-    __slots__ = ("row", "items")
+    __slots__ = ("row", "items", "decoded")
 
-    def __init__(self, row: Lineage, items: list[Typed]) -> None:
+    def __init__(self, row: Lineage, items: list[Typed], decoded: "_Decoded | None" = None) -> None:
         self.row = row
-        self.items = items
+        self.items = items  # serialized items, append-only: items[i] never changes once written
+        self.decoded = decoded if decoded is not None else _Decoded()
+
+
+# --- decode cache: an item's *state* holds only exact builtin types that ``marshal`` copies
+# deeply (str, int, float, bool, None, bytes; list, tuple, dict, set, frozenset of those). Its
+# *kind* says how a fresh copy of the state becomes the item: ``_PLAIN`` (it is the item), a
+# pydantic v2 class (state ``__dict__``, fields set, extra: rebuilt as the serializer's decoder
+# does) or ``_RAW`` (anything else: the serializer decodes the stored bytes at every read).
+# marshal format 2 has no back-references: no two items of one read share an object either.
+_CHUNK = 64  # states per marshal blob once a chunk is full
+_MARSHAL_VERSION = 2
+_PLAIN, _RAW = object(), object()
+_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
+_MODEL_SLOTS = frozenset({"__dict__", "__weakref__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"})
+_models: dict[type, bool] = {}
+_new = object.__new__
+_set = object.__setattr__
+_loads_state = marshal.loads
+
+
+def _is_plain(value: Any) -> bool:
+    """True if ``value`` holds only types that a marshal round trip copies exactly."""
+    t = type(value)
+    if t in _ATOMS:
+        return True
+    if t is list or t is tuple or t is set or t is frozenset:
+        return all(_is_plain(v) for v in value)
+    if t is dict:
+        return all(_is_plain(k) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _rebuildable_model(cls: type) -> bool:
+    """A pydantic v2 model whose whole instance state is ``__dict__`` and the pydantic slots:
+    no private attributes, no ``model_post_init``, no slots of its own."""
+    known = _models.get(cls)
+    if known is None:
+        slots = [k.__dict__["__slots__"] for k in cls.__mro__ if "__slots__" in k.__dict__]
+        known = (
+            isinstance(getattr(cls, "__pydantic_fields__", None), dict)
+            and getattr(cls, "__pydantic_post_init__", True) is None
+            and not getattr(cls, "__private_attributes__", True)
+            and all(set([s] if isinstance(s, str) else s) <= _MODEL_SLOTS for s in slots)
+        )
+        if len(_models) < 4096:
+            _models[cls] = known
+    return known
+
+
+def _state_of(value: Any, index: int) -> tuple[Any, list[Any]]:
+    """``(kind, state)`` for freshly decoded item ``index``; a state is three values, kept flat
+    so that a read allocates no tuple per item."""
+    cls = type(value)
+    try:
+        if _rebuildable_model(cls) and value.__pydantic_private__ is None:
+            state = [value.__dict__, value.__pydantic_fields_set__, value.__pydantic_extra__]
+            if type(state[1]) is set and _is_plain(state):
+                return cls, state
+        elif _is_plain(value):
+            return _PLAIN, [value, None, None]
+    except (RecursionError, AttributeError):  # too deep to check, or an unusual instance
+        pass
+    return _RAW, [index, None, None]
+
+
+class _Decoded:
+    """The decode cache of one lineage: kinds and states of its first ``len(kinds)`` items.
+    States are marshal bytes: full chunks of ``_CHUNK`` items, then one blob per item."""
+
+    __slots__ = ("kinds", "chunks", "tail")
+
+    def __init__(self) -> None:
+        self.kinds: list[Any] = []
+        self.chunks: list[bytes] = []
+        self.tail: list[bytes] = []
+
+    def copy(self) -> "_Decoded":
+        other = _Decoded()
+        other.kinds, other.chunks, other.tail = list(self.kinds), list(self.chunks), list(self.tail)
+        return other
+
+    def fill(self, items: list[Typed], upto: int, loads: Any) -> None:
+        """Decode ``items[len(kinds):upto]`` once and remember their states."""
+        dumps, version = marshal.dumps, _MARSHAL_VERSION
+        for i in range(len(self.kinds), upto):
+            kind, state = _state_of(loads(items[i]), i)
+            try:
+                blob = dumps(state, version)
+            except ValueError:  # e.g. nested deeper than marshal allows
+                kind, blob = _RAW, dumps([i, None, None], version)
+            self.kinds.append(kind)
+            self.tail.append(blob)
+            if len(self.tail) == _CHUNK:
+                flat: list[Any] = []
+                for b in self.tail:
+                    flat.extend(_loads_state(b))
+                self.chunks.append(dumps(flat, version))
+                self.tail = []
+
+    def read(self, items: list[Typed], upto: int, loads: Any, out: list[Any]) -> None:
+        """Append fresh copies of the first ``upto`` items to ``out``."""
+        if len(self.kinds) < upto:
+            self.fill(items, upto, loads)
+        full, rest = divmod(upto, _CHUNK)
+        states: list[Any] = []
+        for blob in self.chunks[:full]:
+            states.extend(_loads_state(blob))
+        if rest:
+            if full < len(self.chunks):
+                states.extend(_loads_state(self.chunks[full])[: 3 * rest])
+            else:
+                for blob in self.tail[:rest]:
+                    states.extend(_loads_state(blob))
+        append = out.append
+        flat = iter(states)
+        for kind, a, b, c in zip(self.kinds, flat, flat, flat):
+            if kind is _PLAIN:
+                append(a)
+            elif kind is _RAW:
+                append(loads(items[a]))
+            else:
+                obj = _new(kind)
+                _set(obj, "__dict__", a)
+                _set(obj, "__pydantic_fields_set__", b)
+                _set(obj, "__pydantic_extra__", c)
+                _set(obj, "__pydantic_private__", None)
+                append(obj)
 
 
 class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
@@ -274,10 +408,10 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         loads = self.serde.loads_typed
         out: list[Any] = []
         for lid, own_len in levels(ref, entry.row):
-            items = self._lineages[(thread_id, ns, lid)].items
-            if len(items) < own_len:
-                raise ValueError(f"lineage {lid!r} holds {len(items)} items, {own_len} needed")
-            out.extend(loads(t) for t in items[:own_len])
+            level = self._lineages[(thread_id, ns, lid)]
+            if len(level.items) < own_len:
+                raise ValueError(f"lineage {lid!r} holds {len(level.items)} items, {own_len} needed")
+            level.decoded.read(level.items, own_len, loads, out)
         return out
 
     # --- maintenance ------------------------------------------------------------------------
@@ -321,7 +455,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                     self._blobs[(dst, ns, ch, ver)] = blob
             for (t, ns, lid), entry in list(self._lineages.items()):
                 if t == src:
-                    self._lineages[(dst, ns, lid)] = _Lineage(entry.row, list(entry.items))
+                    self._lineages[(dst, ns, lid)] = _Lineage(entry.row, list(entry.items), entry.decoded.copy())
             for (t, ns, cid), bucket in list(self._writes.items()):
                 if t == src:
                     self._writes[(dst, ns, cid)] = dict(bucket)
