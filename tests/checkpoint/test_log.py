@@ -133,7 +133,7 @@ class ChunkStore(Store):
     def write(self, version: str, value: list, hint: LogHint | None) -> LogRef:
         base_ref = self.refs.get(hint.base_version) if hint and hint.base_version else None
         base = self.lineages.get(base_ref.lineage) if base_ref else None
-        plan = plan_write(value, hint, base_ref, base, chunked=True)
+        plan = plan_write(value, hint, base_ref, base, layout="chunks")
         assert not plan.pages
         if plan.new_lineage is not None:
             self.lineages[plan.new_lineage.id] = plan.new_lineage

@@ -7,13 +7,15 @@ sequence.
 
 Backends store pages in one of two layouts:
 
-- *page mode* (``plan_write(chunked=False)``, MongoDB): one record per (lineage, page number);
-  an append rewrites the last partial page whole.
-- *chunk mode* (``chunked=True``, the SQL savers): one row per (lineage, first own item); an
+- *page mode* (``plan_write(layout="pages")``, MongoDB): one record per (lineage, page
+  number); an append rewrites the last partial page whole.
+- *chunk mode* (``layout="chunks"``, the SQL savers): one row per (lineage, first own item); an
   append inserts a row holding only the new items, and the append that fills a page writes
   the whole page at the page's first item and drops that page's other rows. Nothing is
   rewritten per turn, so PostgreSQL does not leave a dead TOAST copy of a growing page behind
   at every step, and the rows of a lineage never overlap.
+
+The in-memory saver keeps whole Python lists and plans with ``layout=None`` (no pages).
 
 A lineage may start from a prefix of another one (after a fork, a replace-by-id or a removal).
 Each lineage row carries its whole *chain*: ``((root_id, 0), (child_id, start_1), ...,
@@ -31,7 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from waypoint.checkpoint.base import LogHint
 
@@ -186,14 +188,14 @@ def plan_write(
     base_lineage: Lineage | None,
     *,
     new_id: Callable[[], str] = new_lineage_id,
-    chunked: bool = False,
+    layout: Literal["pages", "chunks"] | None = "pages",
 ) -> LogWrite:
     """Plan how to store ``value`` given the stored reference of the version it came from.
 
     ``base_ref``/``base_lineage`` describe ``hint.base_version`` as stored (None when there is
     none or it is not a log). The fast path extends the base lineage in place; a fork or edit
     starts a child lineage sharing the unchanged prefix; anything else writes a fresh lineage.
-    ``chunked`` selects the storage layout (see the module docstring).
+    ``layout`` selects the storage layout (see the module docstring).
     """
     plan = _plan_refs(value, hint, base_ref, base_lineage, new_id)
     ref, lineage = plan.ref, plan.new_lineage
@@ -203,9 +205,10 @@ def plan_write(
         own_from, start = plan.extend[1] - base_lineage.start, base_lineage.start  # type: ignore[union-attr]
     else:
         return plan
-    if chunked:
+    if layout == "chunks":
         return _chunks_for(ref.lineage, start, value, own_from, plan)
-    plan.pages = _pages_for(ref.lineage, start, value, own_from)
+    if layout == "pages":
+        plan.pages = _pages_for(ref.lineage, start, value, own_from)
     return plan
 
 

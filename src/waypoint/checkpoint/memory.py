@@ -277,7 +277,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                 entry = self._lineages.get((thread_id, ns, stored.lineage))
                 if entry is not None:
                     base_ref, base = stored, entry.row
-        plan = plan_write(value, hint, base_ref, base)
+        plan = plan_write(value, hint, base_ref, base, layout=None)
         dumps = self.serde.dumps_typed
         if plan.extend is not None:
             lid, old, new = plan.extend

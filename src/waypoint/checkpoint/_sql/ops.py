@@ -145,7 +145,7 @@ def _plan_log(
                     thread_id=thread_id, checkpoint_ns=ns, channel=channel,
                 ) from exc
             base_ref = LogRef(lineage_id, int(ref_len))
-    return plan_write(value, hint, base_ref, base, chunked=True)
+    return plan_write(value, hint, base_ref, base, layout="chunks")
 
 
 def put(
