@@ -11,12 +11,16 @@ so validation reaches ops passed to ``batch`` directly, all puts of a batch are 
 one ``embed_documents`` call, and each distinct search query in one ``embed_query`` call,
 before any storage I/O (and outside any lock or transaction). Embedding never happens on
 search for stored items.
+
+Validation runs once per op: ``BaseStore``'s conveniences build their ops with
+:func:`checked` (so a bad argument raises before ``batch`` is called), and ``plan_batch``
+validates only the ops that are not marked that way.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Mapping, NamedTuple, TypeVar
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 from waypoint.store._embed import IndexSpec, Vector, validate_fields
 from waypoint.store._filters import FilterCondition, compile_filter
@@ -65,7 +69,8 @@ def _check_page(op: Any) -> None:
 def _check_put(op: PutOp) -> None:
     validate_namespace(op.namespace)
     validate_key(op.key)
-    if op.value is not None and not isinstance(op.value, Mapping):
+    value = op.value
+    if value is not None and type(value) is not dict and not isinstance(value, Mapping):
         raise ValueError(
             f"PutOp value for key {op.key!r} must be a dict (or None to delete), "
             f"got {type(op.value).__name__}"
@@ -89,49 +94,102 @@ def _check_list(op: ListNamespacesOp) -> None:
 OpT = TypeVar("OpT", bound=Op)
 
 
+def _check_get(op: GetOp) -> None:
+    validate_namespace(op.namespace, write=False)
+    validate_key(op.key)
+
+
+def _check_search(op: SearchOp) -> None:
+    validate_namespace_prefix(op.namespace_prefix)
+    compile_filter(op.filter)
+    _check_page(op)
+    if op.query is not None and not isinstance(op.query, str):
+        raise ValueError(f"query={op.query!r}: a search query is a str")
+
+
+_CHECKS: dict[type, Callable[[Any], None]] = {
+    GetOp: _check_get, PutOp: _check_put, SearchOp: _check_search, ListNamespacesOp: _check_list
+}
+
+
 def validate_op(op: OpT) -> OpT:
     """Check one op's arguments (namespaces, key, value, filter, paging, paths) and return it.
 
     Raises InvalidNamespaceError, InvalidFilterError, ConfigError (bad field paths) or
     ValueError (keys, values, TTLs, paging) naming the bad value.
     """
-    if isinstance(op, GetOp):
-        validate_namespace(op.namespace, write=False)
-        validate_key(op.key)
-    elif isinstance(op, PutOp):
-        _check_put(op)
-    elif isinstance(op, SearchOp):
-        validate_namespace_prefix(op.namespace_prefix)
-        compile_filter(op.filter)
-        _check_page(op)
-        if op.query is not None and not isinstance(op.query, str):
-            raise ValueError(f"query={op.query!r}: a search query is a str")
-    elif isinstance(op, ListNamespacesOp):
-        _check_list(op)
-    else:
-        raise ValueError(f"unknown store op {op!r}; use GetOp, PutOp, SearchOp or ListNamespacesOp")
-    return op
+    for cls, check in _CHECKS.items():
+        if isinstance(op, cls):
+            check(op)
+            return op
+    raise ValueError(f"unknown store op {op!r}; use GetOp, PutOp, SearchOp or ListNamespacesOp")
+
+
+def _checked_type(base: type[OpT]) -> type[OpT]:
+    """A private subclass of op type ``base`` marking ops that :func:`checked` validated.
+
+    It equals, prints, copies and pickles as ``base``; ``_replace``/``_make`` give a plain
+    ``base`` (new field values are unchecked).
+    """
+
+    def __repr__(self: Any) -> str:
+        names = base._fields  # type: ignore[attr-defined]
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(names, self))
+        return f"{base.__name__}({fields})"
+
+    def __reduce__(self: Any) -> tuple[Any, ...]:
+        return base, tuple(self)
+
+    def _make(cls: Any, iterable: Iterable[Any]) -> Any:
+        return base._make(iterable)  # type: ignore[attr-defined]
+
+    namespace = {"__slots__": (), "__repr__": __repr__, "__reduce__": __reduce__,
+                 "_make": classmethod(_make), "__module__": base.__module__}
+    return type(f"Checked{base.__name__}", (base,), namespace)  # type: ignore[return-value]
+
+
+_CHECKED: dict[type, type] = {cls: _checked_type(cls) for cls in _CHECKS}
+_CHECKED_TYPES = frozenset(_CHECKED.values())
+
+
+def checked(cls: type[OpT], *fields: Any) -> OpT:
+    """``cls(*fields)`` validated (see :func:`validate_op`) and marked so :func:`plan_batch`
+    does not check it again; ``BaseStore``'s conveniences build their ops through this."""
+    op = _CHECKED[cls](*fields)
+    _CHECKS[cls](op)
+    return op  # type: ignore[no-any-return]
+
+
+_NO_FILTER: tuple[FilterCondition, ...] = ()
+_NONE: frozenset[int] = frozenset()
 
 
 def plan_batch(ops: Iterable[Op], index: IndexSpec | None) -> BatchPlan:
-    """Validate ops and collect what must be embedded; raises before anything is applied."""
-    ops = [validate_op(op) for op in ops]
+    """Validate ops and collect what must be embedded; raises before anything is applied.
+
+    Ops built by ``BaseStore`` (see :func:`checked`) were validated there and are not
+    checked twice.
+    """
+    ops = list(ops)
     filters: dict[int, tuple[FilterCondition, ...]] = {}
     texts: list[str] = []
     owners: list[tuple[int, str]] = []
-    indexed: set[int] = set()
+    indexed: list[int] = []
     queries: dict[int, str] = {}
     for i, op in enumerate(ops):
-        if isinstance(op, PutOp) and index is not None and op.value is not None:
-            indexed.add(i)
-            for field, text in index.texts(op.value, index.fields_for_put(op.index)):
-                texts.append(text)
-                owners.append((i, field))
+        if type(op) not in _CHECKED_TYPES:
+            validate_op(op)
+        if isinstance(op, PutOp):
+            if index is not None and op.value is not None:
+                indexed.append(i)
+                for field, text in index.texts(op.value, index.fields_for_put(op.index)):
+                    texts.append(text)
+                    owners.append((i, field))
         elif isinstance(op, SearchOp):
-            filters[i] = compile_filter(op.filter)
+            filters[i] = compile_filter(op.filter) if op.filter else _NO_FILTER
             if index is not None and op.query:
                 queries[i] = op.query
-    return BatchPlan(ops, filters, texts, owners, frozenset(indexed), queries)
+    return BatchPlan(ops, filters, texts, owners, frozenset(indexed) if indexed else _NONE, queries)
 
 
 def _assemble(
@@ -144,10 +202,13 @@ def _assemble(
     return BatchVectors(documents, {i: by_text[q] for i, q in plan.queries.items()})
 
 
+_NO_VECTORS = BatchVectors({}, {})
+
+
 def embed_plan(plan: BatchPlan, index: IndexSpec | None) -> BatchVectors:
     """Embed a plan's documents (one call) and queries (one call per distinct query)."""
-    if index is None:
-        return BatchVectors({}, {})
+    if index is None or not (plan.indexed or plan.queries):
+        return _NO_VECTORS
     docs: list[Vector] = []
     if plan.texts:
         raw = index.embedder.embed_documents(plan.texts)
@@ -159,8 +220,8 @@ def embed_plan(plan: BatchPlan, index: IndexSpec | None) -> BatchVectors:
 
 async def aembed_plan(plan: BatchPlan, index: IndexSpec | None) -> BatchVectors:
     """Async twin of :func:`embed_plan`; documents and queries are embedded concurrently."""
-    if index is None:
-        return BatchVectors({}, {})
+    if index is None or not (plan.indexed or plan.queries):
+        return _NO_VECTORS
     distinct = list(dict.fromkeys(plan.queries.values()))
 
     async def documents() -> list[Vector]:

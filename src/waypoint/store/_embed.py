@@ -275,6 +275,9 @@ class IndexSpec(NamedTuple):
 
     def check(self, vectors: Any, count: int, what: str) -> list[Vector]:
         """Validate an embedder's output: ``count`` vectors of ``dims`` numbers each."""
+        rows = _fast_rows(vectors, count, self.dims)
+        if rows is not None:
+            return rows
         try:
             rows = [[float(x) for x in v] for v in vectors]
         except TypeError as exc:
@@ -291,6 +294,28 @@ class IndexSpec(NamedTuple):
                     "vector; set dims to the model's output size"
                 )
         return rows
+
+
+def _fast_rows(vectors: Any, count: int, dims: int) -> list[Vector] | None:
+    """``vectors`` as lists of numbers, checked by numpy, when they are a well-formed
+    ``(count, dims)`` block of numbers; None otherwise (the slow path then names the problem).
+
+    Lists of lists holding floats are returned as they are (every backend converts vectors to
+    its own format, so copying each number here would be wasted work)."""
+    if count == 0:
+        return None
+    import numpy as np  # deferred: importing the store interface does not load numpy
+
+    try:
+        arr = np.asarray(vectors)
+    except Exception:
+        return None
+    if arr.shape != (count, dims) or arr.dtype.kind not in "fiub":  # numbers only, no objects
+        return None
+    if arr.dtype.kind == "f" and type(vectors) is list and all(type(v) is list for v in vectors):
+        return vectors
+    rows: list[Vector] = arr.astype(np.float64, copy=False).tolist()
+    return rows
 
 
 def validate_fields(fields: Any, where: str) -> tuple[str, ...]:

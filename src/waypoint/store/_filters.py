@@ -26,13 +26,14 @@ Translators (SQL, Mongo) consume :func:`compile_filter`'s output, a tuple of
 *parameters* (e.g. a JSON path built from bound segments, a bound value), never formatted into
 query text. Segments cannot start with ``"$"``, so a Mongo translator never sees an operator
 name as a field. Where a backend cannot express a condition natively it may fetch more rows and
-post-filter with :func:`matches`, which is the reference implementation.
+post-filter with :func:`matches`, which is the reference implementation; :func:`predicate`
+gives the same answers as one function per filter, for scanning many values.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Mapping, NamedTuple
+from typing import Any, Callable, Literal, Mapping, NamedTuple
 
 from waypoint.errors import InvalidFilterError
 
@@ -236,6 +237,44 @@ def condition_matches(cond: FilterCondition, value: Any) -> bool:
 def matches(conditions: tuple[FilterCondition, ...], value: Any) -> bool:
     """Whether every compiled condition holds (the empty filter matches everything)."""
     return all(condition_matches(c, value) for c in conditions)
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _condition_test(cond: FilterCondition) -> Callable[[Any], bool]:
+    """``condition_matches`` bound to ``cond``, with a fast path for the commonest condition:
+    equality with a str or number at a one-segment path (same results, fewer calls)."""
+    path, op, operand = cond
+    kind = type(operand)
+    if op != "$eq" or len(path) != 1 or kind not in (str, int, float):
+        return lambda value: condition_matches(cond, value)
+    segment = path[0]
+
+    def test(value: Any) -> bool:
+        if type(value) is dict:
+            found = value.get(segment, MISSING)
+        else:
+            found = get_path(value, path)
+        if found is MISSING:
+            return False
+        if type(found) is kind:
+            return bool(found == operand)
+        return json_equal(found, operand)
+
+    return test
+
+
+def predicate(conditions: tuple[FilterCondition, ...]) -> Callable[[Any], bool]:
+    """One function ``value -> bool`` equal to ``matches(conditions, value)``, for testing
+    many values against the same compiled filter."""
+    tests = [_condition_test(c) for c in conditions]
+    if not tests:
+        return _always
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: all(test(value) for test in tests)
 
 
 def match_filter(filter: Mapping[str, Any] | None, value: Any) -> bool:

@@ -86,6 +86,26 @@ class SearchItem(Item):
         return {**super().dict(), "score": self.score}
 
 
+_new = object.__new__
+
+
+def make_item(
+    namespace: tuple[str, ...], key: str, value: dict[str, Any], created_at: datetime,
+    updated_at: datetime, score: float | None = None, *, search: bool = False,
+) -> Item:
+    """An ``Item`` (``SearchItem`` if ``search``) from parts already in their final types (a
+    tuple namespace, aware datetimes): the backends' hot path, skipping the conversions."""
+    item = _new(SearchItem if search else Item)
+    item.namespace = namespace
+    item.key = key
+    item.value = value
+    item.created_at = created_at
+    item.updated_at = updated_at
+    if search:
+        item.score = score  # type: ignore[attr-defined]
+    return item
+
+
 class GetOp(NamedTuple):
     """Read one item; ``refresh_ttl`` moves its expiry forward if it has a TTL."""
 

@@ -97,7 +97,7 @@ def validate_namespace(namespace: Any, *, write: bool = True) -> tuple[str, ...]
             f"the first label {RESERVED_LABEL!r} is reserved for waypoint's own data; "
             "choose another root label",
         )
-    return cast("tuple[str, ...]", namespace)
+    return namespace  # type: ignore[no-any-return]
 
 
 def validate_namespace_prefix(prefix: Any) -> tuple[str, ...]:

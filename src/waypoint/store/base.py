@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Iterable, Literal, Mapping
 
 from waypoint.errors import InvalidNamespaceError
-from waypoint.store._batch import validate_op
+from waypoint.store._batch import checked
 from waypoint.store._embed import Embedder, ensure_embeddings, get_text_at_path
 from waypoint.store._items import (
     GetOp,
@@ -93,7 +93,7 @@ class BaseStore(ABC):
     # Op builders: validation lives here once, shared by the sync and async faces.
 
     def _get_op(self, namespace: tuple[str, ...], key: str, refresh_ttl: bool | None) -> GetOp:
-        return validate_op(GetOp(namespace, key, resolve_refresh(self.ttl_config, refresh_ttl)))
+        return checked(GetOp, namespace, key, resolve_refresh(self.ttl_config, refresh_ttl))
 
     def _put_op(
         self,
@@ -103,7 +103,7 @@ class BaseStore(ABC):
         index: Literal[False] | list[str] | None,
         ttl: float | NotProvided | None,
     ) -> PutOp:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise ValueError(
                 f"store values are dicts, got {type(value).__name__} for key {key!r}; "
                 "wrap it, e.g. {'value': ...}; use delete() to remove an item"
@@ -114,10 +114,10 @@ class BaseStore(ABC):
                 "whose supports_ttl is True"
             )
         resolved = resolve_ttl(self.ttl_config, ttl) if self.supports_ttl else None
-        return validate_op(PutOp(namespace, key, dict(value), index, resolved))
+        return checked(PutOp, namespace, key, dict(value), index, resolved)
 
     def _delete_op(self, namespace: tuple[str, ...], key: str) -> PutOp:
-        return validate_op(PutOp(namespace, key, None))
+        return checked(PutOp, namespace, key, None)
 
     def _search_op(
         self,
@@ -129,7 +129,7 @@ class BaseStore(ABC):
         refresh_ttl: bool | None,
     ) -> SearchOp:
         refresh = resolve_refresh(self.ttl_config, refresh_ttl)
-        return validate_op(SearchOp(namespace_prefix, filter, limit, offset, query, refresh))
+        return checked(SearchOp, namespace_prefix, filter, limit, offset, query, refresh)
 
     def _list_op(
         self,
@@ -144,7 +144,7 @@ class BaseStore(ABC):
             conditions.append(MatchCondition("prefix", validate_match_path(prefix)))
         if suffix is not None:
             conditions.append(MatchCondition("suffix", validate_match_path(suffix)))
-        return validate_op(ListNamespacesOp(tuple(conditions) or None, max_depth, limit, offset))
+        return checked(ListNamespacesOp, tuple(conditions) or None, max_depth, limit, offset)
 
     # Sync face.
 

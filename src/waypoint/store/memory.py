@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable
 
 from waypoint.store._batch import BatchPlan, BatchVectors, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import Vector, normalize_index
-from waypoint.store._filters import FilterCondition, matches
+from waypoint.store._filters import FilterCondition, predicate
+from waypoint.store._items import make_item
 from waypoint.store._namespaces import has_prefix, select_namespaces
 from waypoint.store._ttl import (
     ThreadSweeper,
@@ -58,12 +59,16 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 class _Record:
-    __slots__ = ("created_at", "expires_at", "rows", "stamp", "ttl", "updated_at", "value")
+    """A stored item. ``value`` is private (copied in); ``flat`` says no value in it is a
+    dict or list, so a shallow copy is a full copy out."""
+
+    __slots__ = ("created_at", "expires_at", "flat", "rows", "stamp", "ttl", "updated_at", "value")
 
     def __init__(
         self, value: dict[str, Any], created_at: datetime, now: datetime, ttl: float | None
     ) -> None:
         self.value = value
+        self.flat = all(type(v) is not dict and type(v) is not list for v in value.values())
         self.created_at = created_at
         self.updated_at = now
         self.stamp = (now - _EPOCH) // _MICROSECOND  # integer recency key for ordering
@@ -74,6 +79,10 @@ class _Record:
     def refresh(self, now: datetime) -> None:
         if self.ttl is not None:
             self.expires_at = expiry(now, self.ttl)
+
+    def copy_value(self) -> dict[str, Any]:
+        """A copy of the value the caller may mutate freely."""
+        return dict(self.value) if self.flat else _copy(self.value)  # type: ignore[no-any-return]
 
 
 class InMemoryStore(ThreadSweeping, BaseStore):
@@ -117,11 +126,12 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         results: list[Result] = []
         with self._lock:
             now = self._clock()
+            rows = self._add_vectors(vectors.documents) if vectors.documents else {}
             for i, op in enumerate(plan.ops):
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
                 elif isinstance(op, PutOp):
-                    self._put(op, now, vectors.documents.get(i))
+                    self._put(op, now, rows.get(i))
                     results.append(None)
                 elif isinstance(op, SearchOp):
                     query = vectors.queries.get(i)
@@ -130,8 +140,16 @@ class InMemoryStore(ThreadSweeping, BaseStore):
                     results.append(self._list(op, now))
         return results
 
+    def _add_vectors(self, documents: dict[int, list[tuple[str, Vector]]]) -> dict[int, list[int]]:
+        """Store a batch's document vectors in one call; put index -> matrix rows."""
+        if self._vectors is None:
+            return {}
+        added = iter(self._vectors.add([v for docs in documents.values() for _, v in docs]))
+        return {i: [next(added) for _ in docs] for i, docs in documents.items()}
+
     def _live(self, namespace: tuple[str, ...], key: str, now: datetime) -> _Record | None:
-        record = self._data.get(namespace, {}).get(key)
+        items = self._data.get(namespace)
+        record = None if items is None else items.get(key)
         if record is None or is_expired(record.expires_at, now):
             return None
         return record
@@ -142,12 +160,8 @@ class InMemoryStore(ThreadSweeping, BaseStore):
             return None
         if op.refresh_ttl:
             record.refresh(now)
-        return Item(
-            value=_copy(record.value),
-            key=op.key,
-            namespace=op.namespace,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
+        return make_item(
+            tuple(op.namespace), op.key, record.copy_value(), record.created_at, record.updated_at
         )
 
     def _drop(self, namespace: tuple[str, ...], key: str) -> None:
@@ -160,7 +174,8 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         if not items:
             del self._data[namespace]
 
-    def _put(self, op: PutOp, now: datetime, vectors: list[tuple[str, Vector]] | None) -> None:
+    def _put(self, op: PutOp, now: datetime, rows: list[int] | None) -> None:
+        """Write or delete one item; ``rows`` are its vectors, already in the matrix."""
         if op.value is None:
             self._drop(op.namespace, op.key)
             return
@@ -168,8 +183,8 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         created_at = previous.created_at if previous is not None else now
         self._drop(op.namespace, op.key)
         record = _Record(_copy(dict(op.value)), created_at, now, op.ttl)
-        if self._vectors is not None and vectors:
-            record.rows = self._vectors.add([v for _, v in vectors])
+        if rows:
+            record.rows = rows
         self._data.setdefault(op.namespace, {})[op.key] = record
 
     def _search(
@@ -179,40 +194,38 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         query: Vector | None,
         now: datetime,
     ) -> list[SearchItem]:
+        test = predicate(conditions)
+        # Rank keys, smallest first: newest first, ties by namespace, then key (unique, so
+        # the record itself is never compared).
         candidates = [
-            (namespace, key, record)
+            (-record.stamp, namespace, key, record)
             for namespace, items in self._data.items()
             if has_prefix(namespace, op.namespace_prefix)
             for key, record in items.items()
-            if not is_expired(record.expires_at, now)
-            and (not conditions or matches(conditions, record.value))
+            if (record.expires_at is None or record.expires_at > now) and test(record.value)
         ]
-        scores: list[float | None] = [None] * len(candidates)
+        wanted = op.offset + op.limit
         if query is not None and self._vectors is not None and self._index is not None:
             q = unit_vector(query, self._index.dims)
-            scores = self._vectors.max_scores([c[2].rows for c in candidates], q)
+            scores = self._vectors.max_scores([c[3].rows for c in candidates], q)
 
-        def rank(i: int) -> tuple[bool, float, int, tuple[str, ...], str]:
-            # Scored first, best first; then newest first; ties by namespace, then key.
-            namespace, key, record = candidates[i]
-            score = scores[i]
-            return (score is None, -(score or 0.0), -record.stamp, namespace, key)
+            def rank(i: int) -> tuple[bool, float, int, tuple[str, ...], str]:
+                # Scored first, best first; then as above.
+                score = scores[i]
+                return (score is None, -(score or 0.0), *candidates[i][:3])
 
-        order = heapq.nsmallest(op.offset + op.limit, range(len(candidates)), key=rank)
+            order = heapq.nsmallest(wanted, range(len(candidates)), key=rank)[op.offset :]
+            page = [(*candidates[i][1:], scores[i]) for i in order]
+        else:
+            newest = heapq.nsmallest(wanted, candidates)[op.offset :]
+            page = [(ns, key, record, None) for _, ns, key, record in newest]
         out = []
-        for i in order[op.offset :]:
-            namespace, key, record = candidates[i]
+        for namespace, key, record, score in page:
             if op.refresh_ttl:
                 record.refresh(now)
             out.append(
-                SearchItem(
-                    namespace,
-                    key,
-                    _copy(record.value),
-                    record.created_at,
-                    record.updated_at,
-                    scores[i],
-                )
+                make_item(namespace, key, record.copy_value(), record.created_at,
+                          record.updated_at, score, search=True)
             )
         return out
 

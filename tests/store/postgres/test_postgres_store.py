@@ -78,11 +78,14 @@ def _recall(store: PostgresStore, flt: dict | None, group: set[int] | None) -> f
     return hits / (10 * QUERIES)
 
 
+ANN = {**INDEX, "exact_threshold": 1000}  # 10,000 items: force the index (default: exact)
+
+
 @pytest.mark.parametrize(
     ("flt", "group"), [(None, None), ({"g": {"$lt": 50}}, set(range(50)))], ids=["all", "half"]
 )
-def test_hnsw_recall_at_10_with_default_config(loaded_url: str, flt: Any, group: Any) -> None:
-    with PostgresStore.from_conn_string(loaded_url, index=INDEX) as store:
+def test_hnsw_recall_at_10_with_default_search_settings(loaded_url: str, flt: Any, group: Any) -> None:
+    with PostgresStore.from_conn_string(loaded_url, index=ANN) as store:
         before = _hnsw_scans(store.conn)
         started = time.perf_counter()
         recall = _recall(store, flt, group)
@@ -92,21 +95,41 @@ def test_hnsw_recall_at_10_with_default_config(loaded_url: str, flt: Any, group:
         assert recall >= 0.95
 
 
-def test_small_candidate_sets_are_ranked_exactly(loaded_url: str) -> None:
-    with PostgresStore.from_conn_string(loaded_url, index=INDEX) as store:
+@pytest.mark.parametrize("threshold", [None, 1000], ids=["default", "counted"])
+def test_candidate_sets_up_to_the_threshold_are_ranked_exactly(
+    loaded_url: str, threshold: int | None
+) -> None:
+    # default (100,000): the table estimate alone bounds the candidates; 1000: they are counted
+    index = INDEX if threshold is None else {**INDEX, "exact_threshold": threshold}
+    with PostgresStore.from_conn_string(loaded_url, index=index) as store:
         before = _hnsw_scans(store.conn)
         assert _recall(store, {"g": {"$in": [3, 7]}}, {3, 7}) == 1.0  # 200 candidates
-        assert _hnsw_scans(store.conn) == before  # exact path: the index was not used
-    exact = {**INDEX, "exact_threshold": N}
-    with PostgresStore.from_conn_string(loaded_url, index=exact) as store:
-        assert _recall(store, None, None) == 1.0
+        if threshold is None:
+            assert _recall(store, None, None) == 1.0  # all 10,000
+        assert _hnsw_scans(store.conn) == before  # exact scans: the index was not used
+        page = store.search(("docs",), query="q0", limit=5, offset=5)
+        assert [i.key for i in page] == [i.key for i in store.search(("docs",), query="q0", limit=10)][5:]
+
+
+def test_exact_scan_ranks_items_without_vectors_last() -> None:
+    with fresh_database(pgvector_url()) as url, PostgresStore.from_conn_string(url, index=INDEX) as store:
+        store.batch([PutOp(("d",), f"v{i}", {"text": f"v{i}"}) for i in range(3)])
+        store.put(("d",), "plain1", {"other": 1})
+        store.put(("d",), "plain2", {"other": 2})
+        found = store.search(("d",), query="q0", limit=10)
+        truth = sorted(range(3), key=lambda i: -float(VECTORS[i] @ QUERY_VECTORS[0] /
+                                                     np.linalg.norm(VECTORS[i]) / np.linalg.norm(QUERY_VECTORS[0])))
+        assert [i.key for i in found] == [f"v{i}" for i in truth] + ["plain2", "plain1"]
+        assert [i.score is None for i in found] == [False] * 3 + [True] * 2
 
 
 def test_filters_never_empty_an_approximate_top_k(loaded_url: str) -> None:
-    forced = {**INDEX, "exact_threshold": 0, "ann_index_config": {"ef_search": 10}}
+    forced = {**INDEX, "exact_threshold": 50, "ann_index_config": {"ef_search": 10}}
     with PostgresStore.from_conn_string(loaded_url, index=forced) as store:
-        found = store.search(("docs",), query="q0", filter={"g": 99}, limit=10)
+        before = _hnsw_scans(store.conn)
+        found = store.search(("docs",), query="q0", filter={"g": 99}, limit=10)  # 100 candidates
         assert len(found) == 10 and {i.value["g"] for i in found} == {99}
+        assert _hnsw_scans(store.conn) > before
 
 
 def test_query_without_pgvector_is_a_clear_error() -> None:

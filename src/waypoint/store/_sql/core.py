@@ -18,7 +18,7 @@ from waypoint._ops import Op
 from waypoint.errors import SerializationError, CorruptStoreItemError
 from waypoint.store._batch import BatchPlan, BatchVectors
 from waypoint.store._filters import FilterCondition
-from waypoint.store._items import GetOp, Item, ListNamespacesOp, PutOp, Result, SearchItem, SearchOp
+from waypoint.store._items import GetOp, Item, ListNamespacesOp, PutOp, Result, SearchOp, make_item
 from waypoint.store._namespaces import WILDCARD, namespace_to_text, text_to_namespace
 from waypoint.store._sql import vectors as ranking
 from waypoint.store._sql.dialect import (
@@ -96,9 +96,8 @@ def decode_item(d: StoreDialect, row: Sequence[Any], score: Any = None, *, searc
     if not isinstance(value, dict):
         raise _corrupt(namespace, key, f"a JSON {type(value).__name__}, not an object")
     created, updated = d.decode_time(row[3]), d.decode_time(row[4])
-    if search:
-        return SearchItem(namespace, key, value, created, updated, None if score is None else float(score))
-    return Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
+    return make_item(namespace, key, value, created, updated,
+                     None if score is None else float(score), search=search)
 
 
 def _corrupt(namespace: tuple[str, ...], key: str, why: str) -> CorruptStoreItemError:
@@ -164,12 +163,14 @@ def _write(
         yield ExecuteMany(d.q(d.upsert()), rows)
     if d.vector_strategy is not None:
         embedded = [
-            (prefix, key, seq, field, d.vector_param(vector))
+            (prefix, key, seq, field, vector)
             for (prefix, key), i in puts
             for seq, (field, vector) in enumerate(vectors.documents.get(i, ()))
         ]
         if embedded:
-            yield ExecuteMany(d.q(INSERT_VECTOR.format(d.vector_cast())), embedded)
+            encoded = d.vector_params([row[4] for row in embedded])
+            rows = [(*row[:4], param) for row, param in zip(embedded, encoded, strict=True)]
+            yield ExecuteMany(d.q(INSERT_VECTOR.format(d.vector_cast())), rows)
 
 
 def _read(

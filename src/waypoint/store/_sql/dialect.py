@@ -67,6 +67,11 @@ ON CONFLICT (prefix, key) DO UPDATE SET
 
 _COMPARATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
+SINGLE_READ = "single-read"
+"""Transaction mode of a batch of gets only (one statement, plus a write if TTLs refresh), for
+dialects whose ``single_read_mode`` is True: the driver runs the read without opening a
+transaction (one statement is atomic on its own) and opens one only at ``BeginWrite``."""
+
 
 class BeginWrite(NamedTuple):
     """Request: the operation is about to write. A driver that started a read transaction
@@ -116,6 +121,7 @@ class StoreDialect(ABC):
     dims: int | None = None
     exact_threshold = 0
     valid_json: str | None = None  # SQL testing that s.value parses, where it may not
+    single_read_mode = False  # whether the driver understands SINGLE_READ
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""
@@ -168,6 +174,10 @@ class StoreDialect(ABC):
     @abstractmethod
     def vector_param(self, vector: Sequence[float]) -> Any:
         """One embedding as a statement parameter (None: nothing to store)."""
+
+    def vector_params(self, vectors: Sequence[Sequence[float]]) -> list[Any]:
+        """:meth:`vector_param` of each vector (a dialect may encode them all at once)."""
+        return [self.vector_param(v) for v in vectors]
 
     def vector_cast(self) -> str:
         """SQL wrapped around an embedding placeholder."""
@@ -241,6 +251,12 @@ class StoreDialect(ABC):
         """Correlated expression: the best similarity of item ``s`` to ``query`` (NULL when it
         has no vectors); higher is closer."""
 
+    def joined_score(self, query: Sequence[float]) -> SqlParams | None:
+        """The similarity of one joined vector row ``v`` to ``query``, if the ``"sql"``
+        strategy should rank over a join of items and vectors (faster where a subquery per
+        item is costly); None ranks with :meth:`score`."""
+        return None
+
 
 __all__ = [
     "BeginWrite",
@@ -248,6 +264,7 @@ __all__ = [
     "ExecuteMany",
     "Fetch",
     "READ",
+    "SINGLE_READ",
     "StoreDialect",
     "WRITE",
     "dump_json",

@@ -6,6 +6,8 @@ quoted and escaped (``$."a"."b"``). SQLite before 3.45 cannot address a key cont
 in a path; such a filter raises InvalidFilterError instead of silently matching nothing.
 Equality with a list or object operand is expanded into per-element conditions, so it is JSON
 equality (``1 == 1.0``, key order ignored, ``true`` is not ``1``) rather than text equality.
+A scalar comparison tests ``json_extract`` before ``json_type``, so most non-matching rows are
+rejected by the first (SQLite evaluates the terms in the order written).
 
 Timestamps are integer microseconds since the epoch (exact, index-friendly). The namespace is
 also stored as a JSON array (``labels``) for ``"*"`` patterns and ``max_depth`` truncation.
@@ -15,6 +17,7 @@ the connection could load it, else in numpy over the same pre-filtered rows.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from collections.abc import Generator, Sequence
@@ -33,7 +36,7 @@ from waypoint.store._sql.dialect import (
     StoreDialect,
     dump_json,
 )
-from waypoint.store._vectors import unit_vector
+from waypoint.store._vectors import unit_rows, unit_vector
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT64 = 2**63
@@ -72,6 +75,13 @@ VEC_SCORE = (
     "(SELECT max(coalesce(1.0 - vec_distance_cosine(v.embedding, ?), 0.0)) "
     "FROM waypoint_store_vectors AS v WHERE v.prefix = s.prefix AND v.key = s.key)"
 )
+JOINED_SCORE = "coalesce(1.0 - vec_distance_cosine(v.embedding, ?), 0.0)"  # ranks by a join
+
+
+@functools.lru_cache(maxsize=1024)
+def _labels(namespace: tuple[str, ...]) -> str:
+    """The ``labels`` column of a namespace: its labels as a JSON array."""
+    return dump_json(list(namespace))
 
 
 def _number(value: float | int) -> float | int:
@@ -88,6 +98,7 @@ class SqliteDialect(StoreDialect):
     placeholder = "?"
     has_vector_table = True
     valid_json = "json_valid(s.value)"
+    single_read_mode = True
 
     def __init__(self, *, vector_strategy: str | None = None, dims: int | None = None) -> None:
         self.vector_strategy = vector_strategy
@@ -126,10 +137,16 @@ class SqliteDialect(StoreDialect):
         self, prefix: str, namespace: tuple[str, ...], key: str, value: str, created: Any,
         expires: Any, ttl: float | None,
     ) -> tuple[Any, ...]:
-        return (prefix, key, dump_json(list(namespace)), value, created, created, expires, ttl)
+        return (prefix, key, _labels(namespace), value, created, created, expires, ttl)
 
     def vector_param(self, vector: Sequence[float]) -> bytes:
         return unit_vector(vector, len(vector)).astype("<f4").tobytes()
+
+    def vector_params(self, vectors: Sequence[Sequence[float]]) -> list[Any]:
+        if len({len(v) for v in vectors}) != 1:
+            return super().vector_params(vectors)
+        block = unit_rows(vectors, len(vectors[0])).astype("<f4", copy=False)
+        return [row.tobytes() for row in block]
 
     # --- filters ----------------------------------------------------------------------------
 
@@ -163,10 +180,10 @@ class SqliteDialect(StoreDialect):
         if kind == "number":
             if not math.isfinite(value):
                 return FALSE, []
-            sql = "(json_type(s.value, ?) IN ('integer', 'real') AND json_extract(s.value, ?) = ?)"
-            return sql, [p, p, _number(value)]
+            sql = "(json_extract(s.value, ?) = ? AND json_type(s.value, ?) IN ('integer', 'real'))"
+            return sql, [p, _number(value), p]
         if kind == "string":
-            return "(json_type(s.value, ?) = 'text' AND json_extract(s.value, ?) = ?)", [p, p, value]
+            return "(json_extract(s.value, ?) = ? AND json_type(s.value, ?) = 'text')", [p, value, p]
         if kind == "array":
             parts: list[str] = ["json_type(s.value, ?) = 'array'", "json_array_length(s.value, ?) = ?"]
             params: list[Any] = [p, p, len(value)]
@@ -184,9 +201,9 @@ class SqliteDialect(StoreDialect):
     def compare(self, path: tuple[str, ...], op: str, value: Any) -> SqlParams:
         p = self.path(path)
         if isinstance(value, str):
-            return f"(json_type(s.value, ?) = 'text' AND json_extract(s.value, ?) {op} ?)", [p, p, value]
-        sql = f"(json_type(s.value, ?) IN ('integer', 'real') AND json_extract(s.value, ?) {op} ?)"
-        return sql, [p, p, _number(value)]
+            return f"(json_extract(s.value, ?) {op} ? AND json_type(s.value, ?) = 'text')", [p, value, p]
+        sql = f"(json_extract(s.value, ?) {op} ? AND json_type(s.value, ?) IN ('integer', 'real'))"
+        return sql, [p, _number(value), p]
 
     # --- namespaces ---------------------------------------------------------------------------
 
@@ -206,6 +223,8 @@ class SqliteDialect(StoreDialect):
         return f"replace({expr}, '.', char(1))"
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> SqlParams:
+        if len(keys) == 1:  # a primary-key lookup, without a JSON list to build and parse
+            return "(s.prefix = ? AND s.key = ?)", list(keys[0])
         sql = ("(s.prefix, s.key) IN (SELECT json_extract(j.value, '$[0]'), "
                "json_extract(j.value, '$[1]') FROM json_each(?) AS j)")
         return sql, [dump_json([list(k) for k in keys])]
@@ -214,6 +233,9 @@ class SqliteDialect(StoreDialect):
 
     def score(self, query: Sequence[float]) -> SqlParams:
         return VEC_SCORE, [self.vector_param(query)]
+
+    def joined_score(self, query: Sequence[float]) -> SqlParams:
+        return JOINED_SCORE, [self.vector_param(query)]
 
     def decode_vectors(self, blobs: Sequence[bytes]) -> np.ndarray:
         """Stored embeddings as a ``(n, dims)`` float32 matrix (unit rows)."""

@@ -21,9 +21,9 @@ from waypoint._ops import Op
 from waypoint.errors import VectorSearchUnavailableError
 from waypoint.store._batch import BatchPlan, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import normalize_index
-from waypoint.store._items import IndexConfig, Op as StoreOp, PutOp, Result, TTLConfig
+from waypoint.store._items import GetOp, IndexConfig, Op as StoreOp, PutOp, Result, TTLConfig
 from waypoint.store._sql import core
-from waypoint.store._sql.dialect import READ, WRITE, StoreDialect
+from waypoint.store._sql.dialect import READ, SINGLE_READ, WRITE, StoreDialect
 from waypoint.store._ttl import TaskSweeping, ThreadSweeping, normalize_ttl_config, utcnow
 from waypoint.store.base import BaseStore
 
@@ -74,7 +74,12 @@ class SqlStore(BaseStore):
         else:
             to_embed = plan
         values = core.encode_values(plan)
-        mode = WRITE if any(isinstance(op, PutOp) for op in plan.ops) else READ
+        if any(isinstance(op, PutOp) for op in plan.ops):
+            mode = WRITE
+        elif self.dialect.single_read_mode and all(isinstance(op, GetOp) for op in plan.ops):
+            mode = SINGLE_READ
+        else:
+            mode = READ
         return plan, to_embed, values, mode
 
     def batch(self, ops: Iterable[StoreOp]) -> list[Result]:

@@ -7,13 +7,15 @@ items with vectors by score (highest first), then items without vectors, each gr
 first, ties by namespace then key.
 
 - ``"sql"``: the dialect's correlated score expression ranks in one statement (sqlite-vec,
-  pgvector exact). Exact.
+  pgvector exact), or, where the dialect has a ``joined_score`` (sqlite-vec), a join of items
+  with their vectors, deduplicated per item. Exact.
 - ``"numpy"``: fetch the candidates' unit float32 vectors, score them with one matrix-vector
   product, then fetch the page's rows (and, past the scored items, unscored ones). Exact, and
   ordered exactly as ``"sql"``.
-- ``"ann"`` (pgvector): count the candidates up to the dialect's ``exact_threshold``; a small
-  set is ranked exactly as ``"sql"``, a large one through the approximate index with the
-  dialect's search settings (e.g. ``hnsw.ef_search``, iterative scans), re-ranked exactly.
+- ``"ann"`` (pgvector): bound the candidates by the dialect's ``exact_threshold``; up to it,
+  the dialect's exact top-N scan ranks them (``"sql"`` when items without vectors reach the
+  page), above it the approximate index with the dialect's search settings (e.g.
+  ``hnsw.ef_search``, iterative scans), re-ranked exactly.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def rank(
     """Rank by similarity to ``query`` with the dialect's strategy."""
     if d.vector_strategy == "numpy":
         return (yield from _numpy(d, where, params, query, limit, offset))
+    joined = d.joined_score(query) if d.vector_strategy == "sql" else None
+    if joined is not None:
+        return (yield from _joined(d, where, params, joined, limit, offset))
     if d.vector_strategy == "ann" and limit > 0:
         rows = yield from _ann(d, where, params, query, limit, offset)
         if rows is not None:
@@ -65,6 +70,43 @@ def _exact(
     score, score_params = d.score(query)
     rows = yield Fetch(_statement(d, where, score), [*score_params, *params, limit, offset])
     return rows
+
+
+_JOINED = (
+    "SELECT {columns}, {score} AS score FROM waypoint_store AS s "
+    "JOIN waypoint_store_vectors AS v ON v.prefix = s.prefix AND v.key = s.key WHERE {where} "
+    "ORDER BY score DESC, s.updated_at DESC, {ns_order}, s.key LIMIT ?"
+)
+
+
+def _joined(
+    d: StoreDialect, where: str, params: list[Any], score: tuple[str, list[Any]], limit: int,
+    offset: int,
+) -> Op[list[Row]]:
+    """``"sql"`` ranking over a join of items with their vectors instead of a subquery per
+    item: rows come best first, one per vector, so an item's first row has its best score.
+    The fetch grows until it holds ``offset + limit`` distinct items or every row; items
+    without vectors follow as in :func:`plain`."""
+    sql = d.q(_JOINED.format(columns=COLUMNS, score=score[0], where=where,
+                             ns_order=d.ns_order("s.prefix")))
+    wanted = offset + limit
+    fetch = max(wanted, 1)
+    while True:
+        rows = yield Fetch(sql, [*score[1], *params, fetch])
+        best: dict[tuple[str, str], Row] = {}
+        for row in rows:
+            best.setdefault((row[0], row[1]), row)
+        if len(best) >= wanted or len(rows) < fetch:
+            break
+        fetch *= 4
+    scored = list(best.values())
+    out = scored[offset:wanted]
+    if wanted > len(scored):  # the page reaches past the items with vectors
+        rest_offset = max(0, offset - len(scored))
+        rest_limit = wanted - max(offset, len(scored))
+        out.extend((yield from plain(d, f"{where} AND NOT {HAS_VECTORS}", params, rest_limit,
+                                     rest_offset)))
+    return out
 
 
 def _numpy(
@@ -108,28 +150,28 @@ def _ann(
     d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
     offset: int,
 ) -> Op[list[Row] | None]:
-    """Approximate top ``offset + limit`` items; None when the exact path should answer
-    (few candidates, or a page reaching past what the index can rank)."""
+    """Top ``offset + limit`` items, exactly (a scan) up to ``exact_threshold`` candidates and
+    approximately above; None when the ``"sql"`` statement should answer (a page reaching past
+    the threshold, or fewer items with vectors than the page, so items without come into it)."""
     wanted = offset + limit
     threshold = d.exact_threshold
     if wanted > threshold:
         return None
-    count_sql = (
-        f"SELECT count(*) FROM (SELECT 1 FROM waypoint_store AS s WHERE {where} "
-        f"AND {HAS_VECTORS} LIMIT ?) AS t"
-    )
-    [(count,)] = yield Fetch(d.q(count_sql), [*params, threshold + 1])
-    if count <= threshold:
-        return None
+    bound_sql, bound_params = d.candidate_bound(where, params, threshold)  # type: ignore[attr-defined]
+    [(bound,)] = yield Fetch(bound_sql, bound_params)
+    exact = bound <= threshold
     fetch = max(2 * wanted, 40)
     while True:
-        for request in d.ann_settings(wanted):  # type: ignore[attr-defined]
-            yield request
-        sql, sql_params = d.ann_query(where, params, query, fetch)  # type: ignore[attr-defined]
+        if not exact:
+            for request in d.ann_settings(wanted):  # type: ignore[attr-defined]
+                yield request
+        sql, sql_params = d.ann_query(where, params, query, fetch, exact)  # type: ignore[attr-defined]
         rows = yield Fetch(sql, sql_params)
         hits = rows[0][7] if rows else 0
-        if len(rows) >= wanted or hits < fetch or fetch >= 4 * threshold:
+        if len(rows) >= wanted or (not exact and (hits < fetch or fetch >= 4 * threshold)):
             return [row[:7] for row in rows[offset:wanted]]
+        if hits < fetch:  # every candidate vector ranked, still short of the page
+            return None
         fetch *= 4
 
 

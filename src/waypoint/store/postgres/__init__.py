@@ -9,7 +9,8 @@ run in SQL with every key and value bound. ``index`` takes LangGraph's ``Postgre
 shape: ``dims``, ``embed``, ``fields``, ``ann_index_config`` (``kind`` hnsw/ivfflat/flat,
 ``vector_type`` vector/halfvec, ``m``, ``ef_construction``, ``ef_search``, ``lists``,
 ``probes``), ``distance_type`` (cosine/l2/inner_product) and waypoint's ``exact_threshold``
-(candidate sets up to this size are ranked exactly; default 2000). Without pgvector on the
+(candidate sets up to this size are ranked exactly by a sequential scan, larger ones
+through the index; default 100,000). Without pgvector on the
 server everything but ``search(query=...)`` works, which raises VectorSearchUnavailableError.
 The schema is created on first use or by ``setup()`` under an advisory lock.
 ``AsyncPostgresStore`` (``aio``) is the asyncio twin. SQL lives in ``waypoint.store._sql``.

@@ -4,7 +4,8 @@ Both SQLite stores use this: ``SqliteStore`` under its lock, ``AsyncSqliteStore`
 aiosqlite's connection thread, one whole operation per hop. A batch with puts runs in
 ``BEGIN IMMEDIATE`` (writers queue on the busy timeout instead of failing to upgrade); a read
 batch runs in a deferred transaction and switches to a write transaction only when it has TTLs
-to refresh. Connections, errors and transactions: ``waypoint._sqlite``, shared with the saver.
+to refresh; a batch of gets only (one SELECT) runs without one until it has TTLs to refresh.
+Connections, errors and transactions: ``waypoint._sqlite``, shared with the saver.
 
 Vector search: if the connection can load extensions (a ``sqlean``/``pysqlite3`` connection;
 the stdlib ``sqlite3`` here cannot) and ``sqlite-vec`` is installed, queries are scored in SQL
@@ -14,13 +15,14 @@ with ``vec_distance_cosine``; otherwise the same pre-filtered vectors are scored
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from typing import Any
 
 from waypoint import _sqlite
 from waypoint._ops import Op, run
 from waypoint._sqlite import DB_ERRORS, execute, open_connection
 from waypoint.errors import SetupError
-from waypoint.store._sql.dialect import WRITE, BeginWrite
+from waypoint.store._sql.dialect import SINGLE_READ, WRITE, BeginWrite
 
 logger = logging.getLogger("waypoint.store")
 
@@ -76,7 +78,12 @@ def prepare(conn: Any, *, vectors: bool) -> tuple[tuple[int, ...], str | None]:
 
 
 def run_op(conn: Any, op: Op[Any], mode: str) -> Any:
-    """Run a whole operation in one transaction: committed at the end, rolled back on error."""
+    """Run a whole operation in one transaction: committed at the end, rolled back on error.
+
+    ``SINGLE_READ`` (one read statement): no transaction until the operation asks to write.
+    """
+    if mode == SINGLE_READ:
+        return _run_single_read(conn, op)
     writing = mode == WRITE
 
     def step(request: Any) -> Any:
@@ -90,6 +97,21 @@ def run_op(conn: Any, op: Op[Any], mode: str) -> Any:
         return execute(conn, request)
 
     with _sqlite.guarded(OWNER), _sqlite.transaction(conn, "BEGIN IMMEDIATE" if writing else "BEGIN", OWNER):
+        return run(op, step)
+
+
+def _run_single_read(conn: Any, op: Op[Any]) -> Any:
+    with _sqlite.guarded(OWNER), ExitStack() as stack:
+        if conn.in_transaction:  # refused, with the same error as a transaction of ours
+            stack.enter_context(_sqlite.transaction(conn, "BEGIN", OWNER))
+
+        def step(request: Any) -> Any:
+            if isinstance(request, BeginWrite):
+                if not conn.in_transaction:
+                    stack.enter_context(_sqlite.transaction(conn, "BEGIN IMMEDIATE", OWNER))
+                return None
+            return execute(conn, request)
+
         return run(op, step)
 
 
