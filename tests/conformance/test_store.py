@@ -460,7 +460,10 @@ async def test_ttl_expired_items_are_invisible_until_swept(store_factory, api):
         await api.call(store, "put", ("gone",), "short", {"v": 5}, ttl=None)
         item = await api.call(store, "get", ("gone",), "short")
         assert item.value == {"v": 5} and item.created_at == item.updated_at
-        assert await api.call(store, "sweep_ttl") == 1
+        swept = await api.call(store, "sweep_ttl")
+        # MongoDB's own TTL monitor (the store creates a TTL index) may have removed the
+        # expired item first; every other backend only deletes when swept.
+        assert swept == 1 or (swept == 0 and ".mongodb" in type(store).__module__)
         assert await api.call(store, "sweep_ttl") == 0
         assert keys(await api.call(defaulted, "search", ("t",))) == ["never"]
 
