@@ -37,6 +37,9 @@ from waypoint.checkpoint.base import (
     writes_index,
     WRITES_IDX_MAP,
 )
+from waypoint.checkpoint._fresh import MARSHAL_VERSION as _MARSHAL_VERSION
+from waypoint.checkpoint._fresh import RAW as _RAW
+from waypoint.checkpoint._fresh import rebuild, state_of
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, levels, live_lineages, plan_write
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import CorruptCheckpointError
@@ -83,66 +86,8 @@ class _Lineage:
         self.decoded = decoded if decoded is not None else _Decoded()
 
 
-# --- decode cache: an item's *state* holds only exact builtin types that ``marshal`` copies
-# deeply (str, int, float, bool, None, bytes; list, tuple, dict, set, frozenset of those). Its
-# *kind* says how a fresh copy of the state becomes the item: ``_PLAIN`` (it is the item), a
-# pydantic v2 class (state ``__dict__``, fields set, extra: rebuilt as the serializer's decoder
-# does) or ``_RAW`` (anything else: the serializer decodes the stored bytes at every read).
-# marshal format 2 has no back-references: no two items of one read share an object either.
+# --- decode cache: see ``waypoint.checkpoint._fresh`` for kinds and states.
 _CHUNK = 64  # states per marshal blob once a chunk is full
-_MARSHAL_VERSION = 2
-_PLAIN, _RAW = object(), object()
-_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
-_MODEL_SLOTS = frozenset({"__dict__", "__weakref__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"})
-_models: dict[type, bool] = {}
-_new = object.__new__
-_set = object.__setattr__
-_loads_state = marshal.loads
-
-
-def _is_plain(value: Any) -> bool:
-    """True if ``value`` holds only types that a marshal round trip copies exactly."""
-    t = type(value)
-    if t in _ATOMS:
-        return True
-    if t is list or t is tuple or t is set or t is frozenset:
-        return all(_is_plain(v) for v in value)
-    if t is dict:
-        return all(_is_plain(k) and _is_plain(v) for k, v in value.items())
-    return False
-
-
-def _rebuildable_model(cls: type) -> bool:
-    """A pydantic v2 model whose whole instance state is ``__dict__`` and the pydantic slots:
-    no private attributes, no ``model_post_init``, no slots of its own."""
-    known = _models.get(cls)
-    if known is None:
-        slots = [k.__dict__["__slots__"] for k in cls.__mro__ if "__slots__" in k.__dict__]
-        known = (
-            isinstance(getattr(cls, "__pydantic_fields__", None), dict)
-            and getattr(cls, "__pydantic_post_init__", True) is None
-            and not getattr(cls, "__private_attributes__", True)
-            and all(set([s] if isinstance(s, str) else s) <= _MODEL_SLOTS for s in slots)
-        )
-        if len(_models) < 4096:
-            _models[cls] = known
-    return known
-
-
-def _state_of(value: Any, index: int) -> tuple[Any, list[Any]]:
-    """``(kind, state)`` for freshly decoded item ``index``; a state is three values, kept flat
-    so that a read allocates no tuple per item."""
-    cls = type(value)
-    try:
-        if _rebuildable_model(cls) and value.__pydantic_private__ is None:
-            state = [value.__dict__, value.__pydantic_fields_set__, value.__pydantic_extra__]
-            if type(state[1]) is set and _is_plain(state):
-                return cls, state
-        elif _is_plain(value):
-            return _PLAIN, [value, None, None]
-    except (RecursionError, AttributeError):  # too deep to check, or an unusual instance
-        pass
-    return _RAW, [index, None, None]
 
 
 class _Decoded:
@@ -165,7 +110,7 @@ class _Decoded:
         """Decode ``items[len(kinds):upto]`` once and remember their states."""
         dumps, version = marshal.dumps, _MARSHAL_VERSION
         for i in range(len(self.kinds), upto):
-            kind, state = _state_of(loads(items[i]), i)
+            kind, state = state_of(loads(items[i]), i)
             try:
                 blob = dumps(state, version)
             except ValueError:  # e.g. nested deeper than marshal allows
@@ -175,7 +120,7 @@ class _Decoded:
             if len(self.tail) == _CHUNK:
                 flat: list[Any] = []
                 for b in self.tail:
-                    flat.extend(_loads_state(b))
+                    flat.extend(marshal.loads(b))
                 self.chunks.append(dumps(flat, version))
                 self.tail = []
 
@@ -186,27 +131,14 @@ class _Decoded:
         full, rest = divmod(upto, _CHUNK)
         states: list[Any] = []
         for blob in self.chunks[:full]:
-            states.extend(_loads_state(blob))
+            states.extend(marshal.loads(blob))
         if rest:
             if full < len(self.chunks):
-                states.extend(_loads_state(self.chunks[full])[: 3 * rest])
+                states.extend(marshal.loads(self.chunks[full])[: 3 * rest])
             else:
                 for blob in self.tail[:rest]:
-                    states.extend(_loads_state(blob))
-        append = out.append
-        flat = iter(states)
-        for kind, a, b, c in zip(self.kinds, flat, flat, flat):
-            if kind is _PLAIN:
-                append(a)
-            elif kind is _RAW:
-                append(loads(items[a]))
-            else:
-                obj = _new(kind)
-                _set(obj, "__dict__", a)
-                _set(obj, "__pydantic_fields_set__", b)
-                _set(obj, "__pydantic_extra__", c)
-                _set(obj, "__pydantic_private__", None)
-                append(obj)
+                    states.extend(marshal.loads(blob))
+        rebuild(self.kinds, states, out, lambda index: loads(items[index]))
 
 
 class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+from waypoint.checkpoint._fresh import PageCache
 
 from waypoint.checkpoint.base import (
     Checkpoint,
@@ -203,8 +206,36 @@ def decode_lineage_row(row: Row) -> Lineage:
 
 
 def decode_page_row(row: Row, serde: SerializerProtocol) -> list[Any]:
-    """Decode a ``p`` row into its list of items (or raise, named by the caller)."""
-    items = serde.loads_typed((row[8], bytes(row[9])))
+    """Decode a ``p`` row into its list of items (or raise, named by the caller).
+
+    Large rows (full pages) go through the serializer's :class:`PageCache`: a page read again
+    (every turn rereads the thread's history) is rebuilt from its cached decoded state, as
+    fresh objects, instead of being deserialized item by item."""
+    type_, data = row[8], bytes(row[9])
+    cache = _page_cache(serde) if len(data) >= CACHE_MIN_BYTES else None
+    if cache is None:
+        return _decode_items(serde, type_, data)
+    return cache.read(type_, data, lambda: _decode_items(serde, type_, data))
+
+
+CACHE_MIN_BYTES = 4096  # smaller rows (one turn's messages) decode as fast as a cache hit
+_caches: "weakref.WeakKeyDictionary[Any, PageCache]" = weakref.WeakKeyDictionary()
+
+
+def _page_cache(serde: SerializerProtocol) -> PageCache | None:
+    """The decoded-page cache of ``serde`` (one per serializer object: what a page decodes
+    to depends on the serializer's type policy and keys); None if it cannot be weakly held."""
+    try:
+        cache = _caches.get(serde)
+        if cache is None:
+            cache = _caches.setdefault(serde, PageCache())
+    except TypeError:
+        return None
+    return cache
+
+
+def _decode_items(serde: SerializerProtocol, type_: str, data: bytes) -> list[Any]:
+    items = serde.loads_typed((type_, data))
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"log page holds a {type(items).__name__}, not a list")
     return list(items)
