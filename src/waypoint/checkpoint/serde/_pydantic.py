@@ -129,40 +129,59 @@ def fold_plan(cls: Any) -> tuple[tuple[str, Shape], ...]:
 # functions of its folding fields (filled in after it is registered, so recursive models work).
 
 Fold = Callable[[Any, int], Any]
-_folders: dict[Any, Fold] = {}
-_lock = threading.Lock()
+
+
+class ShapeFunctions:
+    """One function per shape (a folder or an unfolder), built once and memoized.
+
+    ``list_of``/``dict_of`` wrap the function of the items' shape; ``model(shape, steps)``
+    builds a model's function, whose ``steps`` (field name, function of the field's shape) are
+    filled in after it exists, because a recursive model's fields refer back to it. A build
+    publishes its functions only once all are complete, under one lock, so another thread never
+    sees a half-built one.
+    """
+
+    def __init__(
+        self,
+        list_of: Callable[[Any], Any],
+        dict_of: Callable[[Any], Any],
+        model: Callable[[Shape, list[Any]], Any],
+        on_clear: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._list_of, self._dict_of, self._model, self._on_clear = list_of, dict_of, model, on_clear
+        self._done: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, shape: Shape) -> Any:
+        fn = self._done.get(shape)
+        if fn is None:
+            with self._lock:
+                pending: dict[Any, Any] = {}
+                fn = self._build(shape, pending)
+                if len(self._done) > 4096:
+                    self._done.clear()
+                    self._on_clear()
+                self._done.update(pending)
+        return fn
+
+    def _build(self, shape: Shape, pending: dict[Any, Any]) -> Any:
+        fn = self._done.get(shape) or pending.get(shape)
+        if fn is not None:
+            return fn
+        if shape[0] == "list":
+            fn = self._list_of(self._build(shape[1], pending))
+        elif shape[0] == "dict":
+            fn = self._dict_of(self._build(shape[1], pending))
+        else:
+            steps: list[tuple[str, Any]] = []
+            fn = pending[shape] = self._model(shape, steps)
+            steps.extend((name, self._build(inner, pending)) for name, inner in fold_plan(shape[1]))
+        pending[shape] = fn
+        return fn
 
 
 class _Ambiguous(Exception):
     """A value at a model position would load as a folded model (a plain dict)."""
-
-
-def _folder(shape: Shape) -> Fold:
-    fold = _folders.get(shape)
-    if fold is None:
-        with _lock:  # publish only complete folders (recursive models refer to themselves)
-            pending: dict[Any, Fold] = {}
-            fold = _build_folder(shape, pending)
-            if len(_folders) > 4096:
-                _folders.clear()
-            _folders.update(pending)
-    return fold
-
-
-def _build_folder(shape: Shape, pending: dict[Any, Fold]) -> Fold:
-    fold = _folders.get(shape) or pending.get(shape)
-    if fold is not None:
-        return fold
-    if shape[0] == "list":
-        fold = _list_folder(_build_folder(shape[1], pending))
-    elif shape[0] == "dict":
-        fold = _dict_folder(_build_folder(shape[1], pending))
-    else:
-        steps: list[tuple[str, Fold]] = []
-        fold = pending[shape] = _model_folder(shape[1], shape[2], shape[3], steps)
-        steps.extend((name, _build_folder(inner, pending)) for name, inner in fold_plan(shape[1]))
-    pending[shape] = fold
-    return fold
 
 
 def _model_folder(cls: Any, fields: frozenset[str], count: int, steps: list[Any]) -> Fold:
@@ -211,9 +230,14 @@ def _dict_folder(fold_item: Fold) -> Fold:
     return fold
 
 
+_folders = ShapeFunctions(
+    _list_folder, _dict_folder, lambda shape, steps: _model_folder(shape[1], shape[2], shape[3], steps)
+)
+
+
 def encoder(cls: Any, module: str, qualname: str) -> Encoder:
     """The encoder of a pydantic v2 model class."""
-    steps = [(name, _folder(shape)) for name, shape in fold_plan(cls)]
+    steps = [(name, _folders.get(shape)) for name, shape in fold_plan(cls)]
 
     def enc_pydantic(obj: Any, pack: Pack) -> Ext:
         values = obj.__dict__
@@ -255,8 +279,6 @@ _SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydant
 def decoders(policy: TypePolicy) -> dict[int, Decoder]:
     """Decoders of the pydantic v2 ext codes, bound to ``policy``."""
     resolve = policy.resolve
-    unfolders: dict[Any, Unfold] = {}
-    lock = threading.Lock()
     plans: dict[type, list[tuple[str, Unfold]]] = {}
     new = object.__new__
     setters: list[Any] = []
@@ -266,39 +288,10 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
         slots = vars(pydantic_v2_base())
         setters.extend(slots[name].__set__ for name in _SLOTS)
 
-    def unfolder(shape: Shape) -> Unfold:
-        unfold = unfolders.get(shape)
-        if unfold is None:
-            with lock:  # publish only complete unfolders (recursive models refer to themselves)
-                pending: dict[Any, Unfold] = {}
-                unfold = build_unfolder(shape, pending)
-                if len(unfolders) > 4096:
-                    unfolders.clear()
-                    plans.clear()
-                unfolders.update(pending)
-        return unfold
-
-    def build_unfolder(shape: Shape, pending: dict[Any, Unfold]) -> Unfold:
-        unfold = unfolders.get(shape) or pending.get(shape)
-        if unfold is not None:
-            return unfold
-        if shape[0] == "list":
-            unfold = list_unfolder(build_unfolder(shape[1], pending))
-        elif shape[0] == "dict":
-            unfold = dict_unfolder(build_unfolder(shape[1], pending))
-        else:
-            steps: list[tuple[str, Unfold]] = []
-            unfold = pending[shape] = model_unfolder(shape[1], shape[2], steps)
-            steps.extend(
-                (name, build_unfolder(inner, pending)) for name, inner in fold_plan(shape[1])
-            )
-        pending[shape] = unfold
-        return unfold
-
     def fields_plan(cls: Any) -> list[tuple[str, Unfold]]:
         steps = plans.get(cls)
         if steps is None:
-            steps = plans[cls] = [(name, unfolder(shape)) for name, shape in fold_plan(cls)]
+            steps = plans[cls] = [(name, unfolders.get(shape)) for name, shape in fold_plan(cls)]
         return steps
 
     def model_unfolder(cls: Any, fields: frozenset[str], steps: list[Any]) -> Unfold:
@@ -348,6 +341,11 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
             return value
 
         return unfold
+
+    unfolders = ShapeFunctions(
+        list_unfolder, dict_unfolder, lambda shape, steps: model_unfolder(shape[1], shape[2], steps),
+        on_clear=plans.clear,
+    )
 
     def load(payload: Any, tree: bool) -> Any:
         if type(payload) is list and len(payload) == 3:
