@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from waypoint.checkpoint.base import LogHint
@@ -33,18 +35,22 @@ class Store:
         base_ref = self.refs.get(hint.base_version) if hint and hint.base_version else None
         base = self.lineages.get(base_ref.lineage) if base_ref else None
         plan = plan_write(value, hint, base_ref, base)
-        if plan.new_lineage is not None:
-            self.lineages[plan.new_lineage.id] = plan.new_lineage
-        if plan.extend is not None:
-            lid, old, new = plan.extend
-            assert self.lineages[lid].length == old
-            self.lineages[lid] = Lineage(self.lineages[lid].chain, new)
+        self.apply_lineage(plan)
         for page in plan.pages:
             assert len(page.items) <= PAGE_SIZE
             self.pages[(page.lineage, page.page)] = page.items
             self.page_writes += 1
         self.refs[version] = plan.ref
         return plan.ref
+
+    def apply_lineage(self, plan: Any) -> None:
+        """Insert or extend the lineage row as the plan says (the extend is conditional)."""
+        if plan.new_lineage is not None:
+            self.lineages[plan.new_lineage.id] = plan.new_lineage
+        if plan.extend is not None:
+            lid, old, new = plan.extend
+            assert self.lineages[lid].length == old
+            self.lineages[lid] = Lineage(self.lineages[lid].chain, new)
 
     def read(self, version: str) -> list:
         ref = self.refs[version]
@@ -135,12 +141,7 @@ class ChunkStore(Store):
         base = self.lineages.get(base_ref.lineage) if base_ref else None
         plan = plan_write(value, hint, base_ref, base, layout="chunks")
         assert not plan.pages
-        if plan.new_lineage is not None:
-            self.lineages[plan.new_lineage.id] = plan.new_lineage
-        if plan.extend is not None:
-            lid, old, new = plan.extend
-            assert self.lineages[lid].length == old
-            self.lineages[lid] = Lineage(self.lineages[lid].chain, new)
+        self.apply_lineage(plan)
         for chunk in plan.chunks:
             page_lo = chunk.first - chunk.first % PAGE_SIZE
             assert chunk.first + len(chunk.items) <= page_lo + PAGE_SIZE  # never spans pages
