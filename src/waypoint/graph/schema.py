@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
+import typing
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
+
+import typing_extensions
 
 from waypoint.channels.base import BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate
@@ -45,8 +48,34 @@ def _hints(schema: Any, localns: dict[str, Any] | None = None) -> dict[str, Any]
         return hints
 
 
+_QUALIFIERS = frozenset(
+    q
+    for mod in (typing, typing_extensions)
+    for q in (getattr(mod, n, None) for n in ("Required", "NotRequired", "ReadOnly"))
+    if q is not None
+)
+
+
+def strip_qualifiers(annotation: Any) -> Any:
+    """``annotation`` without ``Required`` / ``NotRequired`` / ``ReadOnly`` at any depth of
+    ``Annotated`` nesting, keeping every Annotated extra (so a reducer is never lost)."""
+    origin = get_origin(annotation)
+    if origin in _QUALIFIERS:
+        return strip_qualifiers(get_args(annotation)[0])
+    if origin is Annotated:
+        inner, *extras = get_args(annotation)
+        bare = strip_qualifiers(inner)
+        if bare is not inner:
+            return Annotated[(bare, *extras)]  # flattens a nested Annotated
+    return annotation
+
+
 def field_types(schema: Any, localns: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Field name -> annotation (with Annotated extras kept)."""
+    """Field name -> annotation (Annotated extras kept, Required/NotRequired/ReadOnly gone)."""
+    return {k: strip_qualifiers(t) for k, t in _field_types(schema, localns).items()}
+
+
+def _field_types(schema: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
     kind = schema_kind(schema)
     hints = _hints(schema, localns)
     if kind == "dataclass":
