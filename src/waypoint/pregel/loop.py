@@ -344,7 +344,7 @@ class Loop(EventsMixin, PersistMixin):
         )
         if not changed:
             return False
-        hit = any(not t.done and (names == "*" or t.name in names) for t in tasks)
+        hit = any(not t.done and _matches(names, t) for t in tasks)
         if hit:
             self._mark_resumed()
         return hit
@@ -398,7 +398,7 @@ class Loop(EventsMixin, PersistMixin):
 
     def _static_interrupt_after(self, tasks: list[Task]) -> bool:
         names = self.interrupt_after
-        if any(names == "*" or t.name in names for t in tasks):
+        if any(_matches(names, t) for t in tasks):
             self._mark_resumed()
             return True
         return False
@@ -486,6 +486,12 @@ class Loop(EventsMixin, PersistMixin):
 
     def task_config(self, task: Task) -> dict[str, Any]:
         return task_config(self, task)
+
+
+def _matches(names: Any, task: Task) -> bool:
+    """Whether a static interrupt list names ``task``; ``"*"`` means every node but the
+    graph's input node (which only copies the input into channels)."""
+    return task.name != START if names == "*" else task.name in names
 
 
 def _sort_key(task: Task) -> tuple[Any, ...]:

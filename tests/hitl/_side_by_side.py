@@ -1,0 +1,67 @@
+"""The same graph built with waypoint and with LangGraph, to compare their observable behaviour.
+
+A scenario is a function of ``lib`` (one of ``WP`` / ``LG`` below) building a graph from that
+library's ``StateGraph``, ``START``, ``interrupt``, ``Command``...; a test runs the LangGraph
+build on LangGraph's in-memory saver as the reference and the waypoint build on every saver.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import langgraph.checkpoint.memory as lg_memory
+import langgraph.graph as lg_graph
+import langgraph.types as lg_types
+
+import waypoint.checkpoint.memory as wp_memory
+import waypoint.graph as wp_graph
+import waypoint.types as wp_types
+
+WP = SimpleNamespace(
+    name="waypoint",
+    StateGraph=wp_graph.StateGraph,
+    START=wp_graph.START,
+    END=wp_graph.END,
+    interrupt=wp_types.interrupt,
+    Command=wp_types.Command,
+    Send=wp_types.Send,
+    InMemorySaver=wp_memory.InMemorySaver,
+)
+LG = SimpleNamespace(
+    name="langgraph",
+    StateGraph=lg_graph.StateGraph,
+    START=lg_graph.START,
+    END=lg_graph.END,
+    interrupt=lg_types.interrupt,
+    Command=lg_types.Command,
+    Send=lg_types.Send,
+    InMemorySaver=lg_memory.InMemorySaver,
+)
+
+
+def ns_shape(ns: Any) -> tuple[str, ...]:
+    """A checkpoint namespace (string or stream tuple) with its task ids dropped:
+    ``"mid:1a2b|inner:3c4d"`` -> ``("mid", "inner")``."""
+    parts = ns.split("|") if isinstance(ns, str) else list(ns)
+    return tuple(p.split(":")[0] for p in parts if p)
+
+
+def snapshot_shape(snap: Any) -> Any:
+    """What a StateSnapshot shows, without ids and timestamps (recursing into subgraph states)."""
+    if snap is None:
+        return None
+    if not hasattr(snap, "values"):  # a config addressing a subgraph
+        return ("config", ns_shape(snap["configurable"]["checkpoint_ns"]))
+    return {
+        "values": snap.values,
+        "next": snap.next,
+        "ns": ns_shape(snap.config["configurable"].get("checkpoint_ns", "")),
+        "source": (snap.metadata or {}).get("source"),
+        "step": (snap.metadata or {}).get("step"),
+        "tasks": [
+            (t.name, [i.value for i in t.interrupts], t.result, snapshot_shape(t.state))
+            for t in snap.tasks
+        ],
+        "interrupts": [i.value for i in snap.interrupts],
+    }
