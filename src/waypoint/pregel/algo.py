@@ -3,12 +3,13 @@ grouping pending writes, channel restore, and reading task outcomes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from waypoint.channels.base import MISSING, BaseChannel
 from waypoint.checkpoint.base import ERROR, INTERRUPT, RESUME, SCHEDULED, Checkpoint
-from waypoint.pregel.constants import NO_WRITES, NULL_TASK_ID
+from waypoint.pregel.constants import NO_WRITES, NS_END, NULL_TASK_ID
 
 SPECIAL_CHANNELS = frozenset({ERROR, INTERRUPT, RESUME, SCHEDULED, NO_WRITES})
 
@@ -96,3 +97,33 @@ def group_writes(writes: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
         else:
             lst.append(v)
     return grouped
+
+
+class ReplayBound:
+    """Where the subgraphs of a replaying (time-travelling) run start from.
+
+    A run replaying a past checkpoint shares one bound with every subgraph it runs, at any
+    depth. The first time a subgraph runs (known by its namespace without the last task id,
+    so one node in a loop counts once) it loads its newest checkpoint older than
+    ``checkpoint_id``: its state as of the replayed parent checkpoint, not its latest.
+    Later runs of the same subgraph in this run load their latest checkpoint as usual.
+    """
+
+    __slots__ = ("checkpoint_id", "_visited", "_lock")
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self._visited: set[str] = set()
+        self._lock = threading.Lock()  # parallel subgraphs run in worker threads
+
+    def first_visit(self, ns: str) -> bool:
+        stable = ns.rsplit(NS_END, 1)[0]
+        with self._lock:
+            if stable in self._visited:
+                return False
+            self._visited.add(stable)
+            return True
+
+    def before(self) -> dict[str, Any]:
+        """The ``before=`` argument of a saver's ``list`` selecting older checkpoints."""
+        return {"configurable": {"checkpoint_id": self.checkpoint_id}}

@@ -31,6 +31,7 @@ K_RESUMING: Final = "__wp_resuming"
 K_STREAM: Final = "__wp_stream"
 K_DURABILITY: Final = "__wp_durability"
 K_PARENT: Final = "__wp_parent"
+K_REPLAY: Final = "__wp_replay"  # ReplayBound shared by the subgraphs of a replaying run
 
 DEFAULT_RECURSION_LIMIT: Final = 25
 RESERVED_NAMES: Final = frozenset({START, END, TASKS, NO_WRITES, INTERRUPT_SEEN})

@@ -27,6 +27,7 @@ from waypoint.errors import (
     InvalidUpdateError,
 )
 from waypoint.pregel.algo import (
+    ReplayBound,
     group_pending_writes,
     group_writes,
     int_next_version,
@@ -40,6 +41,7 @@ from waypoint.pregel.constants import (
     INTERRUPT_SEEN,
     K_CHECKPOINT_MAP,
     K_PARENT,
+    K_REPLAY,
     K_RESUME_MAP,
     K_RESUMING,
     NO_WRITES,
@@ -91,6 +93,8 @@ class Loop(EventsMixin, PersistMixin):
         self.is_subgraph = bool(conf.get(K_PARENT))
         self.resume_map: dict[str, Any] | None = conf.get(K_RESUME_MAP)
         self.parent_resuming = bool(conf.get(K_RESUMING))
+        # set by a replaying root run (``_start_resume``); inherited by its subgraphs
+        self.replay: ReplayBound | None = conf.get(K_REPLAY) if self.is_subgraph else None
         self.durability = durability
         self.modes = modes
         self.sink = sink
@@ -182,6 +186,7 @@ class Loop(EventsMixin, PersistMixin):
         if conf.get("checkpoint_id") and not self.is_subgraph and not resume:
             # time travel: finished tasks of the addressed checkpoint run again, on a branch
             self.records, null_writes = {}, []
+            self.replay = ReplayBound(self._replay_bound(saved))
             if saved.metadata.get("source") not in ("update", "fork") or (
                 self.head_id is not None and self.head_id != saved.checkpoint["id"]
             ):
@@ -194,6 +199,14 @@ class Loop(EventsMixin, PersistMixin):
             self.resume_map = self._resolve_resume(cmd.resume)  # type: ignore[union-attr]
         self._mark_resumed()
         self.emit_values()
+
+    def _replay_bound(self, saved: Any) -> str:
+        """The parent checkpoint whose subgraph states a replay of ``saved`` starts from:
+        ``saved`` itself, or for an update/fork checkpoint (written after its subgraphs ran)
+        its parent."""
+        if saved.metadata.get("source") in ("update", "fork") and self.parent_id:
+            return self.parent_id
+        return saved.checkpoint["id"]
 
     def _resolve_resume(self, resume: Any) -> dict[str, Any]:
         pending = [i for r in self.records.values() if not r.finished for i in r.interrupts]
@@ -485,7 +498,10 @@ class Loop(EventsMixin, PersistMixin):
         return [i for t in self.tasks for i in t.interrupts]
 
     def task_config(self, task: Task) -> dict[str, Any]:
-        return task_config(self, task)
+        config = task_config(self, task)
+        if self.replay is not None:
+            config[CONF][K_REPLAY] = self.replay
+        return config
 
 
 def _matches(names: Any, task: Task) -> bool:

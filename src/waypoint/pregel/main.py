@@ -189,13 +189,21 @@ class Pregel(InspectMixin):
             read["checkpoint_id"] = conf["checkpoint_id"]
         return {CONF: read}
 
+    @staticmethod
+    def _replays(loop: Loop) -> bool:
+        """Whether this subgraph run starts from its state as of a replayed parent checkpoint."""
+        return loop.is_subgraph and loop.replay is not None and loop.replay.first_visit(loop.ns)
+
     def _load(self, loop: Loop) -> Any:
         """The run's starting checkpoint (and, when one is addressed, the thread's head id)."""
         saver = loop.checkpointer
         if not saver:
             return None
         read = self._read_config(loop)
-        saved = saver.get_tuple(read)
+        if self._replays(loop):
+            saved = next(iter(saver.list(read, before=loop.replay.before(), limit=1)), None)
+        else:
+            saved = saver.get_tuple(read)
         if "checkpoint_id" in read[CONF]:
             head = saver.get_tuple({CONF: {k: v for k, v in read[CONF].items() if k != "checkpoint_id"}})
             loop.head_id = head.checkpoint["id"] if head else None
@@ -206,7 +214,12 @@ class Pregel(InspectMixin):
         if not saver:
             return None
         read = self._read_config(loop)
-        saved = await saver.aget_tuple(read)
+        if self._replays(loop):
+            saved = None
+            async for saved in saver.alist(read, before=loop.replay.before(), limit=1):
+                break
+        else:
+            saved = await saver.aget_tuple(read)
         if "checkpoint_id" in read[CONF]:
             head = await saver.aget_tuple({CONF: {k: v for k, v in read[CONF].items() if k != "checkpoint_id"}})
             loop.head_id = head.checkpoint["id"] if head else None
