@@ -9,7 +9,7 @@ from typing import Any
 
 from waypoint.channels.base import MISSING, BaseChannel
 from waypoint.checkpoint.base import ERROR, INTERRUPT, RESUME, SCHEDULED, Checkpoint
-from waypoint.pregel.constants import NO_WRITES, NS_END, NULL_TASK_ID
+from waypoint.pregel.constants import NO_WRITES, NS_END, NS_SEP, NULL_TASK_ID
 
 SPECIAL_CHANNELS = frozenset({ERROR, INTERRUPT, RESUME, SCHEDULED, NO_WRITES})
 
@@ -80,6 +80,13 @@ def max_version(versions: Mapping[str, Any]) -> Any:
 def int_next_version(current: Any, channel: Any = None) -> int:
     """Channel versions for runs without a checkpointer."""
     return 1 if current is None else int(current) + 1
+
+
+def persistent_ns(ns: str) -> str:
+    """The namespace a ``checkpointer=True`` subgraph keeps its one history under: its task
+    namespace without task ids (``"mid:1a|inner:2b"`` -> ``"mid|inner"``), the same for every
+    run of the parent."""
+    return NS_SEP.join(seg.split(NS_END)[0] for seg in ns.split(NS_SEP)) if ns else ns
 
 
 def task_path_str(path: tuple[Any, ...]) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from waypoint.checkpoint.base import get_checkpoint_ns, get_thread_id
 from waypoint.errors import ConfigError, InvalidUpdateError
+from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.constants import (
     CONF,
     END,
@@ -240,6 +241,8 @@ class InspectMixin:
                 if node is None or node.subgraph is None:
                     raise ConfigError(f"checkpoint_ns {ns!r}: {name!r} is not a subgraph node")
                 graph = node.subgraph
+        if ns and graph.checkpointer is True:  # one history per node path, not per task
+            config = {**config, CONF: {**conf, "checkpoint_ns": persistent_ns(ns)}}
         return graph, saver, config
 
     def _run_op(self, op: Op, saver: Any) -> Any:

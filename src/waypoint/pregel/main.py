@@ -17,6 +17,7 @@ from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.topic import Topic
 from waypoint.config import var_task
 from waypoint.errors import ConfigError, GraphInterrupt, InvalidUpdateError, ParentCommand
+from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.constants import (
     CONF,
     K_CHECKPOINTER,
@@ -24,8 +25,6 @@ from waypoint.pregel.constants import (
     K_PARENT,
     K_STORE,
     K_STREAM,
-    NS_END,
-    NS_SEP,
 )
 from waypoint.pregel.inspect import InspectMixin
 from waypoint.pregel.loop import Loop
@@ -158,9 +157,8 @@ class Pregel(InspectMixin):
         if is_sub:
             durability = durability or conf.get(K_DURABILITY)
             if self.checkpointer is True:  # one persistent namespace per node, not per call
-                parts = conf.get("checkpoint_ns", "").split(NS_SEP)
-                parts[-1] = parts[-1].split(NS_END)[0]
-                config = {**config, CONF: {**conf, "checkpoint_ns": NS_SEP.join(parts)}}
+                ns = persistent_ns(conf.get("checkpoint_ns", ""))
+                config = {**config, CONF: {**conf, "checkpoint_ns": ns}}
             if use_parent_stream:
                 stream = conf.get(K_STREAM)
                 sink, modes, subgraphs = (stream[0], stream[1], True) if stream else (None, frozenset(), False)
