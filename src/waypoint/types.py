@@ -61,9 +61,13 @@ class Interrupt:
 
 @dataclass
 class Overwrite:
-    """Write ``value`` to a reducer channel replacing its value instead of reducing."""
+    """Write ``value`` to a reducer channel replacing its value instead of reducing. At most
+    one Overwrite per channel per step; it wins over the step's other writes. The dict forms
+    ``{"__overwrite__": value}`` and ``{"type": "__overwrite__", "value": value}`` (an
+    Overwrite after a JSON round trip) mean the same."""
 
     value: Any
+    type: Literal["__overwrite__"] = "__overwrite__"
 
 
 @dataclass

@@ -15,7 +15,24 @@ from typing import Any, get_origin
 from typing_extensions import Self
 
 from waypoint.channels.base import MISSING, SingleValueChannel
+from waypoint.errors import InvalidUpdateError
 from waypoint.types import Overwrite
+
+OVERWRITE = "__overwrite__"
+
+
+def overwrite_value(value: Any) -> tuple[bool, Any]:
+    """``(True, v)`` when ``value`` is an Overwrite of ``v``: the dataclass, the dict
+    ``{"__overwrite__": v}``, or ``{"type": "__overwrite__", "value": v}`` (an Overwrite
+    after a JSON round trip, as LangGraph's API server sends it)."""
+    if isinstance(value, Overwrite):
+        return True, value.value
+    if type(value) is dict:
+        if len(value) == 1 and OVERWRITE in value:
+            return True, value[OVERWRITE]
+        if value.get("type") == OVERWRITE and "value" in value:
+            return True, value["value"]
+    return False, None
 
 PrefixReducer = Callable[[Any, Any], tuple[Any, int]]
 _PREFIX_REDUCERS: dict[Any, PrefixReducer] = {}
@@ -109,6 +126,14 @@ class BinaryOperatorAggregate(SingleValueChannel[Any, Any]):
     def update(self, values: Sequence[Any]) -> bool:
         if not values:
             return False
+        overwrites = [w for w in map(overwrite_value, values) if w[0]]
+        if len(overwrites) > 1:
+            raise InvalidUpdateError(
+                f"At key '{self.key}': received {len(overwrites)} Overwrite values in one step; "
+                "a channel accepts at most one Overwrite per step"
+            )
+        if overwrites:  # the step's one Overwrite replaces the value; other writes are moot
+            values = [Overwrite(overwrites[0][1])]
         cur = self.value
         prefix = self.log_prefix
         start = 0

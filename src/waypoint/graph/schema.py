@@ -22,6 +22,17 @@ except ImportError:  # pragma: no cover - exercised only without pydantic
     BaseModel = None  # type: ignore[assignment,misc]
 
 
+ROOT = "__root__"
+"""The one channel of a graph whose state schema is not a class (``list[str]``,
+``Annotated[list, operator.add]``, ``int``, ``dict``): it holds the whole state."""
+ROOT_KEYS = frozenset({ROOT})
+
+
+def is_root_schema(schema: Any) -> bool:
+    """True for a schema without annotations: LangGraph's rule for a single root channel."""
+    return schema is not None and not hasattr(schema, "__annotations__")
+
+
 def is_pydantic(schema: Any) -> bool:
     return BaseModel is not None and isinstance(schema, type) and issubclass(schema, BaseModel)
 
@@ -76,16 +87,19 @@ def field_types(schema: Any, localns: dict[str, Any] | None = None) -> dict[str,
 
 
 def _field_types(schema: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
+    if is_root_schema(schema):
+        return {ROOT: schema}
     kind = schema_kind(schema)
     hints = _hints(schema, localns)
     if kind == "dataclass":
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(schema)}
     if kind == "pydantic":
         return {name: hints.get(name, f.annotation) for name, f in schema.model_fields.items()}
-    if not hints and schema not in (dict, Any, None):
+    if not hints and schema not in (Any, None):
         raise InvalidGraphError(
             f"State schema {schema!r} declares no fields: use a TypedDict, dataclass or "
-            "pydantic model with annotated fields"
+            "pydantic model with annotated fields, or a plain type such as "
+            "Annotated[list, operator.add] for a state that is one value"
         )
     return hints
 
@@ -130,6 +144,8 @@ def channels_for(schema: Any, localns: dict[str, Any] | None = None) -> dict[str
 
 def make_reader(schema: Any, keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     """A function building a node's input (the schema's type) from channel values."""
+    if keys == (ROOT,):
+        return lambda values: values.get(ROOT)
     kind = schema_kind(schema)
     if kind == "dict":
 

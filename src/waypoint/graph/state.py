@@ -10,7 +10,7 @@ from typing import Any, get_type_hints
 from waypoint.channels.base import BaseChannel
 from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
 from waypoint.graph.branch import Branch, branch_channel, check_destination, literal_destinations
-from waypoint.graph.schema import channels_for, field_types, output_items
+from waypoint.graph.schema import ROOT, ROOT_KEYS, channels_for, field_types, is_root_schema, output_items
 from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
 from waypoint.pregel.main import Pregel
 from waypoint.types import Command, RetryPolicy, Send
@@ -44,7 +44,7 @@ def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any]) -> 
     if not params:
         return None
     hint = hints.get(params[0].name)
-    if isinstance(hint, type) and hint is not state_schema and hint is not dict:
+    if isinstance(hint, type) and hint is not state_schema and not is_root_schema(hint):
         try:
             if field_types(hint):
                 return hint
@@ -282,10 +282,20 @@ class CompiledStateGraph(Pregel):
     output_keys: tuple[str, ...]
 
     def read_output(self, values: dict[str, Any]) -> Any:
+        if self.output_keys == (ROOT,):
+            return values.get(ROOT)
         return {k: values[k] for k in self.output_keys if k in values}
 
     def read_state(self, values: dict[str, Any]) -> Any:
+        if self.state_order == (ROOT,) and ROOT in values:
+            return values[ROOT]
         return {k: values[k] for k in self.state_order if k in values}
+
+    def writes_to_update(self, writes: list[tuple[str, Any]]) -> Any:
+        if self.state_keys != ROOT_KEYS:
+            return super().writes_to_update(writes)
+        vals = [v for ch, v in writes if ch == ROOT]  # a root state's update is the value itself
+        return (vals[0] if len(vals) == 1 else vals) if vals else None
 
     def task_messages(self, task: Any) -> list[Any]:
         out: list[Any] = []
@@ -310,7 +320,9 @@ def map_command(cmd: Command, keys: frozenset[str], nodes: Any) -> list[tuple[st
         raise ParentCommand(cmd)
     writes: list[tuple[str, Any]] = []
     upd = cmd.update
-    if upd is not None:
+    if upd is not None and keys == ROOT_KEYS and (isinstance(upd, dict) or not _is_pairs(upd)):
+        writes.append((ROOT, upd))  # a root state's update is the new value itself
+    elif upd is not None:
         if isinstance(upd, (dict, list, tuple)):
             items = cmd.update_items()
         else:
@@ -331,9 +343,29 @@ def map_command(cmd: Command, keys: frozenset[str], nodes: Any) -> list[tuple[st
     return writes
 
 
+def _is_pairs(upd: Any) -> bool:
+    """A Command update given as a list of (key, value) pairs (LangGraph's test)."""
+    return isinstance(upd, (list, tuple)) and all(
+        isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) for t in upd
+    )
+
+
 def output_writes(out: Any, name: str, keys: frozenset[str], nodes: Any, writes: list[tuple[str, Any]]) -> None:
-    """Append the writes of a node's return value (dict, object, Command(s) or None)."""
+    """Append the writes of a node's return value (dict, object, Command(s) or None); with a
+    root state (one ``__root__`` channel) any other value is the new root value."""
     if out is None:
+        return
+    if keys == ROOT_KEYS:
+        if isinstance(out, Command):
+            writes.extend(map_command(out, keys, nodes))
+        elif isinstance(out, (list, tuple)) and any(isinstance(c, Command) for c in out):
+            for c in out:
+                if isinstance(c, Command):
+                    writes.extend(map_command(c, keys, nodes))
+                else:
+                    writes.append((ROOT, c))
+        else:
+            writes.append((ROOT, out))
         return
     if type(out) is dict:
         writes.extend((k, v) for k, v in out.items() if k in keys)

@@ -113,4 +113,5 @@ class EventsMixin:
         if "updates" in modes:
             self._emit("updates", {"__interrupt__": tuple(interrupts)})
         if "values" in modes:
-            self._emit("values", {**self.output(live=True), "__interrupt__": tuple(interrupts)})
+            out = self.output(live=True)  # a root (non-dict) state's values are left out
+            self._emit("values", {**(out if isinstance(out, dict) else {}), "__interrupt__": tuple(interrupts)})

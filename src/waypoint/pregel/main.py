@@ -263,8 +263,8 @@ class Pregel(InspectMixin):
         if loop.status == "interrupted":
             out = loop.output(live=True)
             interrupts = loop.pending_interrupts()
-            if interrupts and isinstance(out, dict):
-                out = {**out, "__interrupt__": interrupts}
+            if interrupts:  # a root (non-dict) state's values are left out, as in LangGraph
+                out = {**(out if isinstance(out, dict) else {}), "__interrupt__": interrupts}
             return out
         return loop.output()
 
