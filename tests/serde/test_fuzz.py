@@ -105,3 +105,41 @@ def test_random_bytes_encrypted() -> None:
         data = rng.randbytes(rng.choice((0, 11, 12, 27, 28, 40, 100)))
         with pytest.raises(SerializationError):
             enc.loads_typed((rng.choice(["msgpack+aes", "json+aes", "+aes", "x+aes"]), data))
+
+
+def test_mutated_gadget_payloads_run_no_class_code() -> None:
+    # Payloads naming classes whose hooks have side effects, mutated: whatever loads, no hook
+    # (``__post_init__``, ``model_post_init``, validators, ``__new__``, ``_missing_``) runs.
+    import ormsgpack
+
+    from tests.serde import gadgets
+    from waypoint.checkpoint.serde import _stdlib as codes
+
+    g = gadgets.__name__
+    payloads = [
+        ormsgpack.packb(ormsgpack.Ext(code, ormsgpack.packb(body)))
+        for code, body in [
+            (codes.LC_CONSTRUCTOR, [g, "Upload", {"path": "/nonexistent/x"}]),
+            (codes.PYDANTIC_V2, [g, "PostInitModel", {"path": "p"}]),
+            (codes.PYDANTIC_V2, [g, "ValidatedModel", {"path": "p", "size": 1}]),
+            (codes.PYDANTIC_V2, [g, "PrivateModel", {"name": "n"}]),
+            (codes.PYDANTIC_V1, [g, "V1Model", {"a": 1}, ["a"]]),
+            (codes.ENUM, [g, "MissingHook", "a"]),
+            (codes.ENUM, [g, "Perm", 3]),
+            (codes.DATACLASS, [g, "NewHook", {"a": 1}]),
+            (codes.NAMEDTUPLE, [g, "Point", [1, 2]]),
+        ]
+    ]
+    rng = random.Random(4321)
+    ser = JsonPlusSerializer(allowed_modules=[g])
+    gadgets.RAN.clear()
+    for _ in range(ITERATIONS // 2):
+        buf = bytearray(rng.choice(payloads))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(buf))
+            if rng.random() < 0.7:
+                buf[pos] = rng.randrange(256)
+            else:
+                del buf[pos]
+        _load(ser, "msgpack", bytes(buf))
+    assert gadgets.RAN == []

@@ -58,11 +58,17 @@ def test_duck_typed_serializable_roundtrip() -> None:
     assert type(out["m"][0].extra) is tuple
 
 
-def test_duck_typed_serializable_needs_allowance_to_load() -> None:
-    data = JsonPlusSerializer().dumps_typed(FakeSerializable("x"))
+def test_duck_typed_serializable_is_a_plain_class() -> None:
+    # Only langchain_core's own Serializable classes may be called with stored arguments, so a
+    # class that merely quacks like one is a plain class: it needs listing, and it is stored
+    # and rebuilt by its state (its __init__ does not run on load).
+    with pytest.raises(SerializationError, match="FakeSerializable: not a supported type"):
+        JsonPlusSerializer().dumps_typed(FakeSerializable("x"))
+    ser = JsonPlusSerializer(allowed_modules=["tests"])
+    data = ser.dumps_typed(FakeSerializable("x"))
     with pytest.raises(SerializationError, match="not an allowed type"):
         JsonPlusSerializer().loads_typed(data)
-    assert JsonPlusSerializer(allowed_modules=["tests"]).loads_typed(data) == FakeSerializable("x")
+    assert ser.loads_typed(data) == FakeSerializable("x")
 
 
 def test_non_serializable_opt_out_is_refused() -> None:
@@ -85,7 +91,8 @@ def test_json_constructor_form_allowed_kinds() -> None:
     with pytest.raises(SerializationError, match="not an allowed type"):
         JsonPlusSerializer().loads_typed(("json", json.dumps(fake).encode()))
     allowed = JsonPlusSerializer(allowed_types=[FakeSerializable])
-    assert allowed.loads_typed(("json", json.dumps(fake).encode())) == FakeSerializable("j")
+    with pytest.raises(SerializationError, match="from a constructor form"):  # would call it
+        allowed.loads_typed(("json", json.dumps(fake).encode()))
 
 
 def test_json_lc2_stdlib_ids() -> None:
@@ -128,3 +135,22 @@ def test_real_langchain_messages() -> None:
     revived = ser.loads_typed(("json", doc))
     assert [type(m) for m in revived] == [type(m) for m in value]
     assert [m.content for m in revived] == [m.content for m in value]
+
+
+def test_ext46_constructs_only_langchain_serializable_classes() -> None:
+    import ormsgpack
+
+    from waypoint.checkpoint.serde import _stdlib as codes
+
+    messages = pytest.importorskip("langchain_core.messages")
+    cls = messages.HumanMessage
+    payload = [cls.__module__, cls.__qualname__, {"content": "hi", "id": "7"}]
+    data = ormsgpack.packb(ormsgpack.Ext(codes.LC_CONSTRUCTOR, ormsgpack.packb(payload)))
+    out = JsonPlusSerializer().loads_typed(("msgpack", data))
+    assert type(out) is cls and out.content == "hi" and out.id == "7"
+    with pytest.raises(SerializationError, match="strict=True"):
+        JsonPlusSerializer(strict=True).loads_typed(("msgpack", data))
+    payload = [__name__, "FakeSerializable", {"content": "x"}]
+    data = ormsgpack.packb(ormsgpack.Ext(codes.LC_CONSTRUCTOR, ormsgpack.packb(payload)))
+    with pytest.raises(SerializationError, match="not a langchain_core Serializable"):
+        JsonPlusSerializer(allowed_types=[FakeSerializable]).loads_typed(("msgpack", data))

@@ -352,3 +352,45 @@ def test_exact_depth_matches_structure() -> None:
     assert exact_depth(b"\x91" * 50 + b"\x01", 10) == 10
     assert exact_depth(b"\x91\x91", 10) == 2  # truncated: stops early, never raises
     assert exact_depth(b"\xc1", 10) == 0
+
+
+# --- gadget classes: loading runs none of their code (see also test_gadgets.py) -------------
+
+G = "tests.serde.gadgets"
+
+
+def _lc_json(lc: int, name: str, **fields: Any) -> bytes:
+    import json
+
+    return json.dumps({"lc": lc, "type": "constructor", "id": [G, name], **fields}).encode()
+
+
+GADGET_PAYLOADS = {
+    "ext46 dataclass": lambda p: ("msgpack", ext(codes.LC_CONSTRUCTOR, [G, "Upload", {"path": p}])),
+    "ext46 pydantic": lambda p: ("msgpack",
+                                 ext(codes.LC_CONSTRUCTOR, [G, "ValidatedModel", {"path": p}])),
+    "json constructor": lambda p: ("json", _lc_json(1, "Upload", kwargs={"path": p})),
+    "json lc2 pydantic": lambda p: ("json", _lc_json(2, "PostInitModel", kwargs={"path": p})),
+    "json lc2 enum": lambda p: ("json", _lc_json(2, "MissingHook", args=[p])),
+    "ext42 post_init": lambda p: ("msgpack",
+                                  ext(codes.PYDANTIC_V2, [G, "PostInitModel", {"path": p}])),
+    "ext42 validators": lambda p: ("msgpack",
+                                   ext(codes.PYDANTIC_V2, [G, "ValidatedModel", {"path": p}])),
+    "ext42 private": lambda p: ("msgpack",
+                                ext(codes.PYDANTIC_V2, [G, "PrivateModel", {"name": p}])),
+    "ext43 new": lambda p: ("msgpack", ext(codes.PYDANTIC_V1, [G, "V1Model", {"a": p}, ["a"]])),
+    "ext40 missing": lambda p: ("msgpack", ext(codes.ENUM, [G, "MissingHook", p])),
+    "ext41 post_init": lambda p: ("msgpack", ext(codes.DATACLASS, [G, "Upload", {"path": p}])),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", list(GADGET_PAYLOADS))
+def test_gadget_payload_families_run_no_class_code(family: str, marker: Path) -> None:
+    from tests.serde import gadgets
+
+    data = GADGET_PAYLOADS[family](str(marker))
+    gadgets.RAN.clear()
+    for ser in (JsonPlusSerializer(), JsonPlusSerializer(allowed_modules=[G])):
+        with contextlib.suppress(SerializationError):  # a hook-free rebuild or a refusal
+            ser.loads_typed(data)
+    assert gadgets.RAN == [] and not marker.exists()

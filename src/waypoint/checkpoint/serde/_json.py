@@ -3,10 +3,12 @@
 ``{"lc": 1, "type": "constructor", "id": [...], "kwargs": {...}}`` (what LangChain's
 ``Serializable.to_json()`` writes) and LangGraph's older ``{"lc": 2, ...}`` form are rebuilt
 bottom-up under the same rules as msgpack class references: the class must already be imported
-and be a pydantic model, dataclass, Enum or NamedTuple (unless ``strict``), or be explicitly
-allowed. A few standard-library ids of the ``lc: 2`` form (UUID, datetimes, Decimal, sets...)
-are rebuilt from a fixed table. Other ``lc`` objects (``secret``, ``not_implemented``) stay
-plain dicts: secrets are never read from the environment.
+and be of an implicitly loadable kind (unless ``strict``) or explicitly allowed. Only a
+langchain_core ``Serializable`` class is called with the stored arguments; dataclasses,
+pydantic models, Enums and NamedTuples are rebuilt without running their code, other classes
+are refused (``_rebuild.from_constructor``). A few standard-library ids of the ``lc: 2`` form
+(UUID, datetimes, Decimal, sets...) are rebuilt from a fixed table. Other ``lc`` objects
+(``secret``, ``not_implemented``) stay plain dicts: secrets are never read from the environment.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from waypoint.checkpoint.serde._policy import TypePolicy, class_kind
+from waypoint.checkpoint.serde._policy import TypePolicy
+from waypoint.checkpoint.serde._rebuild import from_constructor
 from waypoint.errors import SerializationError
 
 
@@ -74,9 +77,6 @@ _STDLIB_IDS: dict[tuple[str, ...], Callable[[list[Any], dict[str, Any]], Any]] =
         )
     },
 }
-
-_LC_KINDS = ("pydantic", "pydantic_v1", "dataclass", "enum", "namedtuple")
-
 
 def _find_lc_class(ident: list[str]) -> Any:
     """Find the imported class a LangChain id names, without importing anything.
@@ -152,13 +152,7 @@ class JsonReviver:
                 else "no such class"
             )
             raise SerializationError(f"refusing to load {dotted!r}: {reason}")
-        kind = class_kind(cls)
-        if kind in _LC_KINDS and not self.policy.explicitly_allowed(cls):
-            if self.policy.strict:
-                self.policy.check(cls, kind)  # raises with the strict hint
-        else:
-            self.policy.check(cls, "object")
-        return cls(*args, **kwargs)
+        return from_constructor(self.policy, cls, args, kwargs)
 
 
 def loads_json(data: bytes | str, policy: TypePolicy) -> Any:

@@ -3,21 +3,24 @@ exceptions, LangChain-serializable objects and explicitly allowed plain classes.
 
 Encoders are built once per class (``encoder_for``) with the class reference precomputed.
 Decoders resolve the reference through ``TypePolicy`` and rebuild without running the class's
-``__init__`` where the kind allows it:
+code (see ``_rebuild``):
 
-* dataclasses and plain classes: ``object.__new__`` then the stored attributes are written to the
-  instance ``__dict__`` or its slots (like ``copy``/``pickle`` do); ``__post_init__`` is not run;
+* dataclasses and plain classes: the builtin base's ``__new__`` then the stored attributes are
+  written to the instance ``__dict__`` or its slots (like ``copy``/``pickle`` do); no
+  ``__new__`` override, ``__init__`` or ``__post_init__`` runs. An explicitly allowed class
+  whose ``__getstate__`` wrote its state gets its ``__setstate__`` called: the application
+  vouched for it by listing it;
 * pydantic v2 models: see ``_pydantic`` (nested models folded into their parent);
-* pydantic v1 models: ``construct`` (no validation), keeping the set of explicitly set fields;
-* NamedTuples: ``tuple.__new__``; Enums: member lookup by value;
+* pydantic v1 models: what ``construct`` does (no validation), keeping the fields set;
+* NamedTuples: ``tuple.__new__``; Enums: member lookup by value, never ``_missing_``;
 * exceptions: the nearest builtin exception's ``__new__`` with the stored ``args``;
-* LangChain constructor form: the class is called with its stored kwargs, as LangChain does.
+* LangChain constructor form (ext 46, never written now): only a langchain_core
+  ``Serializable`` class, called with its stored kwargs as LangChain's loader does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 from typing import Any
 
 from ormsgpack import Ext
@@ -28,6 +31,16 @@ from waypoint.checkpoint.serde._policy import (
     class_kind,
     class_ref,
     is_namedtuple_class,
+)
+from waypoint.checkpoint.serde._rebuild import (
+    bare_instance,
+    dataclass_from,
+    enum_member,
+    from_constructor,
+    namedtuple_from,
+    pydantic_v1_from,
+    restore,
+    slot_descriptors,
 )
 from waypoint.checkpoint.serde._stdlib import (
     DATACLASS,
@@ -45,26 +58,8 @@ from waypoint.checkpoint.serde._stdlib import (
     take_parked,
 )
 
-_slot_cache: dict[type, dict[str, Any]] = {}
-
-
-def _slot_descriptors(cls: type) -> dict[str, Any]:
-    """Map of slot name to its member descriptor, over the whole MRO."""
-    found = _slot_cache.get(cls)
-    if found is None:
-        found = {}
-        for klass in reversed(cls.__mro__):
-            for name, value in vars(klass).items():
-                if isinstance(value, types.MemberDescriptorType):
-                    found[name] = value
-        if len(_slot_cache) > 4096:
-            _slot_cache.clear()
-        _slot_cache[cls] = found
-    return found
-
-
 def _has_slots(cls: type) -> bool:
-    return bool(_slot_descriptors(cls))
+    return bool(slot_descriptors(cls))
 
 
 def _instance_state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -73,7 +68,7 @@ def _instance_state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
         state = dict(object.__getattribute__(obj, "__dict__"))
     except AttributeError:
         state = {}
-    for name, desc in _slot_descriptors(type(obj)).items():
+    for name, desc in slot_descriptors(type(obj)).items():
         if name not in state and name not in ("__weakref__",):
             try:
                 state[name] = desc.__get__(obj, type(obj))
@@ -86,27 +81,6 @@ def _instance_state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
             except AttributeError:
                 continue
     return state
-
-
-def _restore(obj: Any, state: Any) -> Any:
-    """Write ``state`` into ``obj``'s slots or ``__dict__`` without calling class code."""
-    cls = type(obj)
-    slots = _slot_descriptors(cls)
-    try:
-        namespace = object.__getattribute__(obj, "__dict__")
-    except AttributeError:
-        namespace = None
-    for name, value in expect(state, dict, f"{cls.__qualname__} state").items():
-        if type(name) is not str:
-            raise TypeError(f"malformed {cls.__qualname__} state: non-str attribute name")
-        desc = slots.get(name)
-        if desc is not None and name not in ("__dict__", "__weakref__"):
-            desc.__set__(obj, value)
-        elif namespace is not None:
-            namespace[name] = value
-        else:
-            raise TypeError(f"{cls.__qualname__} has no attribute slot {name!r}")
-    return obj
 
 
 def _builtin_exception_base(cls: type) -> type:
@@ -122,8 +96,6 @@ def encoder_for(cls: type, policy: TypePolicy) -> Encoder | None:
     if kind == "exception":
         return _exception_encoder(cls)
     if kind is None:
-        if _is_lc_serializable(cls):
-            return _lc_encoder(cls)
         if policy.explicitly_allowed(cls):
             return _object_encoder(cls)
         return None
@@ -210,64 +182,27 @@ def _object_encoder(cls: type) -> Encoder:
     return enc_object
 
 
-def _is_lc_serializable(cls: type) -> bool:
-    """Duck-typed LangChain ``Serializable`` check (langchain-core is optional)."""
-    check = getattr(cls, "is_lc_serializable", None)
-    if not callable(check) or not callable(getattr(cls, "to_json", None)):
-        return False
-    try:
-        return bool(check())
-    except Exception:
-        return False
-
-
-def _lc_encoder(cls: type) -> Encoder:
-    module, qualname = class_ref(cls)
-
-    def enc_lc(obj: Any, pack: Pack) -> Ext:
-        data = obj.to_json()
-        if not isinstance(data, dict) or data.get("type") != "constructor":
-            raise TypeError(f"{module}.{qualname}.to_json() did not return a constructor form")
-        kwargs = data.get("kwargs") or {}
-        return Ext(LC_CONSTRUCTOR, pack([module, qualname, kwargs]))
-
-    return enc_lc
-
-
 def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
     """Decoders for class-reference ext codes, bound to ``policy``."""
     resolve = policy.resolve
 
     def dec_enum(data: bytes, unpack: Unpack) -> Any:
         module, qualname, value = expect(unpack(data), list, "enum")
-        cls: Any = resolve(module, qualname, "enum")
-        try:
-            member = cls._value2member_map_.get(value)
-        except TypeError:  # unhashable value
-            member = None
-        return member if member is not None else cls(value)
+        return enum_member(resolve(module, qualname, "enum"), value)
 
     def dec_dataclass(data: bytes, unpack: Unpack) -> Any:
         module, qualname, state = expect(unpack(data), list, "dataclass")
-        cls = resolve(module, qualname, "dataclass")
-        obj: Any = object.__new__(cls)
-        if _has_slots(cls):
-            return _restore(obj, state)
-        object.__getattribute__(obj, "__dict__").update(expect(state, dict, "dataclass state"))
-        return obj
+        return dataclass_from(resolve(module, qualname, "dataclass"), state)
 
     def dec_pydantic_v1(data: bytes, unpack: Unpack) -> Any:
         module, qualname, values, fields_set = expect(unpack(data), list, "pydantic.v1 model")
         cls: Any = resolve(module, qualname, "pydantic_v1")
         fields = set(expect(fields_set, list, "pydantic fields set"))
-        return cls.construct(_fields_set=fields, **expect(values, dict, "pydantic.v1 model"))
+        return pydantic_v1_from(cls, expect(values, dict, "pydantic.v1 model"), fields)
 
     def dec_namedtuple(data: bytes, unpack: Unpack) -> Any:
         module, qualname, values = expect(unpack(data), list, "NamedTuple")
-        cls: Any = resolve(module, qualname, "namedtuple")
-        if len(expect(values, list, "NamedTuple")) != len(cls._fields):
-            raise ValueError(f"malformed {qualname}: expected {len(cls._fields)} items")
-        return tuple.__new__(cls, values)
+        return namedtuple_from(resolve(module, qualname, "namedtuple"), values)
 
     def dec_exception(data: bytes, unpack: Unpack) -> Any:
         module, qualname, args, state = expect(unpack(data), list, "exception")
@@ -275,21 +210,23 @@ def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
         args = expect(args, list, "exception args")
         exc = _builtin_exception_base(cls).__new__(cls, *args)
         exc.args = tuple(args)
-        return exc if state is None else _restore(exc, state)
+        return exc if state is None else restore(exc, state)
 
     def dec_object(data: bytes, unpack: Unpack) -> Any:
         module, qualname, custom, state = expect(unpack(data), list, "object")
         cls: Any = resolve(module, qualname, "object")
-        obj = cls.__new__(cls)
+        obj = bare_instance(cls)
         if custom is True:
+            # The one class hook loading runs: only for a class the application listed in
+            # allowed_types/allowed_modules, whose __getstate__ wrote this state.
             obj.__setstate__(state)
             return obj
-        return _restore(obj, state)
+        return restore(obj, state)
 
     def dec_lc(data: bytes, unpack: Unpack) -> Any:
         module, qualname, kwargs = expect(unpack(data), list, "LangChain object")
-        cls: Any = resolve(module, qualname, "lc")
-        return cls(**expect(kwargs, dict, "LangChain kwargs"))
+        cls: Any = resolve(module, qualname, "lc")  # a langchain_core Serializable only
+        return from_constructor(policy, cls, [], expect(kwargs, dict, "LangChain kwargs"))
 
     return {
         ENUM: dec_enum,

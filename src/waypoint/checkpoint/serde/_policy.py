@@ -28,8 +28,9 @@ _KIND_NAMES: dict[str, str] = {
     "namedtuple": "a NamedTuple",
     "exception": "an exception",
     "object": "an explicitly allowed class",
-    "lc": "an allowed LangChain-serializable class",
+    "lc": "a LangChain Serializable class",
 }
+_MRO = vars(type)["__mro__"]
 
 
 def _module_class(module: str, name: str) -> Any:
@@ -48,6 +49,17 @@ def pydantic_v2_base() -> Any:
 def pydantic_v1_base() -> Any:
     """``pydantic.v1.BaseModel`` if it is imported, without importing it."""
     return _module_class("pydantic.v1.main", "BaseModel")
+
+
+def lc_serializable_base() -> Any:
+    """langchain-core's ``Serializable`` if it is imported, without importing it."""
+    return _module_class("langchain_core.load.serializable", "Serializable")
+
+
+def is_lc_serializable(cls: type) -> bool:
+    """True if ``cls`` subclasses langchain-core's ``Serializable`` (an MRO check, no hooks)."""
+    base = lc_serializable_base()
+    return base is not None and base in _MRO.__get__(cls)
 
 
 def is_namedtuple_class(cls: type) -> bool:
@@ -164,7 +176,15 @@ class TypePolicy:
         if kind == "object":
             implicit = False
         elif kind == "lc":
-            implicit = actual in ("pydantic", "pydantic_v1", "dataclass")
+            # The constructor form calls the class with stored arguments: only LangChain's own
+            # Serializable classes (pydantic models whose constructor LangChain's loader calls).
+            if not is_lc_serializable(cls):
+                raise SerializationError(
+                    f"refusing to load {dotted!r} from LangChain's constructor form: it is not a "
+                    "langchain_core Serializable class, and the form would call it with stored "
+                    "arguments"
+                )
+            implicit = True
         else:
             if actual != kind:
                 raise SerializationError(

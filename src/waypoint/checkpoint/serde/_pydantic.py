@@ -16,14 +16,16 @@ parent fall back to the per-model form, where nested models keep their own class
 Subclass instances, partly set models and anything else keep their class reference too.
 
 Rebuilding never runs class code: ``object.__new__`` plus ``__dict__`` and the fields-set /
-extra / private slots, which is all ``model_construct`` does for a model without private
-attributes or ``model_post_init`` when every field is given; other models, and folded values
-whose fields differ from the class's (written by another version of it), use
-``model_construct``.
+extra / private slots (``construct``). That is what ``model_construct`` does, minus its hooks:
+no ``__new__`` override, no ``model_post_init``, no validators; private attributes get their
+declared defaults; a field missing from the payload (written by another version of the class)
+gets its default, unless its default factory takes the other fields' data, which would run
+class code on stored data: such a payload is refused.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import types
 import typing
@@ -32,6 +34,7 @@ from typing import Any
 
 from ormsgpack import Ext
 
+from waypoint._process import renew_lock_after_fork
 from waypoint.checkpoint.serde._policy import TypePolicy, class_kind, pydantic_v2_base
 from waypoint.checkpoint.serde._stdlib import (
     PYDANTIC_V2,
@@ -55,10 +58,10 @@ _fold_cache: dict[type, tuple[tuple[str, Shape], ...]] = {}
 
 
 def direct_plan(cls: Any) -> tuple[frozenset[str], bool] | None:
-    """``(field names, extra allowed)`` if a model can be rebuilt without ``model_construct``.
+    """``(field names, extra allowed)`` if a model is rebuilt by setting its slots only.
 
-    Setting ``__dict__``, the fields set and the extras is all ``model_construct`` does for a
-    model without private attributes or ``model_post_init`` when every field is given.
+    Setting ``__dict__``, the fields set and the extras is all ``construct`` does for a model
+    without private attributes or ``model_post_init`` when every field is given.
     """
     try:
         return _direct_cache[cls]
@@ -151,6 +154,7 @@ class ShapeFunctions:
         self._list_of, self._dict_of, self._model, self._on_clear = list_of, dict_of, model, on_clear
         self._done: dict[Any, Any] = {}
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
 
     def get(self, shape: Shape) -> Any:
         fn = self._done.get(shape)
@@ -274,6 +278,64 @@ def encoder(cls: Any, module: str, qualname: str) -> Encoder:
 
 Unfold = Callable[[Any, int], Any]
 _SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+_setters: list[tuple[Any, ...]] = []
+
+
+def slot_setters() -> tuple[Any, ...]:
+    """The ``__set__`` of every model's four slots (pydantic is imported once a class is)."""
+    if not _setters:
+        slots = vars(pydantic_v2_base())
+        _setters.append(tuple(slots[name].__set__ for name in _SLOTS))
+    return _setters[0]
+
+
+def construct(
+    cls: Any, values: dict[str, Any], fields_set: set[str] | None, extra: dict[str, Any] | None
+) -> Any:
+    """``model_construct`` without running class code (no ``__new__``, ``model_post_init``).
+
+    ``values`` (consumed) maps field names to values; names that are not fields join
+    ``extra`` when the class allows extras and are dropped otherwise, as ``model_construct``
+    does. ``fields_set`` defaults to the fields given.
+    """
+    undefined = vars(sys.modules["pydantic_core"])["PydanticUndefined"]
+    if not all(type(name) is str for name in values):
+        raise TypeError(f"malformed {cls.__qualname__}: non-str field name")
+    state: dict[str, Any] = {}
+    given: set[str] = set()
+    for name, field in cls.__pydantic_fields__.items():
+        if name in values:
+            state[name] = values.pop(name)
+            given.add(name)
+        elif not field.is_required():
+            if field.default_factory_takes_validated_data:
+                raise ValueError(
+                    f"malformed {cls.__qualname__}: field {name!r} is missing and its default "
+                    "factory would be called with stored data"
+                )
+            state[name] = field.get_default(call_default_factory=True)
+    if fields_set is None:
+        fields_set = given
+    if cls.model_config.get("extra") == "allow":
+        extra = {**values, **(extra or {})}
+    else:
+        extra = None
+    private = None
+    if cls.__private_attributes__:
+        private = {}
+        for name, attr in cls.__private_attributes__.items():
+            if attr.default_factory_takes_validated_data:
+                continue  # it would receive stored data: left unset
+            default = attr.get_default(call_default_factory=True)
+            if default is not undefined:
+                private[name] = default
+    set_dict, set_fields, set_extra, set_private = slot_setters()
+    obj = object.__new__(cls)
+    set_dict(obj, state)
+    set_fields(obj, fields_set)
+    set_extra(obj, extra)
+    set_private(obj, private)
+    return obj
 
 
 def decoders(policy: TypePolicy) -> dict[int, Decoder]:
@@ -281,12 +343,6 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
     resolve = policy.resolve
     plans: dict[type, list[tuple[str, Unfold]]] = {}
     new = object.__new__
-    setters: list[Any] = []
-
-    def bind_slots() -> None:
-        # The slots every model has; pydantic is imported by now (a model class was resolved).
-        slots = vars(pydantic_v2_base())
-        setters.extend(slots[name].__set__ for name in _SLOTS)
 
     def fields_plan(cls: Any) -> list[tuple[str, Unfold]]:
         steps = plans.get(cls)
@@ -295,7 +351,7 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
         return steps
 
     def model_unfolder(cls: Any, fields: frozenset[str], steps: list[Any]) -> Unfold:
-        set_dict, set_fields, set_extra, set_private = setters
+        set_dict, set_fields, set_extra, set_private = slot_setters()
         checked = False
 
         def unfold(value: Any, depth: int) -> Any:
@@ -314,7 +370,7 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
                     if item is not None:
                         value[name] = unfold_field(item, depth)
             if value.keys() != fields:  # written by another version of the class
-                return cls.model_construct(_fields_set=set(value), **value)
+                return construct(cls, value, None, None)
             obj = new(cls)
             set_dict(obj, value)
             set_fields(obj, set(fields))
@@ -354,8 +410,6 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
         else:
             module, qualname, values, fields_set, extra = expect(payload, list, "pydantic model")
         cls: Any = resolve(module, qualname, "pydantic")
-        if not setters:
-            bind_slots()
         if type(values) is not dict:
             raise TypeError("malformed pydantic model: values are not a dict")
         if fields_set is None:
@@ -379,16 +433,13 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
         plan = direct_plan(cls)
         if plan is not None and values.keys() == plan[0] and (extra is not None) == plan[1]:
             obj: Any = new(cls)
-            set_dict, set_fields, set_extra, set_private = setters
+            set_dict, set_fields, set_extra, set_private = slot_setters()
             set_dict(obj, values)
             set_fields(obj, fields)
             set_extra(obj, extra)
             set_private(obj, None)
             return obj
-        kwargs = dict(values)
-        if extra:
-            kwargs.update(extra)
-        return cls.model_construct(_fields_set=fields, **kwargs)
+        return construct(cls, values, fields, extra)
 
     def dec_pydantic(data: bytes, unpack: Unpack) -> Any:
         return load(unpack(data), False)
@@ -399,4 +450,4 @@ def decoders(policy: TypePolicy) -> dict[int, Decoder]:
     return {PYDANTIC_V2: dec_pydantic, PYDANTIC_V2_TREE: dec_pydantic_tree}
 
 
-__all__ = ["MAX_FOLD_DEPTH", "decoders", "direct_plan", "encoder", "fold_plan"]
+__all__ = ["MAX_FOLD_DEPTH", "construct", "decoders", "direct_plan", "encoder", "fold_plan"]
