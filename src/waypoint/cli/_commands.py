@@ -78,7 +78,23 @@ def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...]) -> None:
         except ImportError as exc:
             if name in modules:
                 raise CliError(f"cannot import module {name!r}: {exc}") from None
+    _import_message_classes()
     ctx.obj = {"url": url}
+
+
+def _import_message_classes() -> None:
+    """With langchain-core installed, graphs store LangChain message objects; the serializer
+    rebuilds a class only when its module is imported, and ``langchain_core.messages`` loads
+    its submodules lazily, so touch every public name to import them."""
+    try:
+        messages = importlib.import_module("langchain_core.messages")
+    except ImportError:
+        return
+    for name in getattr(messages, "__all__", ()):
+        try:
+            getattr(messages, name)
+        except (AttributeError, ImportError):
+            continue
 
 
 # --- read commands -------------------------------------------------------------------------------

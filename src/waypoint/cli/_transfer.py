@@ -3,8 +3,10 @@
 ``thread_records`` turns a thread into records (oldest checkpoint first); ``ThreadImporter``
 replays records into any saver with the same ids, versions, metadata and pending writes, giving
 the saver item-log hints so list channels stay incremental. ``import_file`` and ``migrate``
-roll a thread back (``delete_thread``) when anything fails midway; ``verify_thread`` compares
-every checkpoint of a thread in two savers.
+import each thread all or nothing: a new thread is deleted again when anything fails midway,
+and a thread that replaces an existing one (``--force``) is written under a temporary id and
+swapped in only once complete (``_replace``), so a failure never costs the existing thread.
+``verify_thread`` compares every checkpoint of a thread in two savers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from waypoint.checkpoint.base import (
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.cli import _export
 from waypoint.cli._inspect import ids, parent_id, thread_config, thread_exists
+from waypoint.cli._replace import discard, swap, temp_id
 from waypoint.cli._urls import CliError
 
 STORE_PAGE = 500
@@ -93,10 +96,12 @@ def thread_records(saver: BaseCheckpointSaver, thread_id: str, serde: Serializer
 
 
 class ThreadImporter:
-    """Replays one thread's records into ``saver`` (under ``thread_id``)."""
+    """Replays one thread's records into ``saver`` under ``thread_id``; errors name the
+    thread as ``name`` (the exported id, when writing under a temporary one)."""
 
-    def __init__(self, saver: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol) -> None:
+    def __init__(self, saver: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol, name: str | None = None) -> None:
         self.saver, self.thread_id, self.serde = saver, thread_id, serde
+        self.name = thread_id if name is None else name
         self.values: dict[tuple[str, str, str], Any] = {}
         self.bases: dict[tuple[str, str, str], tuple[str, int]] = {}
         self.versions: dict[tuple[str, str], dict[str, Any]] = {}
@@ -113,9 +118,9 @@ class ThreadImporter:
             elif kind == "writes":
                 self._writes(rec)
             else:
-                raise CliError(f"unexpected record type {kind!r} in thread {self.thread_id!r}")
+                raise CliError(f"unexpected record type {kind!r} in thread {self.name!r}")
         except (KeyError, TypeError, ValueError) as exc:
-            raise CliError(f"malformed {kind} record in thread {self.thread_id!r}: {_first_line(exc)}") from None
+            raise CliError(f"malformed {kind} record in thread {self.name!r}: {_first_line(exc)}") from None
 
     def _blob(self, rec: dict[str, Any]) -> None:
         key = (rec["ns"], rec["channel"], rec["version"])
@@ -170,19 +175,36 @@ class ThreadImporter:
         self.writes += len(writes)
 
 
-def _import_thread(saver: BaseCheckpointSaver, thread_id: str, recs: Iterable[dict[str, Any]], serde: SerializerProtocol, done: int) -> ThreadImporter:
-    """Import one thread; on any failure delete what was written and raise one CliError."""
-    imp = ThreadImporter(saver, thread_id, serde)
+def _import_thread(
+    saver: BaseCheckpointSaver,
+    thread_id: str,
+    recs: Iterable[dict[str, Any]],
+    serde: SerializerProtocol,
+    done: int,
+    *,
+    replace: bool = False,
+    check: Callable[[str], Any] | None = None,
+) -> ThreadImporter:
+    """Import one thread all or nothing, then read it back (and run ``check`` on the id it was
+    written under). With ``replace`` the thread exists: the new one is built under a temporary
+    id and swapped in only when complete, so any failure leaves the existing thread as it was."""
+    target = temp_id(thread_id) if replace else thread_id
+    imp = ThreadImporter(saver, target, serde, name=thread_id)
     try:
         for rec in recs:
             imp.feed(rec)
+        stored = sum(1 for _ in saver.list(thread_config(target)))
+        if stored != imp.checkpoints:
+            raise CliError(f"{imp.checkpoints} checkpoint(s) written but {stored} read back")
+        if check is not None:
+            check(target)
     except BaseException as exc:
-        try:
-            saver.delete_thread(thread_id)
-        except Exception:
-            pass
+        discard(saver, target)
         reason = exc.message if isinstance(exc, CliError) else _first_line(exc)
-        raise CliError(f"thread {thread_id!r} failed and was rolled back ({done} thread(s) completed before it): {reason}") from None
+        kept = "; the existing thread is unchanged" if replace else ""
+        raise CliError(f"thread {thread_id!r} failed and was rolled back{kept} ({done} thread(s) completed before it): {reason}") from None
+    if replace:
+        swap(saver, target, thread_id)
     return imp
 
 
@@ -213,9 +235,7 @@ def import_file(saver: BaseCheckpointSaver, path: str | Path, serde: SerializerP
         raise CliError(f"thread {existing[0]!r}{more} already exists in the target: pass --force to replace")
     summary = {"source": head.get("source"), "threads": 0, "checkpoints": 0, "writes": 0, "thread_ids": []}
     for thread_id, recs in _sections(_export.records(path)):
-        if thread_id in existing:
-            saver.delete_thread(thread_id)
-        imp = _import_thread(saver, thread_id, recs, serde, summary["threads"])
+        imp = _import_thread(saver, thread_id, recs, serde, summary["threads"], replace=thread_id in existing)
         summary["threads"] += 1
         summary["checkpoints"] += imp.checkpoints
         summary["writes"] += imp.writes
@@ -261,11 +281,13 @@ def _compare(a: CheckpointTuple, b: CheckpointTuple, serde: SerializerProtocol) 
     return None
 
 
-def verify_thread(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol) -> int:
-    """Compare every checkpoint of a thread in both savers (history order included);
-    returns how many were compared, raises CliError at the first difference."""
+def verify_thread(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol, *, target: str | None = None) -> int:
+    """Compare every checkpoint of a thread in both savers (history order included), the
+    copy in ``dst`` being stored as ``target`` (default: the same id); returns how many were
+    compared, raises CliError at the first difference."""
     n = 0
-    for a, b in zip_longest(src.list(thread_config(thread_id)), dst.list(thread_config(thread_id))):
+    copy = thread_config(thread_id if target is None else target)
+    for a, b in zip_longest(src.list(thread_config(thread_id)), dst.list(copy)):
         if a is None or b is None:
             raise CliError(f"verification failed for thread {thread_id!r}: the target holds a different number of checkpoints")
         problem = _compare(a, b, serde)
@@ -293,14 +315,13 @@ def migrate(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, serde: Serialize
                 summary["checkpoints"] += 1
                 summary["writes"] += len(t.pending_writes or ())
         else:
-            if thread_id in existing:
-                dst.delete_thread(thread_id)
-            imp = _import_thread(dst, thread_id, _skip_header(thread_records(src, thread_id, serde)), serde, summary["threads"])
-            try:
-                summary["verified"] += verify_thread(src, dst, thread_id, serde)
-            except CliError:
-                dst.delete_thread(thread_id)
-                raise
+            verified: list[int] = []
+            imp = _import_thread(
+                dst, thread_id, _skip_header(thread_records(src, thread_id, serde)), serde, summary["threads"],
+                replace=thread_id in existing,
+                check=lambda target: verified.append(verify_thread(src, dst, thread_id, serde, target=target)),
+            )
+            summary["verified"] += sum(verified)
             summary["checkpoints"] += imp.checkpoints
             summary["writes"] += imp.writes
         summary["threads"] += 1
