@@ -18,7 +18,8 @@ from waypoint.checkpoint.serde import EncryptedSerializer, JsonPlusSerializer
 from waypoint.errors import SerializationError
 
 ITERATIONS = 10_000
-TAGS = ["msgpack", "json", "bytes", "bytearray", "null", "pickle", "msgpack+z", "bogus"]
+TAGS = ["msgpack", "json", "bytes", "bytearray", "null", "pickle", "msgpack+z", "msgpack+z+z",
+        "bogus"]  # fmt: skip
 
 
 def _random_bytes(rng: random.Random) -> bytes:

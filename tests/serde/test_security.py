@@ -68,7 +68,7 @@ def ext(code: int, payload: Any) -> bytes:
 # --- pickle payloads ------------------------------------------------------------------------
 
 TAGS = ["msgpack", "json", "bytes", "bytearray", "null", "pickle", "unknown", "", "msgpack+z",
-        "pickle+z", "pickle+aes", "PICKLE"]  # fmt: skip
+        "pickle+z", "pickle+aes", "PICKLE", "pickle+z+z", "msgpack+z+z"]  # fmt: skip
 
 
 @pytest.mark.parametrize("tag", TAGS)
@@ -394,3 +394,47 @@ def test_gadget_payload_families_run_no_class_code(family: str, marker: Path) ->
         with contextlib.suppress(SerializationError):  # a hook-free rebuild or a refusal
             ser.loads_typed(data)
     assert gadgets.RAN == [] and not marker.exists()
+
+
+# --- compression bombs ------------------------------------------------------------------------
+
+
+def _nested_z(levels: int, inner: bytes) -> tuple[str, bytes]:
+    data = inner
+    for _ in range(levels):
+        data = zlib.compress(data, 9)
+    return "msgpack" + "+z" * levels, data
+
+
+def test_nested_compression_tags_are_refused() -> None:
+    ser = JsonPlusSerializer()
+    assert ser.loads_typed(_nested_z(1, ormsgpack.packb("x" * 10_000))) == "x" * 10_000
+    # Two levels of a 64 MiB string: a few hundred bytes stored, refused before inflating twice.
+    tag, data = _nested_z(2, ormsgpack.packb("x" * (64 << 20)))
+    assert len(data) < 1000
+    with pytest.raises(SerializationError, match="at most one compression level"):
+        ser.loads_typed((tag, data))
+    with pytest.raises(SerializationError, match="at most one compression level"):
+        ser.loads_typed(("msgpack" + "+z" * 2000, b"x"))  # once a raw RecursionError
+
+
+def test_inflated_size_is_capped() -> None:
+    from waypoint.checkpoint.serde.jsonplus import MAX_INFLATED_SIZE
+
+    value = "x" * 5000
+    tag, data = _nested_z(1, ormsgpack.packb(value))
+    small = JsonPlusSerializer(max_inflated_size=4096)
+    with pytest.raises(SerializationError, match=r"more than 4096 bytes.*max_inflated_size"):
+        small.loads_typed((tag, data))
+    assert JsonPlusSerializer(max_inflated_size=5003).loads_typed((tag, data)) == value
+    assert MAX_INFLATED_SIZE == 256 << 20
+    # the default cap: a stored value inflating past it is refused without inflating it all
+    deflate = zlib.compressobj(9)
+    chunk = b"\x00" * (1 << 20)
+    parts = [deflate.compress(chunk) for _ in range((MAX_INFLATED_SIZE >> 20) + 1)]
+    bomb = b"".join(parts) + deflate.flush()
+    with pytest.raises(SerializationError, match="max_inflated_size"):
+        JsonPlusSerializer().loads_typed(("msgpack+z", bomb))
+    for bad in (0, -1, 1.5, True, "big"):
+        with pytest.raises(ValueError, match="max_inflated_size"):
+            JsonPlusSerializer(max_inflated_size=bad)  # type: ignore[arg-type]

@@ -26,10 +26,13 @@ from waypoint.checkpoint.serde._codec import MsgpackCodec
 from waypoint.checkpoint.serde._json import loads_json
 from waypoint.checkpoint.serde._policy import TypePolicy
 from waypoint.checkpoint.serde._stdlib import BYTEARRAY, PICKLE, Unpack
-from waypoint.errors import SerializationError
+from waypoint.errors import ConfigError, SerializationError
 
 EMPTY = b""
-_MAX_INFLATED = 1 << 31  # refuse compressed payloads that inflate beyond 2 GiB
+# Compressed ("+z") data may inflate to at most this many bytes by default (one level only):
+# far above a checkpoint value's usual size, far below what a zlib bomb (about 1000:1) could
+# claim from a few hundred KiB of stored bytes.
+MAX_INFLATED_SIZE = 256 << 20
 
 
 class JsonPlusSerializer:
@@ -48,6 +51,9 @@ class JsonPlusSerializer:
             unless they are listed in ``allowed_types``/``allowed_modules``.
         compress_threshold: if set, msgpack payloads of at least this many bytes are
             zlib-compressed (tag ``"msgpack+z"``) when that makes them smaller.
+        max_inflated_size: compressed data that would inflate to more bytes than this is
+            refused on load (default ``MAX_INFLATED_SIZE``, 256 MiB). Tags carry at most one
+            compression level (``"msgpack+z"``, never ``"msgpack+z+z"``).
     """
 
     def __init__(
@@ -58,11 +64,17 @@ class JsonPlusSerializer:
         allowed_modules: Iterable[str] | None = None,
         strict: bool = False,
         compress_threshold: int | None = None,
+        max_inflated_size: int = MAX_INFLATED_SIZE,
     ) -> None:
         if compress_threshold is not None and compress_threshold < 0:
             raise ValueError("compress_threshold must be None or >= 0")
+        if type(max_inflated_size) is not int or max_inflated_size <= 0:
+            raise ConfigError(
+                f"max_inflated_size must be a positive number of bytes, got {max_inflated_size!r}"
+            )
         self.pickle_fallback = pickle_fallback
         self.compress_threshold = compress_threshold
+        self.max_inflated_size = max_inflated_size
         self.policy = TypePolicy(allowed_types, allowed_modules, strict)
         self._codec = MsgpackCodec(self.policy)
         self._codec.add_decoder(PICKLE, self._load_pickle_ext)
@@ -116,7 +128,12 @@ class JsonPlusSerializer:
         if tag == "pickle":
             return self._unpickle(payload)
         if isinstance(tag, str) and tag.endswith("+z"):
-            return self.loads_typed((tag[:-2], _inflate(payload)))
+            inner = tag[:-2]
+            if inner.endswith("+z"):
+                raise SerializationError(
+                    f"refusing {tag[:60]!r} data: tags carry at most one compression level"
+                )
+            return self.loads_typed((inner, _inflate(payload, self.max_inflated_size)))
         if isinstance(tag, str) and tag.endswith("+aes"):
             raise SerializationError(
                 f"tag {tag!r} marks encrypted data: load it with EncryptedSerializer"
@@ -174,17 +191,20 @@ class JsonPlusSerializer:
         return self._unpickle(data)
 
 
-def _inflate(payload: bytes | bytearray | memoryview) -> bytes:
+def _inflate(payload: bytes | bytearray | memoryview, limit: int) -> bytes:
     try:
         inflater = zlib.decompressobj()
-        data = inflater.decompress(payload, _MAX_INFLATED)
+        data = inflater.decompress(payload, limit)
     except zlib.error as exc:
         raise SerializationError(f"malformed compressed payload: {exc}") from exc
-    if inflater.unconsumed_tail:
-        raise SerializationError("refusing compressed payload: it inflates beyond 2 GiB")
+    if inflater.unconsumed_tail or (inflater.eof is False and inflater.decompress(b"", 1)):
+        raise SerializationError(
+            f"refusing compressed payload: it inflates to more than {limit} bytes "
+            "(max_inflated_size; raise it if your values are that large)"
+        )
     if not inflater.eof:
         raise SerializationError("malformed compressed payload: truncated")
     return data
 
 
-__all__ = ["JsonPlusSerializer"]
+__all__ = ["MAX_INFLATED_SIZE", "JsonPlusSerializer"]
