@@ -438,3 +438,53 @@ def test_inflated_size_is_capped() -> None:
     for bad in (0, -1, 1.5, True, "big"):
         with pytest.raises(ValueError, match="max_inflated_size"):
             JsonPlusSerializer(max_inflated_size=bad)  # type: ignore[arg-type]
+
+
+# --- one validator per stdlib type, whichever format names it ---------------------------------
+
+
+def _lc2(ident: list[str], *args: Any, **kwargs: Any) -> tuple[str, bytes]:
+    import json
+
+    doc = {"lc": 2, "type": "constructor", "id": ident, "args": list(args), "kwargs": kwargs}
+    return "json", json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("json_form", "msgpack_form", "message"),
+    [
+        (_lc2(["re", "compile"], "a", 128), ext(codes.PATTERN, ["a", 128]), "bad flags 128"),
+        (_lc2(["re", "compile"], "a", flags=1), ext(codes.PATTERN, ["a", 1]), "bad flags 1"),
+        (_lc2(["re", "compile"], "a", "x"), ext(codes.PATTERN, ["a", "x"]), "bad flags 'x'"),
+        (_lc2(["zoneinfo", "ZoneInfo"], "../../etc/passwd"),
+         ext(codes.DATETIME_TZ, ["2024-01-01T00:00:00", ["zone", "../../etc/passwd"], 0]),
+         "malformed zone key"),
+        (_lc2(["collections", "deque"], [1], 1.5), ext(codes.DEQUE, [1.5, [1]]), "bad maxlen 1.5"),
+        (_lc2(["collections", "deque"], [1], maxlen=-1), ext(codes.DEQUE, [-1, [1]]),
+         "bad maxlen -1"),
+    ],
+)  # fmt: skip
+def test_json_and_msgpack_share_stdlib_validation(
+    json_form: tuple[str, bytes], msgpack_form: bytes, message: str, capsys: Any
+) -> None:
+    ser = JsonPlusSerializer()
+    for data in (json_form, ("msgpack", msgpack_form)):
+        with pytest.raises(SerializationError, match=message):
+            ser.loads_typed(data)
+    assert capsys.readouterr() == ("", "")  # re.DEBUG would have printed the parse tree
+
+
+def test_json_stdlib_forms_still_load() -> None:
+    import collections
+    import re
+    from zoneinfo import ZoneInfo
+
+    ser = JsonPlusSerializer()
+    assert ser.loads_typed(_lc2(["re", "compile"], "a.b", re.I | re.M)) == re.compile("a.b", 10)
+    assert ser.loads_typed(_lc2(["re", "compile"], "x")) == re.compile("x")
+    assert ser.loads_typed(_lc2(["zoneinfo", "ZoneInfo"], "Europe/Paris")) == ZoneInfo(
+        "Europe/Paris"
+    )
+    d = ser.loads_typed(_lc2(["collections", "deque"], [1, 2], 5))
+    assert d == collections.deque([1, 2], 5) and d.maxlen == 5
+    assert ser.loads_typed(_lc2(["collections", "deque"], [1])).maxlen is None

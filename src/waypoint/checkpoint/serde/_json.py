@@ -13,21 +13,19 @@ are refused (``_rebuild.from_constructor``). A few standard-library ids of the `
 
 from __future__ import annotations
 
-import collections
 import datetime as _dt
 import decimal
 import ipaddress
 import json
 import pathlib
-import re
 import sys
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from waypoint.checkpoint.serde._policy import TypePolicy
 from waypoint.checkpoint.serde._rebuild import from_constructor
+from waypoint.checkpoint.serde._stdlib import make_deque, make_pattern, make_zone
 from waypoint.errors import SerializationError
 
 
@@ -47,6 +45,28 @@ def _call(cls: Any) -> Callable[[list[Any], dict[str, Any]], Any]:
     return build
 
 
+def _validated(
+    build: Callable[..., Any], names: tuple[str, ...], defaults: tuple[Any, ...]
+) -> Callable[[list[Any], dict[str, Any]], Any]:
+    """Bind positional and keyword arguments to ``names``, then call a shared ``_stdlib``
+    builder, so a value is validated the same way whether JSON or msgpack carries it."""
+
+    def build_from(args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if len(args) > len(names) or not set(kwargs) <= set(names[len(args) :]):
+            raise TypeError(f"malformed {build.__name__} arguments")
+        values = list(args) + [
+            kwargs.get(name, default)
+            for name, default in zip(names[len(args) :], defaults[len(args) :], strict=True)
+        ]
+        if any(v is _REQUIRED for v in values):
+            raise TypeError(f"malformed {build.__name__} arguments: missing a value")
+        return build(*values)
+
+    return build_from
+
+
+_REQUIRED = object()
+
 # Standard-library constructors the lc:2 form may name; each only receives plain JSON data.
 _STDLIB_IDS: dict[tuple[str, ...], Callable[[list[Any], dict[str, Any]], Any]] = {
     ("uuid", "UUID"): _call(uuid.UUID),
@@ -55,12 +75,12 @@ _STDLIB_IDS: dict[tuple[str, ...], Callable[[list[Any], dict[str, Any]], Any]] =
     ("datetime", "date"): _iso(_dt.date),
     ("datetime", "time"): _iso(_dt.time),
     ("datetime", "timedelta"): _call(_dt.timedelta),
-    ("zoneinfo", "ZoneInfo"): _call(zoneinfo.ZoneInfo),
+    ("zoneinfo", "ZoneInfo"): _validated(make_zone, ("key",), (_REQUIRED,)),
     ("builtins", "set"): _call(set),
     ("builtins", "frozenset"): _call(frozenset),
     ("builtins", "tuple"): _call(tuple),
-    ("collections", "deque"): _call(collections.deque),
-    ("re", "compile"): _call(re.compile),
+    ("collections", "deque"): _validated(make_deque, ("iterable", "maxlen"), ([], None)),
+    ("re", "compile"): _validated(make_pattern, ("pattern", "flags"), (_REQUIRED, 0)),
     **{
         ("pathlib", c.__name__): _call(c)
         for c in (pathlib.Path, pathlib.PosixPath, pathlib.PurePosixPath, pathlib.PureWindowsPath)

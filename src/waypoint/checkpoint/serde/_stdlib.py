@@ -181,11 +181,16 @@ def _dec_frozenset(data: bytes, unpack: Unpack) -> frozenset[Any]:
     return frozenset(expect(unpack(data), list, "frozenset"))
 
 
-def _dec_deque(data: bytes, unpack: Unpack) -> collections.deque[Any]:
-    maxlen, items = expect(unpack(data), list, "deque")
+def make_deque(items: Any, maxlen: Any) -> collections.deque[Any]:
+    """A deque from stored items and ``maxlen``, validated (shared with the JSON loader)."""
     if maxlen is not None and (type(maxlen) is not int or maxlen < 0):
         raise ValueError(f"malformed deque: bad maxlen {maxlen!r}")
     return collections.deque(expect(items, list, "deque"), maxlen)
+
+
+def _dec_deque(data: bytes, unpack: Unpack) -> collections.deque[Any]:
+    maxlen, items = expect(unpack(data), list, "deque")
+    return make_deque(items, maxlen)
 
 
 def _dec_keyed_dict(data: bytes, unpack: Unpack) -> dict[Any, Any]:
@@ -298,16 +303,20 @@ def _tz_spec(tz: _dt.tzinfo | None) -> Any:
     return ["obj", tz]
 
 
+def make_zone(key: Any) -> zoneinfo.ZoneInfo:
+    """The ``ZoneInfo`` of a stored key, refusing anything but a plain zone name (shared)."""
+    if type(key) is not str or not _ZONE_KEY.fullmatch(key):
+        raise ValueError(f"malformed zone key {key!r:.80}")
+    # The standard library looks the key up in TZPATH, then in the ``tzdata`` package.
+    return zoneinfo.ZoneInfo(key)
+
+
 def _tz_from_spec(spec: Any) -> _dt.tzinfo | None:
     if spec is None:
         return None
     kind = expect(spec, list, "tzinfo")[0]
     if kind == "zone" and len(spec) == 2:
-        key = expect(spec[1], str, "zone key")
-        if not _ZONE_KEY.fullmatch(key):
-            raise ValueError(f"malformed zone key {key!r:.80}")
-        # The standard library looks the key up in TZPATH, then in the ``tzdata`` package.
-        return zoneinfo.ZoneInfo(key)
+        return make_zone(spec[1])
     if kind == "fixed" and len(spec) == 5:
         _, days, seconds, micros, name = spec
         off = _dt.timedelta(days=days, seconds=seconds, microseconds=micros)
@@ -426,11 +435,16 @@ _RE_FLAGS = re.IGNORECASE | re.LOCALE | re.MULTILINE | re.DOTALL | re.UNICODE | 
 _RE_FLAGS |= re.ASCII
 
 
-def _dec_pattern(data: bytes, unpack: Unpack) -> re.Pattern[Any]:
-    pattern, flags = expect(unpack(data), list, "re.Pattern")
+def make_pattern(pattern: Any, flags: Any) -> re.Pattern[Any]:
+    """A compiled pattern from stored text and flags, validated (shared with the JSON loader)."""
     if type(flags) is not int or flags & ~_RE_FLAGS:
         raise ValueError(f"malformed re.Pattern: bad flags {flags!r}")
     return re.compile(expect(pattern, (str, bytes), "re.Pattern"), flags)
+
+
+def _dec_pattern(data: bytes, unpack: Unpack) -> re.Pattern[Any]:
+    pattern, flags = expect(unpack(data), list, "re.Pattern")
+    return make_pattern(pattern, flags)
 
 
 ENCODERS: dict[type, Encoder] = {
