@@ -114,14 +114,27 @@ class ReplayBound:
     so one node in a loop counts once) it loads its newest checkpoint older than
     ``checkpoint_id``: its state as of the replayed parent checkpoint, not its latest.
     Later runs of the same subgraph in this run load their latest checkpoint as usual.
+
+    ``targets`` maps subgraph namespaces to checkpoint ids when the replay was addressed with a
+    subgraph checkpoint's config (its ``checkpoint_map``): a subgraph running under one of
+    those namespaces replays from exactly that checkpoint.
     """
 
-    __slots__ = ("checkpoint_id", "_visited", "_lock")
+    __slots__ = ("checkpoint_id", "targets", "_visited", "_lock")
 
-    def __init__(self, checkpoint_id: str) -> None:
+    def __init__(self, checkpoint_id: str, targets: Mapping[str, str] | None = None) -> None:
         self.checkpoint_id = checkpoint_id
+        self.targets = dict(targets or {})
         self._visited: set[str] = set()
         self._lock = threading.Lock()  # parallel subgraphs run in worker threads
+
+    def start(self, ns: str) -> tuple[str, str] | None:
+        """Where a subgraph run in ``ns`` starts: ``("at", id)`` (replay that checkpoint),
+        ``("before", id)`` (its newest checkpoint older than ``id``), or None (its latest)."""
+        if not self.first_visit(ns):
+            return None
+        target = self.targets.get(ns)
+        return ("at", target) if target else ("before", self.checkpoint_id)
 
     def first_visit(self, ns: str) -> bool:
         stable = ns.rsplit(NS_END, 1)[0]
@@ -130,7 +143,3 @@ class ReplayBound:
                 return False
             self._visited.add(stable)
             return True
-
-    def before(self) -> dict[str, Any]:
-        """The ``before=`` argument of a saver's ``list`` selecting older checkpoints."""
-        return {"configurable": {"checkpoint_id": self.checkpoint_id}}

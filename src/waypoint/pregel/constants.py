@@ -32,6 +32,7 @@ K_STREAM: Final = "__wp_stream"
 K_DURABILITY: Final = "__wp_durability"
 K_PARENT: Final = "__wp_parent"
 K_REPLAY: Final = "__wp_replay"  # ReplayBound shared by the subgraphs of a replaying run
+K_TARGETS: Final = "__wp_targets"  # subgraph checkpoints a root replay was addressed to
 
 DEFAULT_RECURSION_LIMIT: Final = 25
 RESERVED_NAMES: Final = frozenset({START, END, TASKS, NO_WRITES, INTERRUPT_SEEN})

@@ -44,6 +44,7 @@ from waypoint.pregel.constants import (
     K_REPLAY,
     K_RESUME_MAP,
     K_RESUMING,
+    K_TARGETS,
     NO_WRITES,
     NS_SEP,
     NULL_TASK_ID,
@@ -95,6 +96,9 @@ class Loop(EventsMixin, PersistMixin):
         self.parent_resuming = bool(conf.get(K_RESUMING))
         # set by a replaying root run (``_start_resume``); inherited by its subgraphs
         self.replay: ReplayBound | None = conf.get(K_REPLAY) if self.is_subgraph else None
+        # a run starting from an addressed checkpoint (a subgraph's: set when it is loaded)
+        self.addressed = not self.is_subgraph and bool(conf.get("checkpoint_id"))
+        self.targets: dict[str, str] = {} if self.is_subgraph else dict(conf.get(K_TARGETS) or _EMPTY)
         self.durability = durability
         self.modes = modes
         self.sink = sink
@@ -160,8 +164,8 @@ class Loop(EventsMixin, PersistMixin):
         """Load the starting checkpoint (a CheckpointTuple or None) and apply the input."""
         conf = self.config.get(CONF) or _EMPTY
         null_writes = self.load(saved)
-        if self.is_subgraph and self.parent_resuming and saved and input is not None:
-            input = None  # a re-run of an interrupted/failed subgraph task continues it
+        if self.is_subgraph and (self.parent_resuming or self.addressed) and saved and input is not None:
+            input = None  # a re-run of an interrupted/failed or replayed subgraph task continues it
         if input is None or isinstance(input, Command):
             self._start_resume(saved, input, null_writes, conf)
         else:
@@ -183,10 +187,11 @@ class Loop(EventsMixin, PersistMixin):
                 )
             self._start_input(None, None, extra=writes)
             return
-        if conf.get("checkpoint_id") and not self.is_subgraph and not resume:
+        if self.addressed and not resume:
             # time travel: finished tasks of the addressed checkpoint run again, on a branch
             self.records, null_writes = {}, []
-            self.replay = ReplayBound(self._replay_bound(saved))
+            if not self.is_subgraph:
+                self.replay = ReplayBound(self._replay_bound(saved), self.targets)
             if saved.metadata.get("source") not in ("update", "fork") or (
                 self.head_id is not None and self.head_id != saved.checkpoint["id"]
             ):

@@ -22,9 +22,11 @@ from waypoint.pregel.constants import (
     CONF,
     K_CHECKPOINTER,
     K_DURABILITY,
+    K_CHECKPOINT_MAP,
     K_PARENT,
     K_STORE,
     K_STREAM,
+    K_TARGETS,
 )
 from waypoint.pregel.inspect import InspectMixin
 from waypoint.pregel.loop import Loop
@@ -162,6 +164,8 @@ class Pregel(InspectMixin):
             if use_parent_stream:
                 stream = conf.get(K_STREAM)
                 sink, modes, subgraphs = (stream[0], stream[1], True) if stream else (None, frozenset(), False)
+        elif conf.get("checkpoint_ns"):
+            config = {**config, CONF: self._root_conf(conf)}
         durability = durability or "async"
         if durability not in ("sync", "async", "exit"):
             raise ConfigError(f"durability={durability!r}: use 'sync', 'async' or 'exit'")
@@ -180,26 +184,43 @@ class Pregel(InspectMixin):
         )
 
     @staticmethod
-    def _read_config(loop: Loop) -> dict[str, Any]:
-        conf = loop.config[CONF]
-        read: dict[str, Any] = {"thread_id": loop.thread_id, "checkpoint_ns": loop.ns}
-        if conf.get("checkpoint_id") and not loop.is_subgraph:
-            read["checkpoint_id"] = conf["checkpoint_id"]
-        return {CONF: read}
+    def _root_conf(conf: dict[str, Any]) -> dict[str, Any]:
+        """A root run given a subgraph checkpoint's config replays the parent checkpoint that
+        subgraph checkpoint belongs to (``checkpoint_map[""]``), and the subgraphs on the way
+        from their checkpoints in the map; without a map, the thread's latest checkpoint."""
+        cmap = conf.get(K_CHECKPOINT_MAP) or {}
+        out = {k: v for k, v in conf.items() if k not in ("checkpoint_ns", "checkpoint_id", K_CHECKPOINT_MAP)}
+        if cmap.get(""):
+            out["checkpoint_id"] = cmap[""]
+            out[K_TARGETS] = {ns: cid for ns, cid in cmap.items() if ns and cid}
+        return out
 
     @staticmethod
-    def _replays(loop: Loop) -> bool:
-        """Whether this subgraph run starts from its state as of a replayed parent checkpoint."""
-        return loop.is_subgraph and loop.replay is not None and loop.replay.first_visit(loop.ns)
+    def _read_config(loop: Loop) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Where the run's starting checkpoint is read: the config for ``get_tuple`` (or
+        ``list``), and the ``before=`` bound when a replayed subgraph starts from its state as
+        of the replayed parent checkpoint."""
+        read: dict[str, Any] = {"thread_id": loop.thread_id, "checkpoint_ns": loop.ns}
+        before = None
+        if not loop.is_subgraph:
+            if loop.addressed:
+                read["checkpoint_id"] = loop.config[CONF]["checkpoint_id"]
+        elif loop.replay is not None and (start := loop.replay.start(loop.ns)) is not None:
+            if start[0] == "at":
+                read["checkpoint_id"] = start[1]
+                loop.addressed = True
+            else:
+                before = {CONF: {"checkpoint_id": start[1]}}
+        return {CONF: read}, before
 
     def _load(self, loop: Loop) -> Any:
         """The run's starting checkpoint (and, when one is addressed, the thread's head id)."""
         saver = loop.checkpointer
         if not saver:
             return None
-        read = self._read_config(loop)
-        if self._replays(loop):
-            saved = next(iter(saver.list(read, before=loop.replay.before(), limit=1)), None)
+        read, before = self._read_config(loop)
+        if before is not None:
+            saved = next(iter(saver.list(read, before=before, limit=1)), None)
         else:
             saved = saver.get_tuple(read)
         if "checkpoint_id" in read[CONF]:
@@ -211,10 +232,10 @@ class Pregel(InspectMixin):
         saver = loop.checkpointer
         if not saver:
             return None
-        read = self._read_config(loop)
-        if self._replays(loop):
+        read, before = self._read_config(loop)
+        if before is not None:
             saved = None
-            async for saved in saver.alist(read, before=loop.replay.before(), limit=1):
+            async for saved in saver.alist(read, before=before, limit=1):
                 break
         else:
             saved = await saver.aget_tuple(read)
