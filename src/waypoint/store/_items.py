@@ -183,9 +183,12 @@ class TTLConfig(TypedDict, total=False):
 
     ``default_ttl``: minutes for puts that do not pass ``ttl`` (None: never expire);
     ``refresh_on_read``: whether reads push expiry forward by default (True);
-    ``sweep_interval_minutes``: period of ``start_ttl_sweeper()``.
+    ``sweep_interval_minutes``: period of ``start_ttl_sweeper()``;
+    ``omit_expired``: LangGraph's key; only True, which is what waypoint always does (expired
+    items are hidden from every read even before a sweep deletes them).
     """
 
     default_ttl: float | None
     refresh_on_read: bool
     sweep_interval_minutes: float | None
+    omit_expired: bool

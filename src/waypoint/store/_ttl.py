@@ -75,17 +75,38 @@ def validate_ttl(ttl: Any) -> float | None:
     return float(ttl)
 
 
+TTL_KEYS = ("default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired")
+"""The keys of LangGraph's ``TTLConfig``, all accepted with the same meaning."""
+
+
+def pick_ttl_config(ttl: Mapping[str, Any] | None, ttl_config: Mapping[str, Any] | None) -> Any:
+    """The TTL config a store constructor got: LangGraph's ``ttl=`` or waypoint's older
+    ``ttl_config=`` (the same thing); both at once is a ConfigError."""
+    if ttl is not None and ttl_config is not None:
+        raise ConfigError("pass the TTL config once: ttl=... (LangGraph's name) or ttl_config=...")
+    return ttl if ttl is not None else ttl_config
+
+
 def normalize_ttl_config(ttl_config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Validate a ``TTLConfig`` and fill defaults (``refresh_on_read=True``)."""
+    """Validate a ``TTLConfig`` and fill defaults (``refresh_on_read=True``).
+
+    ``omit_expired`` (LangGraph's switch to hide expired items before a sweep, off by default
+    there) may only be True: waypoint always hides expired items, on every backend."""
     if ttl_config is None:
         return None
     if not isinstance(ttl_config, Mapping):
         raise ConfigError(f"ttl_config must be a dict (TTLConfig), got {ttl_config!r}")
-    unknown = set(ttl_config) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    unknown = set(ttl_config) - set(TTL_KEYS)
     if unknown:
         raise ConfigError(
-            f"ttl_config has unknown keys {sorted(unknown)!r}; allowed: default_ttl, "
-            "refresh_on_read, sweep_interval_minutes"
+            f"ttl_config has unknown keys {sorted(unknown)!r}; allowed: {', '.join(TTL_KEYS)}"
+        )
+    omit = ttl_config.get("omit_expired", True)
+    if omit is not True:
+        raise ConfigError(
+            f"ttl_config omit_expired={omit!r}: waypoint always hides expired items from get, "
+            "search and list_namespaces, even before a sweep deletes them; drop the key or "
+            "set it to True"
         )
     default_ttl = ttl_config.get("default_ttl")
     if default_ttl is not None and not _is_minutes(default_ttl):

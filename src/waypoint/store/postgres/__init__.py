@@ -12,8 +12,10 @@ shape: ``dims``, ``embed``, ``fields``, ``ann_index_config`` (``kind`` hnsw/ivff
 (candidate sets up to this size are ranked exactly by a sequential scan, larger ones
 through the index; default 100,000). Without pgvector on the
 server everything but ``search(query=...)`` works, which raises VectorSearchUnavailableError.
-The schema is created on first use or by ``setup()`` under an advisory lock.
-``AsyncPostgresStore`` (``aio``) is the asyncio twin. SQL lives in ``waypoint.store._sql``.
+The schema is created on first use or by ``setup()`` under an advisory lock. Every operation
+runs pipelined (statements whose results it does not need are sent without waiting) unless
+``pipeline=False``. ``AsyncPostgresStore`` (also ``aio``) is the asyncio twin. SQL lives in
+``waypoint.store._sql``.
 """
 
 from __future__ import annotations
@@ -30,27 +32,40 @@ from waypoint._pg import borrow, require
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.postgres_sql import PostgresDialect
 from waypoint.store._sql.store import ThreadedStore
-from waypoint.store._ttl import sweeper_stopped
+from waypoint.store._ttl import pick_ttl_config, sweeper_stopped
 from waypoint.store.postgres._driver import run_op
+from waypoint.store.postgres._pool import PoolConfig, pool_arguments
 
-__all__ = ["PostgresStore"]
+__all__ = ["AsyncPostgresStore", "PoolConfig", "PostgresStore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncPostgresStore":  # LangGraph's import path
+        from waypoint.store.postgres.aio import AsyncPostgresStore
+
+        return AsyncPostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PostgresStore(ThreadedStore):
-    """A store over a psycopg ``Connection`` or ``ConnectionPool``."""
+    """A store over a psycopg ``Connection`` or ``ConnectionPool``; ``ttl`` (or
+    ``ttl_config``) a ``TTLConfig``; ``pipeline=False`` sends each statement on its own."""
 
     def __init__(
         self,
         conn: Any,
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
+        pipeline: bool = True,
     ) -> None:
         require(conn, True, "PostgresStore", "AsyncPostgresStore (waypoint.store.postgres.aio)")
-        self._configure(index, ttl_config)
+        self._configure(index, pick_ttl_config(ttl, ttl_config))
         self.dialect = PostgresDialect(self.index_config)
         self.conn = conn
         self.lock = threading.RLock()
+        self.pipeline = bool(pipeline)
 
     @classmethod
     @contextmanager
@@ -58,15 +73,28 @@ class PostgresStore(ThreadedStore):
         cls,
         conn_string: str,
         *,
+        pipeline: bool = True,
+        pool_config: PoolConfig | None = None,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> Iterator["PostgresStore"]:
-        """A store on its own autocommit connection, closed on exit."""
+        """A store on its own autocommit connection, or on a ``psycopg_pool.ConnectionPool``
+        built from ``pool_config`` (``PoolConfig``), closed on exit."""
+        config = pick_ttl_config(ttl, ttl_config)
+        if pool_config is not None:
+            from psycopg_pool import ConnectionPool
+
+            with ConnectionPool(conn_string, **pool_arguments(pool_config)) as pool, sweeper_stopped(
+                cls(pool, index=index, ttl=config, pipeline=pipeline)
+            ) as store:
+                yield store
+            return
         with psycopg.Connection.connect(conn_string, autocommit=True) as conn, sweeper_stopped(
-            cls(conn, index=index, ttl_config=ttl_config)
+            cls(conn, index=index, ttl=config, pipeline=pipeline)
         ) as store:
             yield store
 
     def _run(self, op: Op[Any], mode: str) -> Any:
         with borrow(self.conn, self.lock) as conn:
-            return run_op(conn, op, mode)
+            return run_op(conn, op, mode, self.pipeline)

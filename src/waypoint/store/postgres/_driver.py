@@ -1,6 +1,7 @@
 """Runs store operations on psycopg 3 connections, sync and async.
 
-Every operation runs in one transaction in pipeline mode: statements whose results the
+Every operation runs in one transaction in pipeline mode (unless the store says
+``pipeline=False``): statements whose results the
 operation does not need (``Execute``, ``ExecuteMany``, transaction-local settings) are sent
 without waiting, so a batch of puts is one round trip plus the commit, and a batch of gets one
 query. Settings: waypoint runs its own transactions, so a connection must not be inside one of
@@ -11,6 +12,7 @@ plumbing (checks, error mapping, borrowing) is shared with the saver in ``waypoi
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -49,16 +51,22 @@ async def _aexecute(conn: psycopg.AsyncConnection[Any], request: Any) -> Any:
         return await _pg.aexecute(cur, request)
 
 
-def run_op(conn: psycopg.Connection[Any], op: Op[Any], mode: str) -> Any:
-    """Run a whole operation in one pipelined transaction."""
-    with _pg.guarded(conn, "store", translate), _pg.pipeline(conn), conn.transaction():
+def _pipeline(conn: Any, pipelined: bool) -> Any:
+    return _pg.pipeline(conn) if pipelined else contextlib.nullcontext()
+
+
+def run_op(conn: psycopg.Connection[Any], op: Op[Any], mode: str, pipeline: bool = True) -> Any:
+    """Run a whole operation in one transaction, pipelined unless ``pipeline`` is False."""
+    with _pg.guarded(conn, "store", translate), _pipeline(conn, pipeline), conn.transaction():
         return run(op, lambda req: _execute(conn, req))
 
 
-async def arun_op(conn: psycopg.AsyncConnection[Any], op: Op[Any], mode: str) -> Any:
+async def arun_op(
+    conn: psycopg.AsyncConnection[Any], op: Op[Any], mode: str, pipeline: bool = True
+) -> Any:
     """The async twin of :func:`run_op`."""
     with _pg.guarded(conn, "store", translate):
-        async with _pg.pipeline(conn), conn.transaction():
+        async with _pipeline(conn, pipeline), conn.transaction():
             return await arun(op, lambda req: _aexecute(conn, req))
 
 

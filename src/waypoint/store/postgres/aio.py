@@ -24,26 +24,31 @@ from waypoint._pg import aborrow, require
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.postgres_sql import PostgresDialect
 from waypoint.store._sql.store import BridgedStore
-from waypoint.store._ttl import asweeper_stopped
+from waypoint.store._ttl import asweeper_stopped, pick_ttl_config
 from waypoint.store.postgres._driver import arun_op
+from waypoint.store.postgres._pool import PoolConfig, pool_arguments
 
 __all__ = ["AsyncPostgresStore"]
 
 
 class AsyncPostgresStore(BridgedStore):
-    """A store over a psycopg ``AsyncConnection`` or ``AsyncConnectionPool``."""
+    """A store over a psycopg ``AsyncConnection`` or ``AsyncConnectionPool`` (arguments as
+    ``PostgresStore``)."""
 
     def __init__(
         self,
         conn: Any,
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
+        pipeline: bool = True,
     ) -> None:
         require(conn, False, "AsyncPostgresStore", "PostgresStore (waypoint.store.postgres)")
-        self._configure(index, ttl_config)
+        self._configure(index, pick_ttl_config(ttl, ttl_config))
         self.dialect = PostgresDialect(self.index_config)
         self.conn = conn
+        self.pipeline = bool(pipeline)
         self._lock: asyncio.Lock | None = None
         self.loop = running_loop()
 
@@ -53,13 +58,28 @@ class AsyncPostgresStore(BridgedStore):
         cls,
         conn_string: str,
         *,
+        pipeline: bool = True,
+        pool_config: PoolConfig | None = None,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> AsyncIterator["AsyncPostgresStore"]:
-        """A store on its own autocommit connection, closed on exit."""
+        """A store on its own autocommit connection, or on a
+        ``psycopg_pool.AsyncConnectionPool`` built from ``pool_config``, closed on exit."""
+        config = pick_ttl_config(ttl, ttl_config)
+        if pool_config is not None:
+            from psycopg_pool import AsyncConnectionPool
+
+            async with AsyncConnectionPool(
+                conn_string, **pool_arguments(pool_config)
+            ) as pool, asweeper_stopped(
+                cls(pool, index=index, ttl=config, pipeline=pipeline)
+            ) as store:
+                yield store
+            return
         async with await psycopg.AsyncConnection.connect(
             conn_string, autocommit=True
-        ) as conn, asweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+        ) as conn, asweeper_stopped(cls(conn, index=index, ttl=config, pipeline=pipeline)) as store:
             yield store
 
     async def _arun(self, op: Op[Any], mode: str) -> Any:
@@ -67,4 +87,4 @@ class AsyncPostgresStore(BridgedStore):
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with aborrow(self.conn, self._lock) as conn:
-            return await arun_op(conn, op, mode)
+            return await arun_op(conn, op, mode, self.pipeline)

@@ -25,10 +25,18 @@ from waypoint._ops import Op
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import ThreadedStore
-from waypoint.store._ttl import sweeper_stopped
+from waypoint.store._ttl import pick_ttl_config, sweeper_stopped
 from waypoint.store.sqlite._driver import open_connection, prepare, run_op
 
-__all__ = ["SqliteStore"]
+__all__ = ["AsyncSqliteStore", "SqliteStore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncSqliteStore":  # LangGraph's import path; loaded lazily (needs aiosqlite)
+        from waypoint.store.sqlite.aio import AsyncSqliteStore
+
+        return AsyncSqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class SqliteStore(ThreadedStore):
@@ -36,7 +44,8 @@ class SqliteStore(ThreadedStore):
 
     ``conn``: an open ``sqlite3`` (or ``sqlean``) connection created with
     ``check_same_thread=False``, or a path (the store then opens and owns the connection).
-    ``index``: an ``IndexConfig`` for semantic search; ``ttl_config``: a ``TTLConfig``.
+    ``index``: an ``IndexConfig`` for semantic search; ``ttl``: a ``TTLConfig`` (LangGraph's
+    name; ``ttl_config=`` is accepted too).
     """
 
     def __init__(
@@ -44,9 +53,10 @@ class SqliteStore(ThreadedStore):
         conn: Any,
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> None:
-        self._configure(index, ttl_config)
+        self._configure(index, pick_ttl_config(ttl, ttl_config))
         self._owns = isinstance(conn, (str, PathLike))
         if self._owns:
             conn = open_connection(conn, extensions=index is not None)
@@ -60,16 +70,19 @@ class SqliteStore(ThreadedStore):
     @contextmanager
     def from_conn_string(
         cls,
-        path: str | PathLike[str],
+        conn_string: str | PathLike[str],
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> Iterator["SqliteStore"]:
-        """A store on its own connection to ``path`` (``":memory:"`` allowed), closed on exit;
-        opened with ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
-        conn = open_connection(path, extensions=index is not None)
+        """A store on its own connection to the file ``conn_string`` (``":memory:"``
+        allowed), closed on exit; opened with ``sqlean`` (so sqlite-vec can load) when
+        ``index`` is given."""
+        config = pick_ttl_config(ttl, ttl_config)
+        conn = open_connection(conn_string, extensions=index is not None)
         try:
-            with sweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+            with sweeper_stopped(cls(conn, index=index, ttl=config)) as store:
                 yield store
         finally:
             conn.close()

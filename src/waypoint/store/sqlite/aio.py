@@ -26,20 +26,21 @@ from waypoint.errors import SetupError
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import BridgedStore
-from waypoint.store._ttl import asweeper_stopped
+from waypoint.store._ttl import asweeper_stopped, pick_ttl_config
 from waypoint.store.sqlite._driver import open_connection, prepare, run_op
 
 __all__ = ["AsyncSqliteStore"]
 
 
 class AsyncSqliteStore(BridgedStore):
-    """A store over one ``aiosqlite.Connection`` (``index``/``ttl_config`` as ``SqliteStore``)."""
+    """A store over one ``aiosqlite.Connection`` (``index``/``ttl`` as ``SqliteStore``)."""
 
     def __init__(
         self,
         conn: aiosqlite.Connection,
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> None:
         if not isinstance(conn, aiosqlite.Connection):
@@ -47,7 +48,7 @@ class AsyncSqliteStore(BridgedStore):
                 f"AsyncSqliteStore needs an aiosqlite.Connection, got {type(conn).__name__}; "
                 "for a sqlite3 connection use SqliteStore"
             )
-        self._configure(index, ttl_config)
+        self._configure(index, pick_ttl_config(ttl, ttl_config))
         self.conn = conn
         self._prepared = False
         self.dialect = SqliteDialect(dims=self._index.dims if self._index else None)
@@ -57,17 +58,19 @@ class AsyncSqliteStore(BridgedStore):
     @asynccontextmanager
     async def from_conn_string(
         cls,
-        path: str | PathLike[str],
+        conn_string: str | PathLike[str],
         *,
         index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
         ttl_config: TTLConfig | None = None,
     ) -> AsyncIterator["AsyncSqliteStore"]:
-        """A store on its own aiosqlite connection to ``path``, closed on exit; opened with
-        ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
+        """A store on its own aiosqlite connection to the file ``conn_string``, closed on
+        exit; opened with ``sqlean`` (so sqlite-vec can load) when ``index`` is given."""
+        config = pick_ttl_config(ttl, ttl_config)
         conn = aiosqlite.Connection(
-            lambda: open_connection(path, extensions=index is not None), iter_chunk_size=64
+            lambda: open_connection(conn_string, extensions=index is not None), iter_chunk_size=64
         )
-        async with conn, asweeper_stopped(cls(conn, index=index, ttl_config=ttl_config)) as store:
+        async with conn, asweeper_stopped(cls(conn, index=index, ttl=config)) as store:
             yield store
 
     @property
