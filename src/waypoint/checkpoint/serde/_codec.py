@@ -8,7 +8,8 @@ A plain chat payload (lists of dicts of strings) therefore never leaves C code.
 
 Slow path: dicts with keys msgpack cannot carry exactly (non-str keys, str subclasses such as
 StrEnum) and strings with lone surrogates make ormsgpack refuse the whole value; only then is
-the value walked in Python and those dicts and strings wrapped so ``default`` encodes them.
+the value walked in Python and those dicts and strings wrapped so ``default`` encodes them
+(including inside a builtin subclass that ``default`` hands back as its plain builtin).
 
 ormsgpack replaces exceptions raised inside ``default``/``ext_hook`` with a generic one, so the
 real error is parked in a thread-local slot and re-raised by the caller.
@@ -124,8 +125,10 @@ class MsgpackCodec:
             **_numpy.DECODERS,
             **_objects.object_decoders(policy),
         }
-        self._default_fast = self._make_default(self._pack_fast)
-        self._default_slow = self._make_default(self._pack_slow)
+        self._default_fast = self._make_default(self._pack_fast, None)
+        # On the slow path a value an encoder hands back as a plain builtin (a builtin
+        # subclass stored as its builtin) is prepared like the top-level value.
+        self._default_slow = self._make_default(self._pack_slow, _prepare)
         self._ext_hook = self._make_ext_hook()
 
     # --- encoding ----------------------------------------------------------------------
@@ -161,7 +164,9 @@ class MsgpackCodec:
         self._encoders[cls] = enc
         return enc
 
-    def _make_default(self, pack: Callable[[Any], bytes]) -> Callable[[Any], Any]:
+    def _make_default(
+        self, pack: Callable[[Any], bytes], prepare: Callable[[Any], Any] | None
+    ) -> Callable[[Any], Any]:
         encoders = self._encoders
         encoder_for = self._encoder_for
 
@@ -170,7 +175,8 @@ class MsgpackCodec:
                 enc = encoders.get(type(obj))
                 if enc is None:
                     enc = encoder_for(type(obj))
-                return enc(obj, pack)
+                out = enc(obj, pack)
+                return out if prepare is None else prepare(out)
             except BaseException as exc:
                 if getattr(_local, "error", None) is None:
                     _local.error = exc  # inline: no Python call that could itself recurse

@@ -25,7 +25,7 @@ from typing import Any
 
 from ormsgpack import Ext
 
-from waypoint.checkpoint.serde import _pydantic
+from waypoint.checkpoint.serde import _pydantic, _subclass
 from waypoint.checkpoint.serde._policy import (
     TypePolicy,
     class_kind,
@@ -35,6 +35,7 @@ from waypoint.checkpoint.serde._policy import (
 from waypoint.checkpoint.serde._rebuild import (
     bare_instance,
     dataclass_from,
+    instance_state,
     enum_member,
     from_constructor,
     namedtuple_from,
@@ -62,27 +63,6 @@ def _has_slots(cls: type) -> bool:
     return bool(slot_descriptors(cls))
 
 
-def _instance_state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """Instance ``__dict__`` plus the slot values among ``names`` (and every set slot)."""
-    try:
-        state = dict(object.__getattribute__(obj, "__dict__"))
-    except AttributeError:
-        state = {}
-    for name, desc in slot_descriptors(type(obj)).items():
-        if name not in state and name not in ("__weakref__",):
-            try:
-                state[name] = desc.__get__(obj, type(obj))
-            except AttributeError:
-                continue
-    for name in names:
-        if name not in state:
-            try:
-                state[name] = getattr(obj, name)
-            except AttributeError:
-                continue
-    return state
-
-
 def _builtin_exception_base(cls: type) -> type:
     for klass in cls.__mro__:
         if klass.__module__ == "builtins":
@@ -96,6 +76,9 @@ def encoder_for(cls: type, policy: TypePolicy) -> Encoder | None:
     if kind == "exception":
         return _exception_encoder(cls)
     if kind is None:
+        builtin_subclass = _subclass.encoder_for(cls, policy)
+        if builtin_subclass is not None:
+            return builtin_subclass
         if policy.explicitly_allowed(cls):
             return _object_encoder(cls)
         return None
@@ -130,7 +113,7 @@ def encoder_for(cls: type, policy: TypePolicy) -> Encoder | None:
         return enc_dataclass
 
     def enc_slots_dataclass(obj: Any, pack: Pack) -> Ext:
-        return Ext(DATACLASS, pack([module, qualname, _instance_state(obj, names)]))
+        return Ext(DATACLASS, pack([module, qualname, instance_state(obj, names)]))
 
     return enc_slots_dataclass
 
@@ -149,7 +132,7 @@ def _exception_encoder(cls: type) -> Encoder:
 
     def enc_exception(obj: BaseException, pack: Pack) -> Ext:
         if ref is not None:
-            state = _instance_state(obj, ())
+            state = instance_state(obj, ())
             for payload in (
                 [*ref, list(obj.args), state or None],
                 [*ref, [_text(obj)], None],
@@ -176,7 +159,7 @@ def _object_encoder(cls: type) -> Encoder:
     custom = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
 
     def enc_object(obj: Any, pack: Pack) -> Ext:
-        state = obj.__getstate__() if custom else _instance_state(obj, ())
+        state = obj.__getstate__() if custom else instance_state(obj, ())
         return Ext(OBJECT, pack([module, qualname, custom, state]))
 
     return enc_object
@@ -237,6 +220,7 @@ def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
         EXCEPTION: dec_exception,
         OBJECT: dec_object,
         LC_CONSTRUCTOR: dec_lc,
+        **_subclass.decoders(policy),
     }
 
 

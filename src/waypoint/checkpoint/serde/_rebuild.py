@@ -57,6 +57,27 @@ def slot_descriptors(cls: type) -> dict[str, Any]:
     return found
 
 
+def instance_state(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """Instance ``__dict__`` plus the slot values among ``names`` (and every set slot)."""
+    try:
+        state = dict(object.__getattribute__(obj, "__dict__"))
+    except AttributeError:
+        state = {}
+    for name, desc in slot_descriptors(type(obj)).items():
+        if name not in state and name not in ("__weakref__",):
+            try:
+                state[name] = desc.__get__(obj, type(obj))
+            except AttributeError:
+                continue
+    for name in names:
+        if name not in state:
+            try:
+                state[name] = getattr(obj, name)
+            except AttributeError:
+                continue
+    return state
+
+
 def builtin_base(cls: type) -> type:
     """The nearest class in ``cls``'s MRO whose ``__new__`` is C code, not a Python override."""
     for klass in mro(cls):
@@ -224,7 +245,7 @@ __all__ = [
     "dataclass_from",
     "enum_member",
     "from_constructor",
-    "is_lc_serializable",
+    "instance_state",
     "namedtuple_from",
     "pydantic_v1_from",
     "restore",

@@ -63,6 +63,7 @@ OBJECT = 45
 LC_CONSTRUCTOR = 46
 EXCEPTION = 47
 PYDANTIC_V2_TREE = 48  # a pydantic v2 model with nested models folded (see _pydantic)
+BUILTIN_SUBCLASS = 49  # an allowed subclass of str, int, list, dict... (see _subclass)
 NDARRAY = 50
 NP_SCALAR = 51
 PICKLE = 60
