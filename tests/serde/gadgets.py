@@ -118,3 +118,13 @@ class Plain:
     def __init__(self, a: int = 0) -> None:
         RAN.append("Plain.__init__")
         self.a = a
+
+
+class HookedError(Exception):
+    def __init__(self, *args: Any) -> None:
+        RAN.append("HookedError.__init__")
+        super().__init__(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        RAN.append(f"HookedError.__setattr__({name})")
+        super().__setattr__(name, value)

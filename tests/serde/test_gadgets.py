@@ -197,3 +197,12 @@ def test_ext45_allowed_plain_class_new_and_init_not_run() -> None:
     ser = JsonPlusSerializer(allowed_types=[gadgets.Plain])
     value = ser.loads_typed(ext(codes.OBJECT, [G, "Plain", False, {"a": 7}]))
     assert type(value) is gadgets.Plain and value.a == 7
+
+
+def test_ext47_exception_init_and_setattr_not_run() -> None:
+    ser = JsonPlusSerializer()
+    value = ser.loads_typed(ext(codes.EXCEPTION, [G, "HookedError", ["boom"], {"code": 7}]))
+    assert type(value) is gadgets.HookedError and value.args == ("boom",) and value.code == 7
+    dumped = ser.dumps_typed(gadgets.HookedError("again"))
+    gadgets.RAN.clear()
+    assert ser.loads_typed(dumped).args == ("again",)

@@ -381,6 +381,7 @@ GADGET_PAYLOADS = {
     "ext43 new": lambda p: ("msgpack", ext(codes.PYDANTIC_V1, [G, "V1Model", {"a": p}, ["a"]])),
     "ext40 missing": lambda p: ("msgpack", ext(codes.ENUM, [G, "MissingHook", p])),
     "ext41 post_init": lambda p: ("msgpack", ext(codes.DATACLASS, [G, "Upload", {"path": p}])),
+    "ext47 setattr": lambda p: ("msgpack", ext(codes.EXCEPTION, [G, "HookedError", [p], None])),
 }  # fmt: skip
 
 

@@ -63,6 +63,9 @@ def _has_slots(cls: type) -> bool:
     return bool(slot_descriptors(cls))
 
 
+_SET_ARGS = vars(BaseException)["args"].__set__
+
+
 def _builtin_exception_base(cls: type) -> type:
     for klass in cls.__mro__:
         if klass.__module__ == "builtins":
@@ -192,7 +195,7 @@ def object_decoders(policy: TypePolicy) -> dict[int, Decoder]:
         cls: Any = resolve(module, qualname, "exception")
         args = expect(args, list, "exception args")
         exc = _builtin_exception_base(cls).__new__(cls, *args)
-        exc.args = tuple(args)
+        _SET_ARGS(exc, tuple(args))  # not exc.args = ...: that would run a __setattr__ override
         return exc if state is None else restore(exc, state)
 
     def dec_object(data: bytes, unpack: Unpack) -> Any:
