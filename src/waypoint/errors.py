@@ -6,11 +6,36 @@ working for users; messages name the bad value and the fix.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 
 class WaypointError(Exception):
     """Base class of every waypoint-specific error."""
+
+
+class ErrorCode(Enum):
+    """LangGraph's error codes: each names a troubleshooting page (see create_error_message)."""
+
+    GRAPH_RECURSION_LIMIT = "GRAPH_RECURSION_LIMIT"
+    INVALID_CONCURRENT_GRAPH_UPDATE = "INVALID_CONCURRENT_GRAPH_UPDATE"
+    INVALID_GRAPH_NODE_RETURN_VALUE = "INVALID_GRAPH_NODE_RETURN_VALUE"
+    MULTIPLE_SUBGRAPHS = "MULTIPLE_SUBGRAPHS"
+    INVALID_CHAT_HISTORY = "INVALID_CHAT_HISTORY"
+
+
+def create_error_message(*, message: str, error_code: ErrorCode) -> str:
+    """``message`` followed by a line pointing at LangGraph's troubleshooting page for
+    ``error_code`` (the same text LangGraph's helper produces, for code that matches on it)."""
+    return (
+        f"{message}\nFor troubleshooting, visit: "
+        f"https://docs.langchain.com/oss/python/langgraph/errors/{error_code.value}"
+    )
+
+
+class GraphBubbleUp(WaypointError):
+    """Base of the exceptions that leave a node to steer the run rather than fail it
+    (GraphInterrupt, ParentCommand): catch it to let them pass through your own handlers."""
 
 
 class GraphRecursionError(WaypointError, RecursionError):
@@ -34,7 +59,7 @@ class EmptyInputError(WaypointError, ValueError):
     """The graph was invoked with input that writes no channel."""
 
 
-class GraphInterrupt(WaypointError):
+class GraphInterrupt(GraphBubbleUp):
     """Raised inside a node by ``interrupt()``; the engine turns it into a pause."""
 
     def __init__(self, interrupts: Any = ()) -> None:
@@ -46,7 +71,7 @@ class NodeInterrupt(GraphInterrupt):
     """Deprecated-style explicit interrupt raised by user code."""
 
 
-class ParentCommand(WaypointError):
+class ParentCommand(GraphBubbleUp):
     """Carries a ``Command(graph=Command.PARENT)`` from a subgraph to its parent."""
 
     def __init__(self, command: Any) -> None:

@@ -2,6 +2,7 @@
 
 from waypoint.channels.base import MISSING, BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate, register_log_reducer
+from waypoint.channels.delta import DeltaChannel
 from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.last_value import AnyValue, LastValue
 from waypoint.channels.named_barrier_value import NamedBarrierValue
@@ -12,6 +13,7 @@ __all__ = [
     "AnyValue",
     "BaseChannel",
     "BinaryOperatorAggregate",
+    "DeltaChannel",
     "EphemeralValue",
     "LastValue",
     "NamedBarrierValue",

@@ -13,6 +13,7 @@ import typing_extensions
 
 from waypoint.channels.base import BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate
+from waypoint.channels.delta import DeltaChannel
 from waypoint.channels.last_value import LastValue
 from waypoint.errors import InvalidGraphError, InvalidUpdateError
 
@@ -109,6 +110,8 @@ def channel_for(key: str, annotation: Any) -> BaseChannel:
     if get_origin(annotation) is Annotated:
         typ, *extras = get_args(annotation)
         for extra in reversed(extras):
+            if isinstance(extra, DeltaChannel):  # typed by the field, as in LangGraph
+                return extra.for_field(key, typ)
             if isinstance(extra, BaseChannel):
                 ch = extra.copy()
                 ch.key = key

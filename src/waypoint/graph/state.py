@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, get_type_hints
 
@@ -14,6 +15,7 @@ from waypoint.graph.schema import ROOT, ROOT_KEYS, channels_for, field_types, is
 from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
 from waypoint.pregel.main import Pregel
 from waypoint.types import Command, RetryPolicy, Send
+from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 
 class NodeSpec:
@@ -25,6 +27,16 @@ class NodeSpec:
         self.retry_policy = retry_policy
         self.metadata = metadata
         self.ends = ends
+
+
+def _warn_renamed(kwargs: dict[str, Any], renamed: dict[str, str]) -> None:
+    """LangGraph's deprecation warning for each old argument name used (warned from the
+    caller of StateGraph()/add_node())."""
+    for old, new in renamed.items():
+        if old in kwargs:
+            warnings.warn(
+                LangGraphDeprecatedSinceV05(f"`{old}` is deprecated: use `{new}`"), stacklevel=3
+            )
 
 
 def _check_name(name: str) -> None:
@@ -70,6 +82,12 @@ class StateGraph:
         context_schema: Any = None,
         **kwargs: Any,
     ) -> None:
+        _warn_renamed(kwargs, {"input": "input_schema", "output": "output_schema"})
+        if config_schema is not None:
+            warnings.warn(
+                LangGraphDeprecatedSinceV10("`config_schema` is deprecated: use `context_schema`"),
+                stacklevel=2,
+            )
         input_schema = input_schema or kwargs.pop("input", None)
         output_schema = output_schema or kwargs.pop("output", None)
         if kwargs:
@@ -119,6 +137,7 @@ class StateGraph:
         """Add a node: ``add_node(fn)`` names it after the function; ``add_node(name, fn)``.
         ``fn`` takes the state (plus optionally config, and keyword-only ``store`` /
         ``writer``), or is a compiled graph (a subgraph)."""
+        _warn_renamed(kwargs, {"input": "input_schema", "retry": "retry_policy"})
         input_schema = input_schema or kwargs.pop("input", None)
         retry_policy = retry_policy or kwargs.pop("retry", None)
         if kwargs:

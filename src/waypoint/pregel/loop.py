@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from waypoint.channels.base import MISSING
 from waypoint.checkpoint.base import (
     ERROR,
+    EXCLUDED_METADATA_KEYS,
     INTERRUPT,
     RESUME,
     Checkpoint,
@@ -109,7 +110,7 @@ class Loop(EventsMixin, PersistMixin):
         self.recursion_limit = int(config.get("recursion_limit") or DEFAULT_RECURSION_LIMIT)
         self.next_version = checkpointer.get_next_version if checkpointer else int_next_version
         meta = {k: v for k, v in (config.get("metadata") or _EMPTY).items()
-                if not k.startswith("langgraph_")}
+                if not k.startswith("langgraph_") and k not in EXCLUDED_METADATA_KEYS}
         if config.get("run_id") is not None:
             meta["run_id"] = str(config["run_id"])
         self.user_metadata = meta

@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from typing_extensions import NotRequired
 
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import ConfigError
+from waypoint.errors import ConfigError, EmptyChannelError
 
 ChannelVersion = str
 ChannelVersions = dict[str, ChannelVersion]
@@ -135,6 +135,60 @@ def copy_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
     if "channel_logs" in checkpoint:
         out["channel_logs"] = dict(checkpoint["channel_logs"])
     return out
+
+
+def create_checkpoint(
+    checkpoint: Checkpoint, channels: Mapping[str, Any] | None, step: int, *, id: str | None = None
+) -> Checkpoint:
+    """A new checkpoint after ``checkpoint``: the same versions, values read from ``channels``
+    (only those with a version; empty channels left out), or ``checkpoint``'s own values when
+    ``channels`` is None; a fresh time-ordered ``id`` unless one is given, and the time now.
+
+    LangGraph's helper for custom savers and tests. ``step`` must be the step number; LangGraph
+    only mixes it into the id's random bits, and waypoint's ids are unique without it."""
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise ConfigError(f"create_checkpoint step={step!r}: use the integer step number")
+    if channels is None:
+        values = dict(checkpoint["channel_values"])
+    else:
+        from waypoint.channels.base import MISSING
+
+        values = {}
+        for key, channel in channels.items():
+            if key not in checkpoint["channel_versions"]:
+                continue
+            try:
+                value = channel.checkpoint()
+            except EmptyChannelError:
+                continue
+            if value is not MISSING:
+                values[key] = value
+    return Checkpoint(
+        v=CHECKPOINT_FORMAT_VERSION,
+        id=id or new_checkpoint_id(),
+        ts=now_iso(),
+        channel_values=values,
+        channel_versions=checkpoint["channel_versions"],
+        versions_seen=checkpoint["versions_seen"],
+        updated_channels=None,
+    )
+
+
+EXCLUDED_METADATA_KEYS = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+"""Keys of ``config["metadata"]`` never copied into a checkpoint's metadata (LangGraph's set;
+waypoint also drops every other ``langgraph_`` key)."""
 
 
 def next_version(current: ChannelVersion | None) -> ChannelVersion:

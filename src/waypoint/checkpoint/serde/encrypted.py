@@ -22,6 +22,7 @@ from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import SerializationError
 
 ENV_VAR = "WAYPOINT_AES_KEY"
+LANGGRAPH_ENV_VAR = "LANGGRAPH_AES_KEY"  # read by from_pycryptodome_aes, as LangGraph does
 SUFFIX = "+aes"
 NONCE_SIZE = 12
 _GCM_TAG_SIZE = 16
@@ -118,6 +119,37 @@ class EncryptedSerializer:
         self.inner = inner
         self.allow_unencrypted = allow_unencrypted
         self._cipher = aesgcm(parse_key(key))
+
+    @classmethod
+    def from_pycryptodome_aes(
+        cls,
+        serde: SerializerProtocol | None = None,
+        *,
+        key: bytes | str | None = None,
+        mode: Any = None,
+        allow_unencrypted: bool = True,
+    ) -> EncryptedSerializer:
+        """LangGraph's documented constructor: AES around ``serde`` (default
+        ``JsonPlusSerializer()``) with ``key``, else the ``LANGGRAPH_AES_KEY`` environment
+        variable (its text's UTF-8 bytes, 16/24/32 long, as LangGraph reads it), else
+        ``WAYPOINT_AES_KEY``. Waypoint encrypts with AES-GCM through ``cryptography``, so
+        pycryptodome is not needed, ``mode`` may only be None, and the stored bytes are
+        waypoint's format (LangGraph's EAX ciphertext is not readable, nor the reverse)."""
+        if mode is not None:
+            raise SerializationError(
+                f"from_pycryptodome_aes(mode={mode!r}): waypoint always uses AES-GCM; drop mode"
+            )
+        if key is None and (text := os.environ.get(LANGGRAPH_ENV_VAR)):
+            key = text.encode("utf-8")
+            if len(key) not in _KEY_SIZES:
+                raise SerializationError(
+                    f"{LANGGRAPH_ENV_VAR} must be 16, 24 or 32 bytes long, got {len(key)}"
+                )
+        if key is None and not os.environ.get(ENV_VAR):
+            raise SerializationError(
+                f"no AES key: pass key=... or set {LANGGRAPH_ENV_VAR} or {ENV_VAR}"
+            )
+        return cls(serde, key=key, allow_unencrypted=allow_unencrypted)
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         """Serialize with ``inner`` and encrypt; the tag gains ``+aes``."""
