@@ -51,7 +51,7 @@ def snapshot_shape(snap: Any) -> Any:
     """What a StateSnapshot shows, without ids and timestamps (recursing into subgraph states)."""
     if snap is None:
         return None
-    if not hasattr(snap, "values"):  # a config addressing a subgraph
+    if isinstance(snap, dict):  # a config addressing a subgraph
         return ("config", ns_shape(snap["configurable"]["checkpoint_ns"]))
     return {
         "values": snap.values,

@@ -106,6 +106,26 @@ def group_writes(writes: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
     return grouped
 
 
+class NullResume:
+    """A ``Command(resume=value)`` not addressed to a pending interrupt by id: the first
+    ``interrupt()`` of the run that has no answer yet (in any task, at any subgraph depth)
+    takes it, once. ``taken_by`` is that task, whose loop saves the answer with its writes."""
+
+    __slots__ = ("value", "taken_by", "_lock")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.taken_by: Any = None
+        self._lock = threading.Lock()  # tasks run in worker threads
+
+    def take(self, task: Any) -> tuple[bool, Any]:
+        with self._lock:
+            if self.taken_by is not None:
+                return False, None
+            self.taken_by = task
+            return True, self.value
+
+
 class ReplayBound:
     """Where the subgraphs of a replaying (time-travelling) run start from.
 

@@ -33,6 +33,8 @@ K_DURABILITY: Final = "__wp_durability"
 K_PARENT: Final = "__wp_parent"
 K_REPLAY: Final = "__wp_replay"  # ReplayBound shared by the subgraphs of a replaying run
 K_TARGETS: Final = "__wp_targets"  # subgraph checkpoints a root replay was addressed to
+K_NULL_RESUME: Final = "__wp_null_resume"  # NullResume shared by the subgraphs of a run
+K_RESUME_STEP: Final = "__wp_resume_step"  # the parent is in the first step of a resumed run
 
 DEFAULT_RECURSION_LIMIT: Final = 25
 RESERVED_NAMES: Final = frozenset({START, END, TASKS, NO_WRITES, INTERRUPT_SEEN})

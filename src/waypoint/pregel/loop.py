@@ -28,6 +28,7 @@ from waypoint.errors import (
     InvalidUpdateError,
 )
 from waypoint.pregel.algo import (
+    NullResume,
     ReplayBound,
     group_pending_writes,
     group_writes,
@@ -41,9 +42,11 @@ from waypoint.pregel.constants import (
     DEFAULT_RECURSION_LIMIT,
     INTERRUPT_SEEN,
     K_CHECKPOINT_MAP,
+    K_NULL_RESUME,
     K_PARENT,
     K_REPLAY,
     K_RESUME_MAP,
+    K_RESUME_STEP,
     K_RESUMING,
     K_TARGETS,
     NO_WRITES,
@@ -100,6 +103,9 @@ class Loop(EventsMixin, PersistMixin):
         # a run starting from an addressed checkpoint (a subgraph's: set when it is loaded)
         self.addressed = not self.is_subgraph and bool(conf.get("checkpoint_id"))
         self.targets: dict[str, str] = {} if self.is_subgraph else dict(conf.get(K_TARGETS) or _EMPTY)
+        self.null_resume: NullResume | None = conf.get(K_NULL_RESUME) if self.is_subgraph else None
+        # True during the first step of a run that continues its checkpoint (not a replay)
+        self.resume_step = False
         self.durability = durability
         self.modes = modes
         self.sink = sink
@@ -165,8 +171,14 @@ class Loop(EventsMixin, PersistMixin):
         """Load the starting checkpoint (a CheckpointTuple or None) and apply the input."""
         conf = self.config.get(CONF) or _EMPTY
         null_writes = self.load(saved)
-        if self.is_subgraph and (self.parent_resuming or self.addressed) and saved and input is not None:
-            input = None  # a re-run of an interrupted/failed or replayed subgraph task continues it
+        if self.is_subgraph and saved and input is not None and (
+            self.parent_resuming
+            or self.addressed
+            or (conf.get(K_RESUME_STEP) and self._plan(for_run=False))
+        ):
+            # a re-run of an interrupted/failed or replayed subgraph task continues it, and so
+            # does a subgraph with unfinished work when its parent resumes
+            input = None
         if input is None or isinstance(input, Command):
             self._start_resume(saved, input, null_writes, conf)
         else:
@@ -191,18 +203,21 @@ class Loop(EventsMixin, PersistMixin):
         if self.addressed and not resume:
             # time travel: finished tasks of the addressed checkpoint run again, on a branch
             self.records, null_writes = {}, []
+            self.resume_step = False
             if not self.is_subgraph:
                 self.replay = ReplayBound(self._replay_bound(saved), self.targets)
             if saved.metadata.get("source") not in ("update", "fork") or (
                 self.head_id is not None and self.head_id != saved.checkpoint["id"]
             ):
                 self._new_checkpoint("fork")
+        else:
+            self.resume_step = True
         self._apply_null(null_writes)
         if writes:
             self._save_writes(NULL_TASK_ID, "", writes)
             self._apply_null(writes)
         if resume:
-            self.resume_map = self._resolve_resume(cmd.resume)  # type: ignore[union-attr]
+            self._resolve_resume(cmd.resume)  # type: ignore[union-attr]
         self._mark_resumed()
         self.emit_values()
 
@@ -214,18 +229,23 @@ class Loop(EventsMixin, PersistMixin):
             return self.parent_id
         return saved.checkpoint["id"]
 
-    def _resolve_resume(self, resume: Any) -> dict[str, Any]:
+    def _resolve_resume(self, resume: Any) -> None:
+        """A mapping of pending interrupt ids answers those interrupts; any other value is
+        taken by the first unanswered ``interrupt()`` of the run (as in LangGraph, so a resume
+        reaches an interrupt whose task id changed, e.g. after ``update_state`` forked it)."""
         pending = [i for r in self.records.values() if not r.finished for i in r.interrupts]
         ids = {i.id for i in pending if isinstance(i, Interrupt)}
         if isinstance(resume, dict) and resume and all(k in ids for k in resume):
-            return dict(resume)
-        if len(ids) == 1:
-            return {next(iter(ids)): resume}
-        if not ids:
-            raise InvalidUpdateError(
-                "Command(resume=...) found no pending interrupt on this thread's latest "
-                "checkpoint; use invoke(None, config) to continue, or pass new input"
-            )
+            self.resume_map = dict(resume)
+            return
+        if len(ids) <= 1:
+            if not ids and not self._plan(for_run=False):
+                raise InvalidUpdateError(
+                    "Command(resume=...) found no pending interrupt and no task to run on "
+                    "this thread's checkpoint; pass new input to start another run"
+                )
+            self.null_resume = NullResume(resume)
+            return
         raise AmbiguousResumeError(
             f"{len(ids)} interrupts are pending ({sorted(ids)}): resume them with a mapping "
             "Command(resume={interrupt.id: value, ...})"
@@ -381,12 +401,15 @@ class Loop(EventsMixin, PersistMixin):
             writes = [(INTERRUPT, list(task.interrupts))]
         else:
             writes = task.writes or [(NO_WRITES, None)]
+        if self.null_resume is not None and self.null_resume.taken_by is task:
+            self._save_writes(task.id, task_path_str(task.path), [(RESUME, list(task.resume))])
         self._save_writes(task.id, task_path_str(task.path), writes)
         self.emit_task_result(task)
 
     def after_tick(self) -> bool:
         """Close the step: apply writes and checkpoint. False when the run stops here."""
         tasks = self.tasks
+        self.resume_step = False
         if self.parent_command is not None:
             self.status = "parent_command"
             return False
@@ -505,8 +528,12 @@ class Loop(EventsMixin, PersistMixin):
 
     def task_config(self, task: Task) -> dict[str, Any]:
         config = task_config(self, task)
+        conf = config[CONF]
         if self.replay is not None:
-            config[CONF][K_REPLAY] = self.replay
+            conf[K_REPLAY] = self.replay
+        if self.null_resume is not None:
+            conf[K_NULL_RESUME] = self.null_resume
+        conf[K_RESUME_STEP] = self.resume_step
         return config
 
 

@@ -185,6 +185,12 @@ class Task:
         self.icount += 1
         if idx < len(self.resume):
             return self.resume[idx]
+        null_resume = self.loop.null_resume  # a Command(resume=value) not addressed by id
+        if null_resume is not None and idx == len(self.resume):
+            taken, answer = null_resume.take(self)
+            if taken:
+                self.resume.append(answer)
+                return answer
         raise GraphInterrupt((Interrupt(value=value, id=interrupt_id(self.ns, idx)),))
 
     def read_fresh(self, read: Callable[[dict[str, Any]], Any]) -> Any:
