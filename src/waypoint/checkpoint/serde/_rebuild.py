@@ -87,9 +87,18 @@ def builtin_base(cls: type) -> type:
     return object
 
 
-def bare_instance(cls: type, *args: Any) -> Any:
+_new_cache: dict[type, Any] = {}
+
+
+def bare_instance(cls: type) -> Any:
     """A new, uninitialized instance of ``cls``: the builtin base's ``__new__``, no hooks."""
-    return builtin_base(cls).__new__(cls, *args)  # type: ignore[call-overload]
+    new = _new_cache.get(cls)
+    if new is None:
+        new = builtin_base(cls).__new__
+        if len(_new_cache) > 4096:
+            _new_cache.clear()
+        _new_cache[cls] = new
+    return new(cls)
 
 
 def restore(obj: Any, state: Any) -> Any:
@@ -116,7 +125,7 @@ def restore(obj: Any, state: Any) -> Any:
 def dataclass_from(cls: type, state: Any) -> Any:
     """A dataclass instance holding ``state`` as its attributes; ``__post_init__`` not run."""
     obj = bare_instance(cls)
-    if slot_descriptors(cls):
+    if slot_descriptors(cls):  # cached per class
         return restore(obj, state)
     object.__getattribute__(obj, "__dict__").update(expect(state, dict, "dataclass state"))
     return obj
