@@ -44,8 +44,9 @@ class Result:
         return f"Result(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
 
 
-def run(*args: str, url: str | None = None, ok: bool = True, cwd: Path | None = None, timeout: float = 120) -> Result:
-    """``python -m waypoint.cli ARGS`` (the console script's code) with a fixed width."""
+def run(*args: str, url: str | None = None, ok: bool = True, cwd: Path | None = None, timeout: float = 120, stdin: str | None = None) -> Result:
+    """``python -m waypoint.cli ARGS`` (the console script's code) with a fixed width;
+    ``stdin`` is written to the command's standard input (a pipe)."""
     env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT / "src")}
     env.pop("WAYPOINT_URL", None)
     env.pop("WAYPOINT_DEBUG", None)
@@ -53,7 +54,7 @@ def run(*args: str, url: str | None = None, ok: bool = True, cwd: Path | None = 
         env["WAYPOINT_URL"] = url
     proc = subprocess.run(
         [sys.executable, "-m", "waypoint.cli", *args], capture_output=True, text=True, env=env,
-        cwd=cwd or ROOT, timeout=timeout,
+        cwd=cwd or ROOT, timeout=timeout, input=stdin,
     )
     result = Result(proc)
     if ok:

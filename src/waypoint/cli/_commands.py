@@ -244,9 +244,9 @@ def export_cmd(ctx: click.Context, thread_ids: tuple[str, ...], all_threads: boo
 @click.pass_context
 def import_cmd(ctx: click.Context, file: str, force: bool, as_json: bool) -> None:
     """Restore an export into the database at --url; each thread is all or nothing."""
-    _export.verify(file, "checkpoints")  # refuse a corrupt file before touching the database
-    with open_saver(_url(ctx), create=True) as saver, progress("import", None) as advance:
-        data = _transfer.import_file(saver, file, make_serde(), force=force, progress=advance)
+    with _export.opened(file, "checkpoints") as source:  # a damaged file never opens the database
+        with open_saver(_url(ctx), create=True) as saver, progress("import", None) as advance:
+            data = _transfer.import_file(saver, source, make_serde(), force=force, progress=advance)
     _summary(as_json, data, f"imported {data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {data['writes']} write(s) from {file}")
 
 
@@ -363,9 +363,9 @@ def store_export(ctx: click.Context, out: str, namespaces: tuple[str, ...], as_j
 @click.pass_context
 def store_import(ctx: click.Context, file: str, as_json: bool) -> None:
     """Put every item of a store export into the store at --url (existing keys are replaced)."""
-    _export.verify(file, "store")
-    with open_store(_url(ctx), create=True) as st, progress("store import", None) as advance:
-        data = _transfer.import_store(st, file, make_serde(), progress=advance)
+    with _export.opened(file, "store") as source:  # a damaged file never opens the database
+        with open_store(_url(ctx), create=True) as st, progress("store import", None) as advance:
+            data = _transfer.import_store(st, source, make_serde(), progress=advance)
     _summary(as_json, data, f"imported {data['items']} item(s) in {data['namespaces']} namespace(s) from {file}")
 
 

@@ -225,16 +225,38 @@ def _sections(recs: Iterator[dict[str, Any]]) -> Iterator[tuple[str, list[dict[s
         yield current, batch
 
 
-def import_file(saver: BaseCheckpointSaver, path: str | Path, serde: SerializerProtocol, *, force: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Import a verified checkpoints export; refuses existing threads unless ``force``."""
-    head = _export.verify(path, "checkpoints")
-    thread_ids = [str(r.get("thread_id")) for r in _export.records(path) if r.get("type") == "thread"]
+def _thread_ids(source: _export.Verified) -> list[str]:
+    """Every thread id of the file, in order: a full pass that parses every record before
+    anything is written, refusing a thread that appears twice (it would be merged)."""
+    out: dict[str, int] = {}
+    for lineno, rec in source.records():
+        if rec.get("type") != "thread":
+            continue
+        thread_id = rec.get("thread_id")
+        if not isinstance(thread_id, str) or not thread_id:
+            raise CliError(f"{source.name}: line {lineno}: thread record without a thread id: the file is corrupt")
+        if thread_id in out:
+            raise CliError(
+                f"{source.name}: thread {thread_id!r} appears twice (lines {out[thread_id]} and {lineno}): "
+                "its checkpoints would be merged; export each thread once"
+            )
+        out[thread_id] = lineno
+    return list(out)
+
+
+def import_file(saver: BaseCheckpointSaver, source: _export.Verified | str | Path, serde: SerializerProtocol, *, force: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Import a checkpoints export (a path, read once, or an already opened ``Verified``);
+    refuses existing threads unless ``force``, which replaces them atomically."""
+    if not isinstance(source, _export.Verified):
+        with _export.opened(source, "checkpoints") as data:
+            return import_file(saver, data, serde, force=force, progress=progress)
+    thread_ids = _thread_ids(source)
     existing = [t for t in thread_ids if thread_exists(saver, t)]
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise CliError(f"thread {existing[0]!r}{more} already exists in the target: pass --force to replace")
-    summary = {"source": head.get("source"), "threads": 0, "checkpoints": 0, "writes": 0, "thread_ids": []}
-    for thread_id, recs in _sections(_export.records(path)):
+    summary = {"source": source.head.get("source"), "threads": 0, "checkpoints": 0, "writes": 0, "thread_ids": []}
+    for thread_id, recs in _sections(rec for _, rec in source.records()):
         imp = _import_thread(saver, thread_id, recs, serde, summary["threads"], replace=thread_id in existing)
         summary["threads"] += 1
         summary["checkpoints"] += imp.checkpoints
@@ -360,37 +382,76 @@ def store_records(store: Any, prefixes: list[tuple[str, ...]], serde: Serializer
             offset += STORE_PAGE
 
 
-def import_store(store: Any, path: str | Path, serde: SerializerProtocol, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Put every item of a verified store export, in batches of ``STORE_PAGE`` items."""
-    from waypoint.store.base import PutOp
+def _item_op(rec: dict[str, Any], serde: SerializerProtocol, name: str, lineno: int) -> Any:
+    """The validated ``PutOp`` of one ``item`` record (CliError naming the line if not)."""
+    from waypoint.store._items import PutOp
+    from waypoint.store._namespaces import validate_key, validate_namespace
 
-    head = _export.verify(path, "store")
-    batch: list[Any] = []
+    where = f"{name}: line {lineno}"
+    if rec.get("type") != "item":
+        raise CliError(f"{where}: unexpected record type {rec.get('type')!r} in a store export")
+    try:
+        if not isinstance(rec["namespace"], list):
+            raise TypeError("namespace is not a list of labels")
+        ns = validate_namespace(tuple(rec["namespace"]))
+        key = validate_key(rec["key"])
+        value = _export.untyped(serde, rec["value"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(f"{where}: malformed item record: {_first_line(exc)}") from None
+    if not isinstance(value, dict):
+        raise CliError(f"{where}: malformed item record: the value must be a dict, got {type(value).__name__}")
+    return PutOp(ns, key, value)
+
+
+def import_store(store: Any, source: _export.Verified | str | Path, serde: SerializerProtocol, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Put every item of a store export, all or nothing.
+
+    A first pass decodes and validates every record, so a bad one is refused before anything
+    is written. The second writes in batches of ``STORE_PAGE``, reading first what each batch
+    replaces; if a batch fails, every key already written is put back as it was (or deleted
+    if it was new), in one batch, before the error is raised."""
+    from waypoint.store._items import GetOp, PutOp
+
+    if not isinstance(source, _export.Verified):
+        with _export.opened(source, "store") as data:
+            return import_store(store, data, serde, progress=progress)
     namespaces: set[tuple[str, ...]] = set()
     count = 0
+    for lineno, rec in source.records():
+        namespaces.add(_item_op(rec, serde, source.name, lineno).namespace)
+        count += 1
+    undo: list[Any] = []  # what to put back, in write order
+    batch: list[Any] = []
+    written = [0]
 
     def flush() -> None:
-        if batch:
-            store.batch(batch)
-            batch.clear()
-
-    for rec in _export.records(path):
-        if rec.get("type") != "item":
-            raise CliError(f"unexpected record type {rec.get('type')!r} in a store export")
+        before = store.batch([GetOp(op.namespace, op.key, refresh_ttl=False) for op in batch])
         try:
-            ns = tuple(rec["namespace"])
-            op = PutOp(ns, rec["key"], _export.untyped(serde, rec["value"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CliError(f"malformed item record: {_first_line(exc)}") from None
-        if len(batch) >= STORE_PAGE:
+            store.batch(batch)
+        finally:  # a batch that failed may still have written part of itself
+            undo.extend(PutOp(op.namespace, op.key, None if old is None else old.value) for op, old in zip(batch, before))
+        written[0] += len(batch)
+        batch.clear()
+
+    try:
+        for lineno, rec in source.records():
+            op = _item_op(rec, serde, source.name, lineno)
+            batch.append(op)
+            if progress:
+                progress("/".join(op.namespace))
+            if len(batch) >= STORE_PAGE:
+                flush()
+        if batch:
             flush()
-        namespaces.add(ns)
-        batch.append(op)
-        count += 1
-        if progress:
-            progress("/".join(ns))
-    flush()
-    return {"source": head.get("source"), "items": count, "namespaces": len(namespaces)}
+    except BaseException as exc:
+        try:
+            store.batch(undo[::-1])
+            undone = f"the {written[0]} item(s) written were restored"
+        except Exception as again:
+            undone = f"restoring the {written[0]} item(s) written also failed ({_first_line(again)})"
+        reason = exc.message if isinstance(exc, CliError) else _first_line(exc)
+        raise CliError(f"store import failed and {undone}: {reason}") from None
+    return {"source": source.head.get("source"), "items": count, "namespaces": len(namespaces)}
 
 
 __all__ = [
