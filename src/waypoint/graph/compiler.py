@@ -126,11 +126,11 @@ def compile_graph(
         if isinstance(fn, Pregel):
             func: Any = (lambda sub: lambda inp, task: sub.invoke(inp, task.config))(fn)
             afunc: Any = (lambda sub: lambda inp, task: sub.ainvoke(inp, task.config))(fn)
-            subgraph = fn
+            subgraph = fn if fn.checkpointer is not False else None  # False keeps no state
         elif is_async_callable(fn):
-            func, afunc, subgraph = None, adapt(fn), None
+            func, afunc, subgraph = None, adapt(fn), called_subgraph(fn, Pregel)
         else:
-            func, afunc, subgraph = adapt(fn), None, None
+            func, afunc, subgraph = adapt(fn), None, called_subgraph(fn, Pregel)
         write, awrite = _writers(
             node_name, write_keys, static.get(node_name, []), branches_of(node_name), names, state_reader
         )
