@@ -10,6 +10,7 @@ from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.named_barrier_value import NamedBarrierValue
 from waypoint.channels.topic import Topic
 from waypoint.errors import InvalidUpdateError
+from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
 from waypoint.graph.message import add_messages
 from waypoint.graph.schema import coerce_input, make_reader
