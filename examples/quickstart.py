@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from typing import Annotated
+from typing import Annotated, Any
 
 from typing_extensions import TypedDict
 
@@ -43,8 +43,14 @@ class State(TypedDict):
     status: str
 
 
+def text(message: Any) -> str:
+    """A message's text: with langchain-core installed ``add_messages`` turns the dicts below
+    into LangChain messages (as LangGraph does); without it they stay dicts."""
+    return message["content"] if isinstance(message, dict) else message.content
+
+
 def draft(state: State) -> dict:
-    question = state["messages"][-1]["content"]
+    question = text(state["messages"][-1])
     memories = get_store().search(("users", "ada"), query=question, limit=1)
     hint = f" (you told me: {memories[0].value['text']})" if memories else ""
     return {"draft": f"Answer to {question!r}{hint}"}
@@ -95,7 +101,7 @@ def main() -> None:
 
         # 2. resume with the person's answer (could be another process, days later)
         result = graph.invoke(Command(resume="yes"), config)
-        print(f"resumed -> status={result['status']!r}, reply={result['messages'][-1]['content']!r}")
+        print(f"resumed -> status={result['status']!r}, reply={text(result['messages'][-1])!r}")
 
         # 3. the history: one checkpoint per step, newest first
         print("\nhistory:")
@@ -108,9 +114,9 @@ def main() -> None:
         fork_config = graph.update_state(before_approval.config, {"status": "rejected"}, as_node="approve")
         forked = graph.invoke(None, fork_config)
         print(f"\nfork from step {before_approval.metadata['step']}: "
-              f"status={forked['status']!r}, reply={forked['messages'][-1]['content']!r}")
+              f"status={forked['status']!r}, reply={text(forked['messages'][-1])!r}")
         print(f"the thread's latest checkpoint is now the fork's; the original ending is still there: "
-              f"{graph.get_state(history[0].config).values['messages'][-1]['content']!r}")
+              f"{text(graph.get_state(history[0].config).values['messages'][-1])!r}")
 
     print(f"\ninspect it yourself:  .venv/bin/waypoint --url sqlite:///{path} history ticket-1")
 

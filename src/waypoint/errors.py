@@ -128,6 +128,11 @@ class SetupError(StorageError):
     """The schema could not be created or migrated, or a connection is misconfigured."""
 
 
+class ForkedConnectionError(SetupError):
+    """A saver or store opened before ``fork()`` was used in the child process, where its
+    connection cannot be shared; open it in the child instead."""
+
+
 class SyncOnEventLoopError(WaypointError, RuntimeError):
     """A sync method of an async backend was called on its own event loop's thread."""
 
@@ -155,3 +160,13 @@ class InvalidFilterError(WaypointError, ValueError):
 
 class VectorSearchUnavailableError(WaypointError, RuntimeError):
     """A store was asked for vector search it cannot do (no index, no pgvector)."""
+
+
+class LangChainRequiredError(WaypointError, ImportError):
+    """A feature that needs ``langchain-core`` (message formatting, ``astream_events``,
+    LangChain callbacks) was used where it is not installed: ``pip install langchain-core``."""
+
+
+class MessageCoercionError(InvalidUpdateError):
+    """A value written to an ``add_messages`` channel is not message-like (LangChain
+    message, dict with role/type and content, ``(role, content)`` tuple or string)."""

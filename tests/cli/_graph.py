@@ -1,11 +1,19 @@
 """The graph the CLI tests run for real: a draft, a human approval (``interrupt``) and a
 finish step over an ``add_messages`` history and a counter. Message ids are deterministic so
-two resumes of the same thread in different databases end with identical state."""
+two resumes of the same thread in different databases end with identical state.
+
+The messages stay plain dicts (waypoint without langchain-core) so stored values and the CLI's
+renderings stay small and stable; ``start``/``resume`` switch the LangChain layer off while
+they run."""
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypedDict
+
+from waypoint import _langchain
 
 from waypoint.graph import END, START, StateGraph, add_messages
 from waypoint.types import Command, interrupt
@@ -43,15 +51,26 @@ def config(thread_id: str, **metadata: Any) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
 
 
+@contextmanager
+def _plain_messages() -> Iterator[None]:
+    saved, _langchain._LC = _langchain._LC, None
+    try:
+        yield
+    finally:
+        _langchain._LC = saved
+
+
 def start(graph: Any, thread_id: str, text: str = "hello", **metadata: Any) -> dict[str, Any]:
     """Run a thread up to the approval interrupt."""
     first = {"role": "user", "content": text, "id": f"user-{thread_id}"}
-    return graph.invoke({"messages": [first], "count": 0}, config(thread_id, **metadata))
+    with _plain_messages():
+        return graph.invoke({"messages": [first], "count": 0}, config(thread_id, **metadata))
 
 
 def resume(graph: Any, thread_id: str, answer: str = "approved") -> dict[str, Any]:
     """Answer the interrupt and run the thread to its end."""
-    return graph.invoke(Command(resume=answer), config(thread_id))
+    with _plain_messages():
+        return graph.invoke(Command(resume=answer), config(thread_id))
 
 
 def populate(saver: Any, threads: dict[str, dict[str, Any]], finished: set[str] = frozenset()) -> Any:  # type: ignore[assignment]

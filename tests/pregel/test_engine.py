@@ -100,7 +100,7 @@ def test_add_messages_replacement_hint() -> None:
     assert last["logs"]["messages"].prefix_len == 1
     graph.update_state(config, {"messages": [RemoveMessage(id="m2")]}, as_node="edit")
     assert saver.puts()[-1]["logs"]["messages"].prefix_len == 2
-    assert [m["content"] for m in graph.get_state(config).values["messages"]] == ["a", "edited"]
+    assert [m.content for m in graph.get_state(config).values["messages"]] == ["a", "edited"]
 
 
 def test_task_writes_are_saved_before_the_steps_checkpoint() -> None:

@@ -12,7 +12,7 @@ from waypoint.channels.topic import Topic
 from waypoint.errors import InvalidUpdateError
 from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
-from waypoint.graph.message import add_messages
+from waypoint.graph.message import MESSAGE_REDUCERS
 from waypoint.graph.schema import coerce_input, make_reader
 from waypoint.pregel.constants import END, START, TASKS
 from waypoint.pregel.main import Pregel
@@ -161,10 +161,11 @@ def compile_graph(
         debug=debug,
     )
     graph.builder = builder
+    graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's
     graph.state_order = state_keys
     graph.write_keys = write_keys
     graph.message_keys = frozenset(
         k for k, ch in channels.items()
-        if isinstance(ch, BinaryOperatorAggregate) and ch.operator is add_messages
+        if isinstance(ch, BinaryOperatorAggregate) and ch.operator in MESSAGE_REDUCERS
     )
     return graph

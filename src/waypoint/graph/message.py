@@ -1,7 +1,10 @@
 """``add_messages``: the chat-history reducer, and ``MessagesState``.
 
-Messages may be dicts (``{"role": ..., "content": ..., "id": ...}``), objects with an ``id``
-attribute (e.g. LangChain messages), strings (a user message) or ``(role, content)`` tuples.
+With ``langchain-core`` installed, every message-like value (dict with role/type and content,
+``(role, content)`` tuple, string, message chunk) becomes a LangChain message object, as in
+LangGraph. Without it, messages stay as given: dicts (``{"role": ..., "content": ..., "id":
+...}``), objects with an ``id`` attribute, strings (a user message, stored as a dict) or
+``(role, content)`` tuples (stored as dicts).
 A message whose id is already present replaces it in place; ``RemoveMessage(id=...)`` (or
 ``{"type": "remove", "id": ...}``) deletes it; ``RemoveMessage(id=REMOVE_ALL_MESSAGES)``
 clears the history. Messages without an id get a uuid4 string.
@@ -9,10 +12,12 @@ clears the history. Messages without an id get a uuid4 string.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
+from waypoint._langchain import format_openai, message_coercer
 from waypoint.channels.binop import register_log_reducer
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
@@ -74,14 +79,29 @@ def _with_id(m: Any) -> tuple[Any, bool]:
 _REMOVED = object()
 
 
+def _coerce_left(left: Any, coerce: Any) -> Any:
+    """``left`` as LangChain messages with ids; the very list when nothing had to change."""
+    items = left if type(left) is list else _as_list(left)
+    out = [coerce(m) for m in items]
+    for m in out:
+        if m.id is None:
+            m.id = str(uuid.uuid4())
+    if type(left) is list and all(map(operator.is_, out, left)):
+        return left
+    return out
+
+
 def merge_messages(left: Any, right: Any) -> tuple[list[Any], int]:
     """``add_messages`` that also reports how many leading items of the result are the very
     items of ``left`` (the rest changed or is new)."""
+    coerce = message_coercer() or _coerce
+    if coerce is not _coerce:
+        left = _coerce_left(left, coerce)
     old = left if type(left) is list else _as_list(left)
     incoming = []
     lookup = False
     for raw in _as_list(right):
-        m, had_id = _with_id(_coerce(raw))
+        m, had_id = _with_id(coerce(raw))
         if _is_remove(m) and _id_of(m) == REMOVE_ALL_MESSAGES:
             incoming = []
             lookup = False
@@ -126,15 +146,41 @@ def merge_messages(left: Any, right: Any) -> tuple[list[Any], int]:
     return merged, prefix
 
 
-def add_messages(left: Any = None, right: Any = None, **kwargs: Any) -> Any:
+_FORMATS = ("langchain-openai",)
+
+
+def add_messages(left: Any = None, right: Any = None, *, format: str | None = None) -> Any:
     """Merge two lists of messages, replacing messages that share an id and deleting
-    ``RemoveMessage`` targets; returns a new list (neither argument is modified)."""
-    if left is None and right is None and kwargs:
-        return add_messages  # add_messages(format=...) used as a reducer factory
+    ``RemoveMessage`` targets; returns a new list (``left`` keeps its items).
+
+    ``add_messages(format="langchain-openai")`` (no messages) returns the reducer that also
+    puts each new or changed message's content in OpenAI's format (needs langchain-core).
+    """
+    if format is not None:
+        if format not in _FORMATS:
+            raise ValueError(f"add_messages(format={format!r}): expected one of {_FORMATS} or None")
+        format_openai([])  # LangChainRequiredError now, not at the first write
+        if left is None and right is None:
+            return add_messages_openai
+        return add_messages_openai(left if left is not None else [], right)
     return merge_messages(left if left is not None else [], right)[0]
 
 
+def merge_messages_openai(left: Any, right: Any) -> tuple[list[Any], int]:
+    """``merge_messages`` that formats the new or changed tail (the shared prefix came out of
+    this reducer already formatted)."""
+    merged, prefix = merge_messages(left, right)
+    return merged[:prefix] + format_openai(merged[prefix:]), prefix
+
+
+def add_messages_openai(left: Any, right: Any) -> list[Any]:
+    """The reducer ``add_messages(format="langchain-openai")`` returns."""
+    return merge_messages_openai(left if left is not None else [], right)[0]
+
+
+MESSAGE_REDUCERS = frozenset({add_messages, add_messages_openai})
 register_log_reducer(add_messages, merge_messages)
+register_log_reducer(add_messages_openai, merge_messages_openai)
 
 
 class MessagesState(TypedDict):
