@@ -26,21 +26,25 @@ def is_async_callable(fn: Any) -> bool:
 def _task_kwargs(fn: Any) -> tuple[bool, tuple[str, ...]]:
     """(pass config as 2nd positional, keyword names to inject) for a node/path function.
 
-    Parameters named ``config``, ``store`` or ``writer`` (after the state) are passed by
-    keyword; any other required second positional parameter receives the config.
+    Parameters named ``config``, ``store``, ``writer``, ``runtime`` or ``previous`` (after the
+    state) are passed by keyword, as LangGraph injects them by name; any other required second
+    positional parameter receives the config.
     """
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return False, ()
     rest = params[1:] if params and params[0].kind != params[0].KEYWORD_ONLY else params
-    kw = tuple(p.name for p in rest if p.name in ("config", "store", "writer")
+    kw = tuple(p.name for p in rest if p.name in _INJECTED
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
     positional = [p for p in rest if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     config_pos = bool(positional) and positional[0].name not in kw and (
         positional[0].default is inspect.Parameter.empty
     )
     return config_pos, kw
+
+
+_INJECTED = ("config", "store", "writer", "runtime", "previous")
 
 
 def _inject(task: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -50,8 +54,12 @@ def _inject(task: Any, names: tuple[str, ...]) -> dict[str, Any]:
             out[name] = task.config
         elif name == "store":
             out[name] = task.store
-        else:
+        elif name == "writer":
             out[name] = task.writer
+        elif name == "runtime":
+            out[name] = task.runtime
+        else:  # previous: the functional API's last return value; a graph node has none
+            out[name] = None
     return out
 
 

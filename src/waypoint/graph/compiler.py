@@ -161,6 +161,7 @@ def compile_graph(
         debug=debug,
     )
     graph.builder = builder
+    graph.context_schema = builder.context_schema
     graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's
     graph.state_order = state_keys
     graph.write_keys = write_keys

@@ -32,14 +32,23 @@ from waypoint.pregel.inspect import InspectMixin
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import PregelNode
 from waypoint.pregel.runner import AsyncIO, SyncIO, adrive, async_sink, drive
+from waypoint.runtime import with_context
 from waypoint.types import Command
 
 _MODES = frozenset({"values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"})
 _STATIC = ("interrupt_before", "interrupt_after")
 
 
+def _refuse_extra(method: str, kwargs: dict[str, Any]) -> None:
+    """LangGraph run options waypoint does not have are errors, never silently dropped."""
+    if kwargs:
+        raise TypeError(f"{method}() got arguments waypoint does not support: {sorted(kwargs)}")
+
+
 class Pregel(InspectMixin):
     """A compiled graph of nodes and channels."""
+
+    context_schema: Any = None  # what ``context=`` dicts are turned into (``StateGraph(context_schema=)``)
 
     def __init__(
         self,
@@ -320,6 +329,7 @@ class Pregel(InspectMixin):
         input: Any,
         config: dict[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: Any = None,
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -328,7 +338,10 @@ class Pregel(InspectMixin):
         debug: bool | None = None,
         **kwargs: Any,
     ) -> Iterator[Any]:
-        """Run the graph, yielding chunks of the requested stream mode(s)."""
+        """Run the graph, yielding chunks of the requested stream mode(s); ``context`` is the
+        run's ``Runtime.context`` (for nodes and subgraphs)."""
+        _refuse_extra("stream", kwargs)
+        config = with_context(config, context, self.context_schema)
         q: queue.SimpleQueue = queue.SimpleQueue()
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, q.put, subgraphs, durability, interrupt_before, interrupt_after
@@ -347,6 +360,7 @@ class Pregel(InspectMixin):
         input: Any,
         config: dict[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: Any = None,
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -356,6 +370,8 @@ class Pregel(InspectMixin):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async twin of ``stream``."""
+        _refuse_extra("astream", kwargs)
+        config = with_context(config, context, self.context_schema)
         q: asyncio.Queue = asyncio.Queue()
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, async_sink(q), subgraphs, durability, interrupt_before, interrupt_after
@@ -374,6 +390,7 @@ class Pregel(InspectMixin):
         input: Any,
         config: dict[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: Any = "values",
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -383,6 +400,8 @@ class Pregel(InspectMixin):
     ) -> Any:
         """Run the graph to its end (or an interrupt) and return the final values; when
         interrupted the values carry ``"__interrupt__": [Interrupt, ...]``."""
+        _refuse_extra("invoke", kwargs)
+        config = with_context(config, context, self.context_schema)
         if stream_mode != "values":
             return list(self.stream(input, config, stream_mode=stream_mode,
                                     interrupt_before=interrupt_before,
@@ -404,6 +423,7 @@ class Pregel(InspectMixin):
         input: Any,
         config: dict[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: Any = "values",
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -412,6 +432,8 @@ class Pregel(InspectMixin):
         **kwargs: Any,
     ) -> Any:
         """Async twin of ``invoke``."""
+        _refuse_extra("ainvoke", kwargs)
+        config = with_context(config, context, self.context_schema)
         if stream_mode != "values":
             return [c async for c in self.astream(input, config, stream_mode=stream_mode,
                                                    interrupt_before=interrupt_before,

@@ -8,6 +8,7 @@ the node's output into channel writes. The engine plans ``Task``s from nodes eac
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +122,10 @@ class Task:
         "sort_key",
         "resuming",
         "output",
+        "attempt",
+        "created",
         "_config",
+        "_runtime",
     )
 
     def __init__(
@@ -154,7 +158,10 @@ class Task:
         self.parent_command: Any = None
         self.resuming = False
         self.output: Any = None
+        self.attempt = 1
+        self.created = time.time()
         self._config: dict[str, Any] | None = None
+        self._runtime: Any = None
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, id={self.id!r}, path={self.path!r})"
@@ -164,6 +171,8 @@ class Task:
         self.writes = []
         self.icount = 0
         self.output = None
+        self.attempt += 1
+        self._runtime = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -171,6 +180,15 @@ class Task:
         if self._config is None:
             self._config = self.loop.task_config(self)
         return self._config
+
+    @property
+    def runtime(self) -> Any:
+        """The ``waypoint.runtime.Runtime`` the node sees (built when first asked for)."""
+        if self._runtime is None:
+            from waypoint.runtime import task_runtime
+
+            self._runtime = task_runtime(self)
+        return self._runtime
 
     @property
     def store(self) -> Any:
