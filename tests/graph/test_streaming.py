@@ -28,12 +28,12 @@ def two_steps() -> Any:
 
 def test_values_and_updates_modes() -> None:
     graph = two_steps().compile()
-    assert list(graph.stream({"n": 0})) == [
+    assert list(graph.stream({"n": 0}, stream_mode="values")) == [
         {"n": 0, "log": []},
         {"n": 1, "log": ["a"]},
         {"n": 1, "log": ["a", "b"]},
     ]
-    assert list(graph.stream({"n": 0}, stream_mode="updates")) == [
+    assert list(graph.stream({"n": 0})) == list(graph.stream({"n": 0}, stream_mode="updates")) == [
         {"a": {"n": 1, "log": ["a"]}},
         {"b": {"log": ["b"]}},
     ]

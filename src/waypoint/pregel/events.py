@@ -62,8 +62,8 @@ class EventsMixin:
     def emit_task_starts(self: Loop, tasks: list[Task]) -> None:
         modes = self.modes
         if "tasks" in modes or "debug" in modes:
-            for t in tasks:
-                if t.done or t.name == START:
+            for t in tasks:  # tasks restored from saved writes too, as LangGraph
+                if t.name == START:
                     continue
                 payload = {"id": t.id, "name": t.name, "input": t.input, "triggers": t.triggers}
                 if "tasks" in modes:
@@ -105,13 +105,14 @@ class EventsMixin:
                                    "__metadata__": {"cached": True}})
 
     def emit_static_interrupt(self: Loop) -> None:
-        if "updates" in self.modes:
+        # a subgraph's static pause surfaces once, as the root's interrupt (as in LangGraph)
+        if "updates" in self.modes and not self.is_subgraph:
             self._emit("updates", {"__interrupt__": ()})
 
     def emit_interrupts(self: Loop, interrupts: list[Any]) -> None:
         modes = self.modes
-        if "updates" in modes:
+        if "updates" in modes and (interrupts or not self.is_subgraph):
             self._emit("updates", {"__interrupt__": tuple(interrupts)})
-        if "values" in modes:
+        if "values" in modes and interrupts:  # a static interrupt below adds no values chunk
             out = self.output(live=True)  # a root (non-dict) state's values are left out
             self._emit("values", {**(out if isinstance(out, dict) else {}), "__interrupt__": tuple(interrupts)})

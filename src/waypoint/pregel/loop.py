@@ -348,6 +348,9 @@ class Loop(EventsMixin, PersistMixin):
             self.emit_static_interrupt()
             return False
         self.emit_task_starts(tasks)
+        for t in tasks:
+            if t.done:  # restored from the checkpoint's writes: not run again
+                self.emit_cached_update(t)
         return True
 
     def _match_records(self, tasks: list[Task]) -> None:
@@ -359,7 +362,6 @@ class Loop(EventsMixin, PersistMixin):
             if rec.finished:
                 task.writes = [w for w in rec.writes if w[0] != NO_WRITES]
                 task.done = True
-                self.emit_cached_update(task)
                 continue
             if rec.resume:
                 task.resume = list(rec.resume)

@@ -48,6 +48,8 @@ def _refuse_extra(method: str, kwargs: dict[str, Any]) -> None:
 class Pregel(InspectMixin):
     """A compiled graph of nodes and channels."""
 
+    stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
+
     context_schema: Any = None  # what ``context=`` dicts are turned into (``StateGraph(context_schema=)``)
 
     def __init__(
@@ -306,6 +308,8 @@ class Pregel(InspectMixin):
     ) -> tuple[Any, Any, bool]:
         """The loop of a ``stream``/``astream`` run, its stream modes and whether it is one."""
         config = self._prepare_config(config)
+        if stream_mode is None:
+            stream_mode = self.stream_mode
         modes, single = self._modes(stream_mode, debug if debug is not None else self.debug)
         loop = self._make_loop(
             config, modes=modes, sink=sink, subgraphs=subgraphs, durability=durability,
