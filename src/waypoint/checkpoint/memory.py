@@ -319,12 +319,15 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                 ) from exc
         checkpoint["channel_values"] = values
         bucket = self._writes.get((thread_id, ns, checkpoint_id), {})
-        pending = [
-            (task_id, channel, self.serde.loads_typed(typed))
-            for (task_id, _idx), (channel, typed, _path) in sorted(
-                bucket.items(), key=lambda kv: (kv[1][2], kv[0][0], kv[0][1])
-            )
-        ]
+        pending = []
+        for (task_id, _idx), (channel, typed, _path) in sorted(bucket.items(), key=lambda kv: (kv[1][2], kv[0][0], kv[0][1])):
+            try:
+                pending.append((task_id, channel, self.serde.loads_typed(typed)))
+            except Exception as exc:
+                raise CorruptCheckpointError(
+                    f"cannot decode pending write of task {task_id!r}: {exc}",
+                    thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel,
+                ) from exc
         return CheckpointTuple(
             config=make_config(thread_id, ns, checkpoint_id),
             checkpoint=checkpoint,
