@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from waypoint.cli import _export, _inspect, _render, _retention, _transfer
+from waypoint.cli import _export, _inspect, _render, _retention, _transfer, _walk
 from waypoint.cli._urls import CliError, make_serde, open_saver, open_store, parse_url
+from waypoint.errors import CorruptCheckpointError
 
 URL_HELP = "Database URL: sqlite:///file.db, postgresql://user@host/db or mongodb://host/db (default: $WAYPOINT_URL)."
 
@@ -112,13 +113,15 @@ def threads(ctx: click.Context, filters: tuple[str, ...], limit: int, offset: in
     Reads every checkpoint once (cost grows with the database). Bytes are serialized payload
     bytes (new channel values and pending writes), not on-disk size.
     """
+    damaged = _walk.Damaged()
     with open_saver(_url(ctx)) as saver:
-        rows = _inspect.threads(saver, parse_pairs(filters, "--filter"))
+        rows = _inspect.threads(saver, parse_pairs(filters, "--filter"), damaged)
     page = rows[offset : offset + limit]
     if as_json:
         _render.emit_json({"total": len(rows), "offset": offset, "limit": limit, "threads": page})
     else:
         _render.threads_table(page, len(rows))
+    _walk.report(damaged)
 
 
 
@@ -192,12 +195,14 @@ def stats(ctx: click.Context, top: int, days: int, as_json: bool) -> None:
     Reads every checkpoint once. Bytes are serialized payload bytes (new channel values and
     pending writes), not on-disk size.
     """
+    damaged = _walk.Damaged()
     with open_saver(_url(ctx)) as saver:
-        data = _inspect.stats(saver, top, days)
+        data = _inspect.stats(saver, top, days, damaged)
     if as_json:
         _render.emit_json(data)
     else:
         _render.stats_tables(data)
+    _walk.report(damaged)
 
 
 
@@ -227,14 +232,24 @@ def export_cmd(ctx: click.Context, thread_ids: tuple[str, ...], all_threads: boo
         for t in wanted:
             if not _inspect.thread_exists(saver, t):
                 raise CliError(f"thread {t!r} not found")
+        damaged = _walk.Damaged()
         with progress("export", len(wanted)) as advance:
             def records() -> Iterator[dict[str, Any]]:
                 for t in wanted:
-                    yield from _transfer.thread_records(saver, t, serde)
+                    recs = _transfer.thread_records(saver, t, serde)
+                    try:  # the thread's whole listing is read before its first record
+                        first = next(recs)
+                    except CorruptCheckpointError as exc:
+                        damaged.add(exc, t)
+                    else:
+                        yield first
+                        yield from recs
                     advance(t)
 
             n = _export.write_file(out, _export.header("checkpoints", parse_url(_url(ctx)).redacted), records())
-    _summary(as_json, {"out": out, "threads": len(wanted), "records": n}, f"exported {len(wanted)} thread(s) ({n} records) to {out}")
+    done = len(wanted) - len(damaged.errors)
+    _summary(as_json, {"out": out, "threads": done, "records": n}, f"exported {done} thread(s) ({n} records) to {out}")
+    _walk.report(damaged)
 
 
 @cli.command(name="import")
@@ -262,9 +277,10 @@ def migrate(src_url: str, dst_url: str, thread_ids: tuple[str, ...], dry_run: bo
     compare it with the source (values, metadata, parent, pending writes, history order)."""
     serde = make_serde()
     wanted = _split(thread_ids) or None
+    damaged = _walk.Damaged()
     with open_saver(src_url) as src, open_saver(dst_url, create=True) as dst:
         with progress("migrate", len(wanted) if wanted else None) as advance:
-            data = _transfer.migrate(src, dst, serde, wanted, dry_run=dry_run, force=force, progress=advance)
+            data = _transfer.migrate(src, dst, serde, wanted, dry_run=dry_run, force=force, progress=advance, damaged=damaged)
     if dry_run:
         text = f"dry run: would migrate {data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {data['writes']} write(s)"
         if data["existing"]:
@@ -273,6 +289,7 @@ def migrate(src_url: str, dst_url: str, thread_ids: tuple[str, ...], dry_run: bo
         text = (f"migrated {data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {data['writes']} write(s); "
                 f"verified {data['verified']} checkpoint(s) identical")
     _summary(as_json, data, text)
+    _walk.report(damaged)
 
 
 # --- retention -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, metadata_matches
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.cli._urls import CliError
+from waypoint.errors import CorruptCheckpointError
 
 START = "__start__"
 TASKS = "__pregel_tasks"
@@ -208,14 +209,22 @@ def thread_config(thread_id: str, ns: str | None = None, checkpoint_id: str | No
 
 
 def thread_exists(saver: BaseCheckpointSaver, thread_id: str) -> bool:
-    return next(iter(saver.list(thread_config(thread_id), limit=1)), None) is not None
+    """Whether the thread has a checkpoint (one whose row is corrupt counts: it exists)."""
+    try:
+        return next(iter(saver.list(thread_config(thread_id), limit=1)), None) is not None
+    except CorruptCheckpointError:
+        return True
 
 
-def threads(saver: BaseCheckpointSaver, filter: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def threads(saver: BaseCheckpointSaver, filter: Mapping[str, Any] | None = None, damaged: Any = None) -> list[dict[str, Any]]:
     """One summary per thread, most recently updated first; with ``filter``, only threads
-    with at least one checkpoint whose metadata matches (counts cover the whole thread)."""
+    with at least one checkpoint whose metadata matches (counts cover the whole thread).
+    Threads with a corrupt row are left out and noted in ``damaged`` (a ``_walk.Damaged``)."""
+    from waypoint.cli._walk import Damaged, tuples
+
+    damaged = Damaged() if damaged is None else damaged
     acc: dict[str, dict[str, Any]] = {}
-    for row in scan(saver.list(None), saver.serde):
+    for row in scan(tuples(saver, damaged), saver.serde):
         s = acc.get(row.thread_id)
         if s is None:
             s = acc[row.thread_id] = {
@@ -231,7 +240,7 @@ def threads(saver: BaseCheckpointSaver, filter: Mapping[str, Any] | None = None)
             s["latest_checkpoint_id"], s["latest_step"], s["next"] = row.checkpoint_id, row.step, list(row.next)
     out = []
     for s in acc.values():
-        if filter and not s.pop("matched"):
+        if s["thread_id"] in damaged or (filter and not s.pop("matched")):
             continue
         s.pop("matched", None)
         s["namespaces"] = len(s["namespaces"])
@@ -379,21 +388,35 @@ def diff(saver: BaseCheckpointSaver, a: CheckpointTuple, b: CheckpointTuple, inc
     }
 
 
-def stats(saver: BaseCheckpointSaver, top: int = 10, days: int = 14) -> dict[str, Any]:
-    """Totals, bytes per thread and per channel, the largest threads, and daily growth."""
-    per_thread: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    per_channel: dict[str, int] = defaultdict(int)
-    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in scan(saver.list(None), saver.serde):
-        per_thread[row.thread_id][0] += 1
-        per_thread[row.thread_id][1] += row.bytes
+def stats(saver: BaseCheckpointSaver, top: int = 10, days: int = 14, damaged: Any = None) -> dict[str, Any]:
+    """Totals, bytes per thread and per channel, the largest threads, and daily growth,
+    over the threads without corrupt rows (those are noted in ``damaged``)."""
+    from waypoint.cli._walk import Damaged, tuples
+
+    damaged = Damaged() if damaged is None else damaged
+    # per thread first, so a thread found damaged midway drops out of every total
+    per_thread: dict[str, list[Any]] = defaultdict(lambda: [0, 0, defaultdict(int), defaultdict(lambda: [0, 0])])
+    for row in scan(tuples(saver, damaged), saver.serde):
+        acc = per_thread[row.thread_id]
+        acc[0] += 1
+        acc[1] += row.bytes
         for ch, n in row.channel_bytes.items():
-            per_channel[ch] += n
+            acc[2][ch] += n
         if row.write_bytes:
-            per_channel["(pending writes)"] += row.write_bytes
-        day = per_day[row.ts[:10]]
+            acc[2]["(pending writes)"] += row.write_bytes
+        day = acc[3][row.ts[:10]]
         day[0] += 1
         day[1] += row.bytes
+    per_channel: dict[str, int] = defaultdict(int)
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for thread_id in [t for t in per_thread if t in damaged]:
+        del per_thread[thread_id]
+    for _, _, channels, days_of in per_thread.values():
+        for ch, n in channels.items():
+            per_channel[ch] += n
+        for d, (c, b) in days_of.items():
+            per_day[d][0] += c
+            per_day[d][1] += b
     cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
     largest = sorted(per_thread.items(), key=lambda kv: (-kv[1][1], kv[0]))[:top]
     return {
@@ -406,14 +429,22 @@ def stats(saver: BaseCheckpointSaver, top: int = 10, days: int = 14) -> dict[str
     }
 
 
-def checkpoint_counts(saver: BaseCheckpointSaver, thread_ids: Iterable[str] | None = None) -> dict[str, dict[str, list[str]]]:
-    """thread -> ns -> checkpoint timestamps newest first (all threads when ``thread_ids`` is None)."""
+def checkpoint_counts(saver: BaseCheckpointSaver, thread_ids: Iterable[str] | None = None, damaged: Any = None) -> dict[str, dict[str, list[str]]]:
+    """thread -> ns -> checkpoint timestamps newest first (all threads when ``thread_ids`` is None).
+    With ``damaged`` (a ``_walk.Damaged``), a listed thread with a corrupt row is noted there
+    and left out instead of failing."""
     out: dict[str, dict[str, list[str]]] = {}
-    sources = [saver.list(None)] if thread_ids is None else [saver.list(thread_config(t)) for t in thread_ids]
-    for source in sources:
-        for t in source:
-            thread_id, ns, _ = ids(t)
-            out.setdefault(thread_id, {}).setdefault(ns, []).append(t.checkpoint.get("ts", ""))
+    sources = [(None, saver.list(None))] if thread_ids is None else [(t, saver.list(thread_config(t))) for t in thread_ids]
+    for wanted, source in sources:
+        try:
+            for t in source:
+                thread_id, ns, _ = ids(t)
+                out.setdefault(thread_id, {}).setdefault(ns, []).append(t.checkpoint.get("ts", ""))
+        except CorruptCheckpointError as exc:
+            if damaged is None or wanted is None:
+                raise
+            damaged.add(exc, wanted)
+            out.pop(wanted, None)
     return out
 
 

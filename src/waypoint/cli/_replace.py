@@ -51,7 +51,8 @@ def _mongo_swap(ctx: Any, tmp: str, thread_id: str) -> Op[None]:
     yield from _maintenance.delete_thread(ctx, tmp)
 
 
-def _kind(saver: BaseCheckpointSaver) -> str:
+def backend_kind(saver: BaseCheckpointSaver) -> str:
+    """``sql``, ``mongodb``, ``memory`` or ``other``: which backend-specific path applies."""
     from waypoint.checkpoint._sql.saver import SqlSaver
     from waypoint.checkpoint.memory import InMemorySaver
 
@@ -69,7 +70,7 @@ def _kind(saver: BaseCheckpointSaver) -> str:
 def swap(saver: BaseCheckpointSaver, tmp: str, thread_id: str) -> None:
     """Make the thread stored under ``tmp`` the thread ``thread_id`` (replacing what is
     there) and remove ``tmp``; see the module docstring for each backend's guarantee."""
-    kind = _kind(saver)
+    kind = backend_kind(saver)
     try:
         if kind == "sql":
             from waypoint.checkpoint._sql.requests import WRITE
@@ -105,4 +106,4 @@ def discard(saver: BaseCheckpointSaver, thread_id: str) -> None:
         pass
 
 
-__all__ = ["PREFIX", "discard", "swap", "temp_id"]
+__all__ = ["PREFIX", "backend_kind", "discard", "swap", "temp_id"]

@@ -86,8 +86,14 @@ def delete_plan(
         wanted = list(dict.fromkeys(thread_ids))
     else:
         wanted = sorted({ids(t)[0] for t in saver.list(None, filter=dict(metadata or {}))})
-    counts = checkpoint_counts(saver, wanted) if wanted else {}
-    return [{"thread_id": t, "checkpoints": sum(len(s) for s in counts.get(t, {}).values())} for t in wanted]
+    from waypoint.cli._walk import Damaged
+
+    damaged = Damaged()  # a thread with a corrupt row can still be deleted: it counts 0
+    counts = checkpoint_counts(saver, wanted, damaged) if wanted else {}
+    return [
+        {"thread_id": t, "checkpoints": sum(len(s) for s in counts.get(t, {}).values()), **({"corrupt": True} if t in damaged else {})}
+        for t in wanted
+    ]
 
 
 def run_delete(saver: BaseCheckpointSaver, plan: list[dict[str, Any]]) -> None:

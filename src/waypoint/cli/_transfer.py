@@ -28,6 +28,7 @@ from waypoint.cli import _export
 from waypoint.cli._inspect import ids, parent_id, thread_config, thread_exists
 from waypoint.cli._replace import discard, swap, temp_id
 from waypoint.cli._urls import CliError
+from waypoint.errors import CorruptCheckpointError
 
 STORE_PAGE = 500
 Progress = Callable[[str], None]
@@ -200,6 +201,8 @@ def _import_thread(
             check(target)
     except BaseException as exc:
         discard(saver, target)
+        if isinstance(exc, SourceDamaged):
+            raise
         reason = exc.message if isinstance(exc, CliError) else _first_line(exc)
         kept = "; the existing thread is unchanged" if replace else ""
         raise CliError(f"thread {thread_id!r} failed and was rolled back{kept} ({done} thread(s) completed before it): {reason}") from None
@@ -271,7 +274,25 @@ def import_file(saver: BaseCheckpointSaver, source: _export.Verified | str | Pat
 
 
 def all_thread_ids(saver: BaseCheckpointSaver) -> list[str]:
-    return sorted({ids(t)[0] for t in saver.list(None)})
+    """Every thread id, sorted, read without decoding checkpoints (see ``_walk.thread_ids``)."""
+    from waypoint.cli._walk import thread_ids
+
+    return thread_ids(saver)
+
+
+class SourceDamaged(Exception):
+    """A source thread has a corrupt row: the thread is skipped, not the whole command."""
+
+    def __init__(self, error: CorruptCheckpointError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _source_records(src: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol) -> Iterator[dict[str, Any]]:
+    try:
+        yield from _skip_header(thread_records(src, thread_id, serde))
+    except CorruptCheckpointError as exc:
+        raise SourceDamaged(exc) from exc
 
 
 def _same(a: Any, b: Any, serde: SerializerProtocol) -> bool:
@@ -319,9 +340,13 @@ def verify_thread(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, thread_id:
     return n
 
 
-def migrate(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, serde: SerializerProtocol, thread_ids: list[str] | None, *, dry_run: bool = False, force: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+def migrate(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, serde: SerializerProtocol, thread_ids: list[str] | None, *, dry_run: bool = False, force: bool = False, progress: Progress | None = None, damaged: Any = None) -> dict[str, Any]:
     """Copy threads from ``src`` to ``dst`` and verify each; a thread that fails to copy or
-    verify is removed from ``dst`` and the migration stops with a CliError."""
+    verify is removed from ``dst`` and the migration stops with a CliError. A source thread
+    with a corrupt row is skipped and noted in ``damaged`` (a ``_walk.Damaged``)."""
+    from waypoint.cli._walk import Damaged
+
+    damaged = Damaged() if damaged is None else damaged
     wanted = list(dict.fromkeys(thread_ids)) if thread_ids else all_thread_ids(src)
     missing = [t for t in wanted if not thread_exists(src, t)]
     if missing:
@@ -333,16 +358,24 @@ def migrate(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, serde: Serialize
     summary: dict[str, Any] = {"dry_run": dry_run, "threads": 0, "checkpoints": 0, "writes": 0, "verified": 0, "existing": len(existing)}
     for thread_id in wanted:
         if dry_run:
-            for t in src.list(thread_config(thread_id)):
-                summary["checkpoints"] += 1
-                summary["writes"] += len(t.pending_writes or ())
+            try:
+                found = [len(t.pending_writes or ()) for t in src.list(thread_config(thread_id))]
+            except CorruptCheckpointError as exc:
+                damaged.add(exc, thread_id)
+                continue
+            summary["checkpoints"] += len(found)
+            summary["writes"] += sum(found)
         else:
             verified: list[int] = []
-            imp = _import_thread(
-                dst, thread_id, _skip_header(thread_records(src, thread_id, serde)), serde, summary["threads"],
-                replace=thread_id in existing,
-                check=lambda target: verified.append(verify_thread(src, dst, thread_id, serde, target=target)),
-            )
+            try:
+                imp = _import_thread(
+                    dst, thread_id, _source_records(src, thread_id, serde), serde, summary["threads"],
+                    replace=thread_id in existing,
+                    check=lambda target: verified.append(verify_thread(src, dst, thread_id, serde, target=target)),
+                )
+            except SourceDamaged as exc:
+                damaged.add(exc.error, thread_id)
+                continue
             summary["verified"] += sum(verified)
             summary["checkpoints"] += imp.checkpoints
             summary["writes"] += imp.writes

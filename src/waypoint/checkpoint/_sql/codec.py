@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from waypoint.checkpoint._fresh import PageCache
@@ -316,8 +316,22 @@ def _tuple(rows: _Rows, row: Row, serde: SerializerProtocol) -> CheckpointTuple:
 
 def decode_tuples(rows: Iterable[Row], serde: SerializerProtocol) -> list[CheckpointTuple]:
     """Assemble every checkpoint in the rows of one tuples query, newest first."""
+    return list(decode_each(rows, serde))
+
+
+def decode_each(rows: Iterable[Row], serde: SerializerProtocol) -> Iterator[CheckpointTuple]:
+    """Like :func:`decode_tuples`, one checkpoint at a time: a corrupt row raises its
+    ``CorruptCheckpointError`` only when it is reached, after the rows before it."""
     indexed = _Rows(rows)
-    return [_tuple(indexed, row, serde) for row in indexed.checkpoints]
+    for row in indexed.checkpoints:
+        yield _tuple(indexed, row, serde)
+
+
+def last_key(rows: Iterable[Row]) -> tuple[int, tuple[str, str, str] | None]:
+    """(number of checkpoints, keyset key of the oldest) in the rows of one tuples query,
+    known without decoding any of them."""
+    keys = [(row[3], row[1], row[2]) for row in rows if row[0] == "c"]
+    return len(keys), min(keys) if keys else None
 
 
 def checkpoint_key(t: CheckpointTuple) -> tuple[str, str, str]:
@@ -333,6 +347,7 @@ __all__ = [
     "checkpoint_key",
     "decode_blob_row",
     "decode_checkpoint_row",
+    "decode_each",
     "decode_lineage_row",
     "decode_page_row",
     "decode_tuples",
@@ -343,4 +358,5 @@ __all__ = [
     "encode_checkpoint",
     "encode_filter_value",
     "encode_metadata",
+    "last_key",
 ]

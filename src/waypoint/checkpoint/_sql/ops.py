@@ -16,12 +16,13 @@ from waypoint._ops import Emit, Op
 from waypoint.checkpoint._sql import dialect as q
 from waypoint.checkpoint._sql.codec import (
     EMPTY_TYPE,
-    checkpoint_key,
+    decode_each,
     decode_lineage,
     decode_tuples,
     encode_chain,
     encode_checkpoint,
     encode_metadata,
+    last_key,
 )
 from waypoint.checkpoint._sql.dialect import Dialect, select_where
 from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
@@ -111,14 +112,21 @@ def list_checkpoints(
         size = page_size if remaining is None else min(page_size, remaining)
         where, params = select_where(d, after=after, **base)  # type: ignore[arg-type]
         rows = yield Fetch(d.tuples_sql(where), [*params, size])
-        found = decode_tuples(rows, serde)
-        for item in found:
+        for item in decode_each(rows, serde):  # a corrupt row raises when reached, named
             yield Emit(item)
-        if len(found) < size:
+        count, oldest = last_key(rows)
+        if count < size or oldest is None:
             return
-        after = checkpoint_key(found[-1])
+        after = oldest
         if remaining is not None:
-            remaining -= len(found)
+            remaining -= count
+
+
+def list_thread_ids(d: Dialect) -> Op[list[str]]:
+    """Every thread id with a checkpoint, sorted, decoding nothing (one index-only query):
+    tools that walk thread by thread start here, so one corrupt row cannot hide the rest."""
+    rows = yield Fetch("SELECT DISTINCT thread_id FROM waypoint_checkpoints ORDER BY thread_id")
+    return [str(row[0]) for row in rows]
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -283,6 +291,7 @@ __all__ = [
     "delete_thread",
     "get_tuple",
     "list_checkpoints",
+    "list_thread_ids",
     "prune",
     "put",
     "put_writes",

@@ -108,7 +108,9 @@ WITH sel AS MATERIALIZED (
 blobs AS MATERIALIZED (
   SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type, b.blob,
     b.log_lineage, b.log_length
-  FROM sel AS s CROSS JOIN LATERAL jsonb_each_text(s.channel_versions) AS v(channel, version)
+  FROM sel AS s CROSS JOIN LATERAL jsonb_each_text(  -- a malformed row yields no blobs
+    CASE WHEN jsonb_typeof(s.channel_versions) = 'object' THEN s.channel_versions ELSE '{{}}' END
+  ) AS v(channel, version)
   CROSS JOIN LATERAL (
     SELECT * FROM waypoint_blobs AS b WHERE b.thread_id = s.thread_id
       AND b.checkpoint_ns = s.checkpoint_ns AND b.channel = v.channel AND b.version = v.version
@@ -131,7 +133,8 @@ levels AS (
   FROM refs AS r
   JOIN lins AS l ON l.thread_id = r.thread_id AND l.checkpoint_ns = r.checkpoint_ns
     AND l.lineage_id = r.log_lineage
-  CROSS JOIN LATERAL jsonb_array_elements(l.chain) WITH ORDINALITY AS e(value, ord)
+  CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(l.chain) = 'array' THEN l.chain ELSE '[]' END) WITH ORDINALITY AS e(value, ord)
 ),
 need AS (
   SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems

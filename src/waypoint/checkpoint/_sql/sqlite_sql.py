@@ -97,7 +97,8 @@ WITH sel AS MATERIALIZED (
 blobs AS MATERIALIZED (
   SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type, b.blob,
     b.log_lineage, b.log_length
-  FROM sel AS s CROSS JOIN json_each(s.channel_versions) AS v
+  FROM sel AS s CROSS JOIN json_each(  -- a malformed row yields no blobs: decoded, it is named
+    CASE WHEN json_valid(s.channel_versions) THEN s.channel_versions ELSE '{{}}' END) AS v
   CROSS JOIN waypoint_blobs AS b  -- CROSS JOIN fixes the order: one key lookup per version
   WHERE b.thread_id = s.thread_id AND b.checkpoint_ns = s.checkpoint_ns
     AND b.channel = v.key AND b.version = CAST(v.value AS TEXT)
@@ -107,7 +108,8 @@ refs AS (
   WHERE log_lineage IS NOT NULL
 ),
 lins AS MATERIALIZED (
-  SELECT l.thread_id, l.checkpoint_ns, l.lineage_id, l.chain, l.length
+  SELECT l.thread_id, l.checkpoint_ns, l.lineage_id, l.chain, l.length,
+    CASE WHEN json_valid(l.chain) THEN l.chain ELSE '[]' END AS valid_chain
   FROM waypoint_lineages AS l
   WHERE (l.thread_id, l.checkpoint_ns, l.lineage_id) IN (
     SELECT thread_id, checkpoint_ns, log_lineage FROM refs)
@@ -116,10 +118,10 @@ levels AS (
   SELECT r.thread_id, r.checkpoint_ns, json_extract(e.value, '$[0]') AS lid,
     json_extract(e.value, '$[1]') AS start,
     min(r.log_length, coalesce(
-      json_extract(l.chain, '$[' || (e.key + 1) || '][1]'), r.log_length)) AS stop
+      json_extract(l.valid_chain, '$[' || (e.key + 1) || '][1]'), r.log_length)) AS stop
   FROM refs AS r
   JOIN lins AS l ON l.thread_id = r.thread_id AND l.checkpoint_ns = r.checkpoint_ns
-    AND l.lineage_id = r.log_lineage, json_each(l.chain) AS e
+    AND l.lineage_id = r.log_lineage, json_each(l.valid_chain) AS e
 ),
 need AS (
   SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems
@@ -148,7 +150,8 @@ FROM need AS n JOIN waypoint_log_chunks AS p ON p.thread_id = n.thread_id
 def metadata_filter(key: str, value_json: str, is_container: bool) -> tuple[str, list[Any]]:
     """Top-level key equals value; the key is matched as a parameter, never a JSON path."""
     return (
-        "EXISTS (SELECT 1 FROM json_each(waypoint_checkpoints.metadata) AS m"
+        "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(waypoint_checkpoints.metadata)"
+        " THEN waypoint_checkpoints.metadata ELSE '{}' END) AS m"
         " WHERE m.key = ? AND m.value IS json_extract(?, '$')"
         " AND (m.type IN ('object', 'array')) = ?)",
         [key, value_json, 1 if is_container else 0],

@@ -306,15 +306,45 @@ def list_checkpoints(
         docs = yield Next(cursor, size)
         if not docs:
             return
-        for tup in (yield from load(ctx, docs)):
+        for tup in (yield from load_each(ctx, docs)):
+            if isinstance(tup, CorruptCheckpointError):
+                raise tup  # named, once every row before it went out
             yield Emit(tup)
         size = BATCH
+
+
+def list_thread_ids(ctx: Ctx) -> Op[list[str]]:
+    """Every thread id with a checkpoint, sorted, decoding nothing (thread ids only, in the
+    order of the thread index): tools that walk thread by thread start here."""
+    cursor = yield Open(ctx.names.checkpoints, {}, {T: 1, "_id": 0}, sort=[(T, 1)], batch_size=1000)
+    out: list[str] = []
+    while docs := (yield Next(cursor, 1000)):
+        for doc in docs:
+            if not out or out[-1] != doc.get(T):
+                out.append(str(doc.get(T)))
+    return out
 
 
 def load(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple]]:
     """Full tuples for checkpoint documents: three queries (blobs, log pages, writes) for the
     whole batch, whatever its size or number of threads."""
-    rows = [(doc, *d.decode_checkpoint(ctx.serde, doc)) for doc in docs]
+    out = yield from load_each(ctx, docs)
+    for tup in out:
+        if isinstance(tup, CorruptCheckpointError):
+            raise tup
+    return out  # type: ignore[return-value]
+
+
+def load_each(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple | CorruptCheckpointError]]:
+    """Like :func:`load`, with the error of each undecodable document in its place, so a
+    listing can hand out the rows before it."""
+    rows: list[tuple[Mapping[str, Any], Any, Any]] = []
+    failed: dict[int, CorruptCheckpointError] = {}
+    for i, doc in enumerate(docs):
+        try:
+            rows.append((doc, *d.decode_checkpoint(ctx.serde, doc)))
+        except CorruptCheckpointError as exc:
+            failed[i] = exc
     blob_ids = sorted({
         key(doc[T], doc[N], ch, str(v)) for doc, cp, _ in rows for ch, v in cp["channel_versions"].items()
     })
@@ -332,9 +362,20 @@ def load(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple
     if page_ids:
         pages = {p["_id"]: p.get("items") for p in (yield Find(ctx.names.pages, {"_id": {"$in": sorted(page_ids)}}))}
     writes: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for w in (yield Find(ctx.names.writes, {"checkpoint_key": {"$in": [doc["_id"] for doc in docs]}})):
+    for w in (yield Find(ctx.names.writes, {"checkpoint_key": {"$in": [doc["_id"] for doc, _, _ in rows]}})):
         writes[w["checkpoint_key"]].append(w)
-    return [_tuple(ctx, doc, cp, md, blobs, pages, writes.get(doc["_id"], [])) for doc, cp, md in rows]
+    out: list[CheckpointTuple | CorruptCheckpointError] = []
+    decoded = iter(rows)
+    for i in range(len(docs)):
+        if i in failed:
+            out.append(failed[i])
+            continue
+        doc, cp, md = next(decoded)
+        try:
+            out.append(_tuple(ctx, doc, cp, md, blobs, pages, writes.get(doc["_id"], [])))
+        except CorruptCheckpointError as exc:
+            out.append(exc)
+    return out
 
 
 def _tuple(

@@ -1,0 +1,94 @@
+"""Walking every thread of a database when some of its rows are corrupt.
+
+A saver's ``list`` raises ``CorruptCheckpointError`` (naming thread, namespace, checkpoint and
+channel) when it reaches an undecodable row, after handing out the rows before it. The commands
+that walk many threads (``threads``, ``stats``, ``export --all``, ``migrate``) must not stop
+there: they note the damaged thread in a :class:`Damaged`, go on with the others, print the
+damaged threads on stderr at the end and exit with status 1 (:func:`report`).
+
+:func:`tuples` reads the whole database in one ``list(None)`` pass while nothing is wrong; after
+the first corrupt row it goes on thread by thread (:func:`thread_ids` lists the ids without
+decoding anything), skipping the rows it already handed out. Rows of a damaged thread that came
+out before its corrupt one are the consumer's to drop (``Damaged`` says which threads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+
+from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from waypoint.cli._inspect import ids, thread_config
+from waypoint.cli._replace import backend_kind
+from waypoint.cli._urls import CliError
+from waypoint.errors import CorruptCheckpointError
+
+
+class Damaged:
+    """Threads skipped because a row of theirs could not be decoded: id -> the error."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, CorruptCheckpointError] = {}
+
+    def add(self, exc: CorruptCheckpointError, thread_id: str | None = None) -> None:
+        self.errors.setdefault(str(thread_id if thread_id is not None else exc.thread_id), exc)
+
+    def __contains__(self, thread_id: object) -> bool:
+        return thread_id in self.errors
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def thread_ids(saver: BaseCheckpointSaver) -> list[str]:
+    """Every thread id of the saver, sorted, without decoding checkpoints where the backend
+    allows (SQL, MongoDB, in-memory); other savers are walked through ``list(None)``."""
+    kind = backend_kind(saver)
+    if kind == "sql":
+        from waypoint.checkpoint._sql import ops
+        from waypoint.checkpoint._sql.requests import READ
+
+        return saver._call(ops.list_thread_ids(saver.dialect), READ, "list_thread_ids")  # type: ignore[attr-defined, no-any-return]
+    if kind == "mongodb":
+        from waypoint.checkpoint.mongodb import _core
+
+        return saver._run(_core.list_thread_ids(saver._ctx))  # type: ignore[attr-defined, no-any-return]
+    if kind == "memory":
+        with saver._lock:  # type: ignore[attr-defined]
+            return sorted(t for t, namespaces in saver._ids.items() if any(namespaces.values()))  # type: ignore[attr-defined]
+    return sorted({ids(t)[0] for t in saver.list(None)})
+
+
+def tuples(saver: BaseCheckpointSaver, damaged: Damaged) -> Iterator[CheckpointTuple]:
+    """Every checkpoint of every thread that can be read; damaged threads go to ``damaged``."""
+    seen: set[tuple[str, str, str]] = set()
+    try:
+        for t in saver.list(None):
+            seen.add(ids(t))
+            yield t
+        return
+    except CorruptCheckpointError as exc:
+        damaged.add(exc)
+    for thread_id in thread_ids(saver):
+        if thread_id in damaged:
+            continue
+        try:
+            for t in saver.list(thread_config(thread_id)):
+                if ids(t) not in seen:
+                    yield t
+        except CorruptCheckpointError as exc:
+            damaged.add(exc, thread_id)
+
+
+def report(damaged: Damaged) -> None:
+    """Print each damaged thread on stderr and fail with status 1 (after the command's output)."""
+    if not damaged:
+        return
+    for thread_id, exc in sorted(damaged.errors.items()):
+        text = str(exc).strip().splitlines()
+        click.echo(f"skipped thread {thread_id!r}: {type(exc).__name__}: {text[0] if text else ''}", err=True)
+    raise CliError(f"{len(damaged.errors)} thread(s) could not be read (corrupt checkpoints) and were skipped")
+
+
+__all__ = ["Damaged", "report", "thread_ids", "tuples"]
