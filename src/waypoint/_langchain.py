@@ -44,7 +44,7 @@ def lc() -> SimpleNamespace | None:
 def loaded() -> bool:
     """Whether LangChain is importable *and* already imported by the program: objects of its
     classes can only exist then, so checks for them cost nothing otherwise."""
-    return "langchain_core" in sys.modules and lc() is not None
+    return sys.modules.get("langchain_core") is not None and lc() is not None
 
 
 def require(feature: str) -> SimpleNamespace:
@@ -100,3 +100,287 @@ def format_openai(messages: list[Any]) -> list[Any]:
             new.id = m.id
         out.append(new)
     return out
+
+
+# --- runnables as nodes --------------------------------------------------------------------
+
+
+def is_runnable(obj: Any) -> bool:
+    """Whether ``obj`` is a LangChain Runnable (never imports LangChain to find out)."""
+    if not loaded():
+        return False
+    from langchain_core.runnables import Runnable
+
+    return isinstance(obj, Runnable)
+
+
+def runnable_node(runnable: Any) -> tuple[Any, Any]:
+    """``(func, afunc)`` calling a Runnable node with the task's config (its callbacks make
+    the Runnable's run a child of the node's run)."""
+
+    def func(inp: Any, task: Any) -> Any:
+        return runnable.invoke(inp, task.config)
+
+    async def afunc(inp: Any, task: Any) -> Any:
+        return await runnable.ainvoke(inp, task.config)
+
+    return func, afunc
+
+
+# --- callbacks: the graph run, node runs, token streaming ----------------------------------
+
+TAG_NOSTREAM = "nostream"
+TAG_HIDDEN = "langsmith:hidden"
+
+
+def _tracing_env() -> bool:
+    """Whether LangSmith tracing is on (env or ``tracing_v2_enabled()``): a traced run needs
+    callbacks even when the config names none."""
+    from langchain_core.tracers import context
+
+    check = getattr(context, "tracing_v2_is_enabled", None) or getattr(context, "_tracing_v2_is_enabled")
+    return bool(check())
+
+
+class GraphRun:
+    """The LangChain run of one graph run: started before the first step, ended after the
+    last; node runs are its children (``child(step)``)."""
+
+    __slots__ = ("manager", "run", "input", "name", "run_id")
+
+    def __init__(self, manager: Any, input: Any, name: str, run_id: Any) -> None:
+        self.manager, self.input, self.name, self.run_id = manager, input, name, run_id
+        self.run: Any = None
+
+    def start(self) -> None:
+        self.run = self.manager.on_chain_start(None, self.input, name=self.name, run_id=self.run_id)
+
+    async def astart(self) -> None:
+        self.run = await self.manager.on_chain_start(None, self.input, name=self.name, run_id=self.run_id)
+
+    def child(self, step: int) -> Any:
+        return self.run.get_child(f"graph:step:{step}")
+
+    def end(self, output: Any, error: BaseException | None) -> Any:
+        """The run's end event (a coroutine for async runs)."""
+        if error is not None:
+            return self.run.on_chain_error(error)
+        return self.run.on_chain_end(output)
+
+
+def start_graph_run(graph: Any, loop: Any, input: Any, *, subgraphs: bool, is_async: bool) -> GraphRun | None:
+    """A GraphRun when LangChain callbacks are in play (configured callbacks, an enclosing
+    LangChain run, LangSmith tracing, or ``stream_mode="messages"``), else None: runs without
+    them do no callback work at all. Sets ``loop.lc_run`` and ``loop.lc_messages``."""
+    if not loaded():
+        return None
+    from langchain_core.runnables.config import (
+        get_async_callback_manager_for_config,
+        get_callback_manager_for_config,
+        var_child_runnable_config,
+    )
+
+    config = loop.config
+    callbacks = config.get("callbacks")
+    if callbacks is None and not loop.is_subgraph:
+        parent = var_child_runnable_config.get()  # called inside a LangChain Runnable
+        callbacks = parent.get("callbacks") if parent else None
+    handler = None
+    if "messages" in loop.modes and loop.sink is not None:
+        handler = messages_handler(loop.sink, subgraphs, loop.ns_tuple)
+    if not callbacks and handler is None and not _tracing_env():
+        return None
+    cfg = {**config, "callbacks": callbacks}
+    cfg.pop("run_name", None)
+    make = get_async_callback_manager_for_config if is_async else get_callback_manager_for_config
+    manager = make(cfg)
+    if handler is not None:
+        manager.add_handler(handler, inherit=True)
+    manager.add_metadata({"ls_integration": "langgraph"}, inherit=True)
+    loop.lc_run = run = GraphRun(manager, input, config.get("run_name") or graph.name, config.get("run_id"))
+    loop.lc_messages = any(isinstance(h, _handler_class()) for h in manager.handlers)
+    return run
+
+
+# configurable keys LangGraph copies into the metadata of a node's runs (tracing shows them)
+_PROPAGATED = ("thread_id", "checkpoint_id", "checkpoint_ns", "task_id", "run_id",
+               "assistant_id", "graph_id")
+
+
+def _children(run: Any, cfg: dict[str, Any]) -> Any:
+    """The callback manager for runs inside a node: its run's children, with the propagated
+    configurable keys in their metadata (as LangGraph shows them on a model's run)."""
+    child = run.get_child()
+    conf, meta = cfg.get("configurable") or {}, cfg.get("metadata") or {}
+    extra = {k: conf[k] for k in _PROPAGATED if conf.get(k) and k not in meta}
+    if extra:
+        child.add_metadata(extra, inherit=True)
+    return child
+
+
+def call_node(func: Any, inp: Any, task: Any) -> Any:
+    """Run a sync node as a child run of the graph run, with LangChain's context set so chat
+    models called inside (with or without the config argument) report to it."""
+    from langchain_core.runnables.config import get_callback_manager_for_config, var_child_runnable_config
+
+    parent_cfg = task.config
+    run = get_callback_manager_for_config(parent_cfg).on_chain_start(None, inp, name=task.name)
+    task._config = cfg = {**parent_cfg, "callbacks": _children(run, parent_cfg)}
+    token = var_child_runnable_config.set(cfg)
+    try:
+        out = func(inp, task)
+    except BaseException as exc:
+        run.on_chain_error(exc)
+        raise
+    finally:
+        var_child_runnable_config.reset(token)
+        task._config = parent_cfg
+    run.on_chain_end(out)
+    return out
+
+
+async def acall_node(afunc: Any, inp: Any, task: Any) -> Any:
+    """Async twin of ``call_node``."""
+    from langchain_core.runnables.config import (
+        get_async_callback_manager_for_config,
+        var_child_runnable_config,
+    )
+
+    parent_cfg = task.config
+    manager = get_async_callback_manager_for_config(parent_cfg)
+    run = await manager.on_chain_start(None, inp, name=task.name)
+    task._config = cfg = {**parent_cfg, "callbacks": _children(run, parent_cfg)}
+    token = var_child_runnable_config.set(cfg)
+    try:
+        out = await afunc(inp, task)
+    except BaseException as exc:
+        await run.on_chain_error(exc)
+        raise
+    finally:
+        var_child_runnable_config.reset(token)
+        task._config = parent_cfg
+    await run.on_chain_end(out)
+    return out
+
+
+_HANDLER: Any = None
+
+
+def _handler_class() -> Any:
+    """The ``stream_mode="messages"`` callback handler class (defined once LangChain is in)."""
+    global _HANDLER
+    if _HANDLER is not None:
+        return _HANDLER
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
+
+    try:  # the marker that makes chat models stream tokens even when called with invoke()
+        from langchain_core.tracers._streaming import _StreamingCallbackHandler as streaming
+    except ImportError:  # pragma: no cover - older langchain-core
+        streaming = object
+
+    base = lc().BaseMessage  # type: ignore[union-attr]
+
+    def graph_ns(metadata: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(metadata["langgraph_checkpoint_ns"].split("|"))[:-1]
+
+    def messages_in(value: Any) -> list[Any]:
+        """Messages in a node's input or output: itself, a list, or a state's fields."""
+        if isinstance(value, base):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [v for v in value if isinstance(v, base)]
+        if isinstance(value, dict):
+            fields = value.values()
+        elif hasattr(value, "__dataclass_fields__") or hasattr(type(value), "model_fields"):
+            fields = [getattr(value, k) for k in getattr(type(value), "model_fields", None)
+                      or value.__dataclass_fields__]
+        else:
+            return []
+        out = []
+        for v in fields:
+            if isinstance(v, base):
+                out.append(v)
+            elif isinstance(v, (list, tuple)):
+                out.extend(x for x in v if isinstance(x, base))
+        return out
+
+    class MessagesHandler(BaseCallbackHandler, streaming):  # type: ignore[misc,valid-type]
+        """Streams chat-model tokens and messages nodes return as ``messages`` chunks."""
+
+        run_inline = True  # called in the thread producing the event: chunks stay in order
+
+        def __init__(self, sink: Any, subgraphs: bool, own_ns: tuple[str, ...]) -> None:
+            self.sink, self.subgraphs, self.own_ns = sink, subgraphs, own_ns
+            self.runs: dict[Any, tuple[tuple[str, ...], dict[str, Any]]] = {}
+            self.seen: set[str] = set()
+
+        def tap_output_aiter(self, run_id: Any, output: Any) -> Any:
+            return output
+
+        def tap_output_iter(self, run_id: Any, output: Any) -> Any:
+            return output
+
+        def _watch(self, run_id: Any, metadata: dict[str, Any] | None) -> bool:
+            if not metadata or "langgraph_checkpoint_ns" not in metadata:
+                return False
+            ns = graph_ns(metadata)
+            if ns != self.own_ns and not self.subgraphs:
+                return False
+            self.runs[run_id] = (ns, metadata)
+            return True
+
+        def _emit(self, run_id: Any, message: Any, dedupe: bool) -> None:
+            if dedupe and message.id in self.seen:
+                return
+            if message.id is None:
+                import uuid
+
+                message.id = str(uuid.uuid4())
+            self.seen.add(message.id)
+            ns, meta = self.runs[run_id]
+            self.sink((ns, "messages", (message, meta)))
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any,
+                                tags: list[str] | None = None,
+                                metadata: dict[str, Any] | None = None, **kw: Any) -> None:
+            if not tags or TAG_NOSTREAM not in tags:
+                self._watch(run_id, metadata)
+
+        def on_llm_new_token(self, token: str, *, chunk: Any = None, run_id: Any, **kw: Any) -> None:
+            if run_id in self.runs and isinstance(chunk, ChatGenerationChunk):
+                self._emit(run_id, chunk.message, dedupe=False)
+
+        def on_llm_end(self, response: Any, *, run_id: Any, **kw: Any) -> None:
+            if run_id in self.runs:
+                gens = response.generations
+                if gens and gens[0] and isinstance(gens[0][0], ChatGeneration):
+                    self._emit(run_id, gens[0][0].message, dedupe=True)
+                del self.runs[run_id]
+
+        def on_llm_error(self, error: BaseException, *, run_id: Any, **kw: Any) -> None:
+            self.runs.pop(run_id, None)
+
+        def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any,
+                           tags: list[str] | None = None,
+                           metadata: dict[str, Any] | None = None, **kw: Any) -> None:
+            if (metadata and kw.get("name") == metadata.get("langgraph_node")
+                    and (not tags or TAG_HIDDEN not in tags) and self._watch(run_id, metadata)):
+                self.seen.update(m.id for m in messages_in(inputs) if m.id is not None)
+
+        def on_chain_end(self, outputs: Any, *, run_id: Any, **kw: Any) -> None:
+            if run_id in self.runs:
+                for m in messages_in(outputs):
+                    self._emit(run_id, m, dedupe=True)
+                del self.runs[run_id]
+
+        def on_chain_error(self, error: BaseException, *, run_id: Any, **kw: Any) -> None:
+            self.runs.pop(run_id, None)
+
+    _HANDLER = MessagesHandler
+    return _HANDLER
+
+
+def messages_handler(sink: Any, subgraphs: bool, own_ns: tuple[str, ...]) -> Any:
+    """A callback handler that emits ``(namespace, "messages", (message, metadata))``."""
+    return _handler_class()(sink, subgraphs, own_ns)

@@ -139,16 +139,26 @@ def test_tasks_and_checkpoints_modes() -> None:
     assert [c["metadata"]["step"] for c in cps] == [-1, 0, 1, 2]
 
 
-def test_messages_mode_emits_messages_written_by_nodes() -> None:
+def test_messages_mode_emits_messages_written_by_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.messages import AIMessage
+
+    from waypoint import _langchain
     from waypoint.graph import MessagesState
 
     builder = StateGraph(MessagesState)
-    builder.add_node("bot", lambda s: {"messages": [{"role": "assistant", "content": "hi", "id": "m1"}]})
+    builder.add_node("bot", lambda s: {"messages": [AIMessage(content="hi", id="m1")]})
     builder.add_edge(START, "bot")
     chunks = list(builder.compile().stream({"messages": [("user", "yo")]}, stream_mode="messages"))
     assert len(chunks) == 1
     msg, meta = chunks[0]
-    assert msg["content"] == "hi" and meta["langgraph_node"] == "bot"
+    assert msg.content == "hi" and meta["langgraph_node"] == "bot"
+    # without LangChain: the messages nodes write, as written
+    monkeypatch.setattr(_langchain, "_LC", None)
+    builder = StateGraph(MessagesState)
+    builder.add_node("bot", lambda s: {"messages": [{"role": "assistant", "content": "hi", "id": "m1"}]})
+    builder.add_edge(START, "bot")
+    chunks = list(builder.compile().stream({"messages": [("user", "yo")]}, stream_mode="messages"))
+    assert [(m["content"], meta["langgraph_node"]) for m, meta in chunks] == [("hi", "bot")]
 
 
 def test_unknown_stream_mode() -> None:

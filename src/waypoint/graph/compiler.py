@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from waypoint._langchain import is_runnable, runnable_node
 from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.named_barrier_value import NamedBarrierValue
@@ -16,7 +17,8 @@ from waypoint.graph.message import MESSAGE_REDUCERS
 from waypoint.graph.schema import coerce_input, make_reader
 from waypoint.pregel.constants import END, START, TASKS
 from waypoint.pregel.main import Pregel
-from waypoint.pregel.node import PregelNode, Task
+from waypoint.pregel.node import PregelNode, Task, traced
+from waypoint.pregel.runnable import register
 from waypoint.types import Send
 
 if TYPE_CHECKING:
@@ -128,10 +130,13 @@ def compile_graph(
             func: Any = (lambda sub: lambda inp, task: sub.invoke(inp, task.config))(fn)
             afunc: Any = (lambda sub: lambda inp, task: sub.ainvoke(inp, task.config))(fn)
             subgraph = fn if fn.checkpointer is not False else None  # False keeps no state
+        elif is_runnable(fn):
+            (func, afunc), subgraph = runnable_node(fn), None
         elif is_async_callable(fn):
             func, afunc, subgraph = None, adapt(fn), called_subgraph(fn, Pregel)
         else:
             func, afunc, subgraph = adapt(fn), None, called_subgraph(fn, Pregel)
+        func, afunc = traced(func, afunc)
         write, awrite = _writers(
             node_name, write_keys, static.get(node_name, []), branches_of(node_name), names, state_reader
         )
@@ -162,6 +167,7 @@ def compile_graph(
     )
     graph.builder = builder
     graph.context_schema = builder.context_schema
+    register(type(graph))  # a Runnable for LangChain when LangChain is already imported
     graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's
     graph.state_order = state_keys
     graph.write_keys = write_keys

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, get_type_hints
 
+from waypoint._langchain import is_runnable
 from waypoint.channels.base import BaseChannel
 from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
 from waypoint.graph.branch import Branch, branch_channel, check_destination, literal_destinations
@@ -149,20 +150,23 @@ class StateGraph:
         else:
             fn = node
             name = getattr(fn, "name", None) if isinstance(fn, Pregel) else None
+            if name is None and is_runnable(fn):  # a LangChain Runnable: its own name
+                name = fn.get_name()
             name = name or getattr(fn, "__name__", None) or type(fn).__name__
-        if fn is None or not callable(fn) and not isinstance(fn, Pregel):
+        plain = not isinstance(fn, Pregel) and not is_runnable(fn)
+        if fn is None or not callable(fn) and plain:
             raise InvalidGraphError(f"Node {name!r} needs a callable or a compiled graph, got {fn!r}")
         _check_name(name)
         if name in self.nodes:
             raise InvalidGraphError(f"Node {name!r} is already present; node names must be unique")
-        if input_schema is None and not isinstance(fn, Pregel):
+        if input_schema is None and plain:
             scope = {**self._localns, **sys._getframe(1).f_locals}
             input_schema = _first_param_schema(fn, self.state_schema, scope)
         if input_schema is not None:
             self._localns.update(sys._getframe(1).f_locals)
             self._add_schema(input_schema)
         ends = tuple(destinations) if destinations else (
-            None if isinstance(fn, Pregel) else literal_destinations(fn)
+            literal_destinations(fn) if plain else None
         )
         self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends)
         return self

@@ -91,7 +91,9 @@ class EventsMixin:
             if "debug" in modes:
                 self._emit("debug", {"step": self.step + 1, "timestamp": now_iso(),
                                      "type": "task_result", "payload": payload})
-        if "messages" in modes and task.error is None and not task.interrupted:
+        # with LangChain's callbacks in play its handler streams tokens and node messages
+        if ("messages" in modes and task.error is None and not task.interrupted
+                and not getattr(self, "lc_messages", False)):
             meta = {"langgraph_step": self.step + 1, "langgraph_node": task.name,
                     "langgraph_triggers": task.triggers, "langgraph_path": task.path,
                     "langgraph_checkpoint_ns": task.ns}

@@ -31,6 +31,8 @@ from waypoint.pregel.constants import (
 from waypoint.pregel.inspect import InspectMixin
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import PregelNode
+from waypoint._langchain import start_graph_run
+from waypoint.pregel.runnable import RunnableMixin
 from waypoint.pregel.runner import AsyncIO, SyncIO, adrive, async_sink, drive
 from waypoint.runtime import with_context
 from waypoint.types import Command
@@ -45,12 +47,12 @@ def _refuse_extra(method: str, kwargs: dict[str, Any]) -> None:
         raise TypeError(f"{method}() got arguments waypoint does not support: {sorted(kwargs)}")
 
 
-class Pregel(InspectMixin):
+class Pregel(RunnableMixin, InspectMixin):
     """A compiled graph of nodes and channels."""
 
-    stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
-
     context_schema: Any = None  # what ``context=`` dicts are turned into (``StateGraph(context_schema=)``)
+
+    stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
 
     def __init__(
         self,
@@ -350,12 +352,16 @@ class Pregel(InspectMixin):
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, q.put, subgraphs, durability, interrupt_before, interrupt_after
         )
+        lc_run = start_graph_run(self, loop, input, subgraphs=subgraphs, is_async=False)
+        if lc_run is not None:
+            lc_run.start()
         saver = loop.checkpointer
         saved = self._load(loop)
         loop.start(saved, input)
         io = SyncIO(saver, loop.durability) if saver else None
         realtime = subgraphs or "custom" in modes or "messages" in modes
-        for item in drive(loop, io, q, realtime):
+        items = drive(loop, io, q, realtime)
+        for item in items if lc_run is None else self._traced(lc_run, loop, items):
             yield self._format(single, subgraphs, item)
         self._outcome(loop)
 
@@ -380,12 +386,16 @@ class Pregel(InspectMixin):
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, async_sink(q), subgraphs, durability, interrupt_before, interrupt_after
         )
+        lc_run = start_graph_run(self, loop, input, subgraphs=subgraphs, is_async=True)
+        if lc_run is not None:
+            await lc_run.astart()
         saver = loop.checkpointer
         saved = await self._aload(loop)
         loop.start(saved, input)
         io = AsyncIO(saver, loop.durability) if saver else None
         realtime = subgraphs or "custom" in modes or "messages" in modes
-        async for item in adrive(loop, io, q, realtime):
+        items = adrive(loop, io, q, realtime)
+        async for item in items if lc_run is None else self._atraced(lc_run, loop, items):
             yield self._format(single, subgraphs, item)
         self._outcome(loop)
 
@@ -413,11 +423,15 @@ class Pregel(InspectMixin):
                                     debug=debug))
         q: queue.SimpleQueue = queue.SimpleQueue()
         loop = self._invoke_loop(config, durability, interrupt_before, interrupt_after)
+        lc_run = start_graph_run(self, loop, input, subgraphs=False, is_async=False)
+        if lc_run is not None:
+            lc_run.start()
         saver = loop.checkpointer
         saved = self._load(loop)
         loop.start(saved, input)
         io = SyncIO(saver, loop.durability) if saver else None
-        for _ in drive(loop, io, q, loop.child_stream is not None):
+        items = drive(loop, io, q, loop.child_stream is not None)
+        for _ in items if lc_run is None else self._traced(lc_run, loop, items):
             pass
         self._outcome(loop)
         return self._result(loop)
@@ -445,11 +459,15 @@ class Pregel(InspectMixin):
                                                    durability=durability, debug=debug)]
         q: asyncio.Queue = asyncio.Queue()
         loop = self._invoke_loop(config, durability, interrupt_before, interrupt_after)
+        lc_run = start_graph_run(self, loop, input, subgraphs=False, is_async=True)
+        if lc_run is not None:
+            await lc_run.astart()
         saver = loop.checkpointer
         saved = await self._aload(loop)
         loop.start(saved, input)
         io = AsyncIO(saver, loop.durability) if saver else None
-        async for _ in adrive(loop, io, q, loop.child_stream is not None):
+        items = adrive(loop, io, q, loop.child_stream is not None)
+        async for _ in items if lc_run is None else self._atraced(lc_run, loop, items):
             pass
         self._outcome(loop)
         return self._result(loop)

@@ -232,8 +232,33 @@ def child_configurable(loop: Loop, task: Task) -> dict[str, Any]:
     return conf
 
 
+def traced(func: Callable[[Any, Task], Any] | None, afunc: Any = None) -> tuple[Any, Any]:
+    """``(func, afunc)`` that run as child runs of the graph's LangChain run when the run has
+    one (``loop.lc_run``); without callbacks this costs one attribute check per task."""
+    from waypoint import _langchain
+
+    sync = None
+    if func is not None:
+
+        def sync(inp: Any, task: Task) -> Any:
+            if getattr(task.loop, "lc_run", None) is None:
+                return func(inp, task)
+            return _langchain.call_node(func, inp, task)
+
+    asy = None
+    if afunc is not None:
+
+        async def asy(inp: Any, task: Task) -> Any:
+            if getattr(task.loop, "lc_run", None) is None:
+                return await afunc(inp, task)
+            return await _langchain.acall_node(afunc, inp, task)
+
+    return sync, asy
+
+
 def task_config(loop: Loop, task: Task) -> dict[str, Any]:
-    """The config a node sees: the run's config, the task's namespace and metadata."""
+    """The config a node sees: the run's config, the task's namespace and metadata (and,
+    in a traced run, the callbacks making it a child run of the graph's run)."""
     meta = {
         **(loop.config.get("metadata") or {}),
         "langgraph_step": loop.step + 1,
@@ -242,4 +267,10 @@ def task_config(loop: Loop, task: Task) -> dict[str, Any]:
         "langgraph_path": task.path,
         "langgraph_checkpoint_ns": task.ns,
     }
-    return {**loop.config, CONF: child_configurable(loop, task), "metadata": meta}
+    cfg = {**loop.config, CONF: child_configurable(loop, task), "metadata": meta}
+    lc_run = getattr(loop, "lc_run", None)
+    if lc_run is not None:
+        cfg["callbacks"] = lc_run.child(loop.step + 1)
+        cfg.pop("run_name", None)
+        cfg.pop("run_id", None)
+    return cfg
