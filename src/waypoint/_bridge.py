@@ -9,10 +9,11 @@ async PostgreSQL saver refuses ``list`` there but lets ``put`` deadlock).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-from waypoint.errors import SyncOnEventLoopError
+from waypoint.errors import ForkedConnectionError, SyncOnEventLoopError
 
 T = TypeVar("T")
 
@@ -30,10 +31,28 @@ class LoopBound:
     """Mixin of an async backend: bound to the loop running when it was created, else to the
     loop of its first async call (``_bind_loop``); its sync face waits on that loop."""
 
-    loop: asyncio.AbstractEventLoop | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _pid = 0  # the process that opened the backend (set with ``loop``)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this backend's client is bound to (None until its first call)."""
+        return self._loop
+
+    @loop.setter
+    def loop(self, value: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = value
+        self._pid = os.getpid()
 
     def _bind_loop(self) -> None:
-        if self.loop is None:
+        if self._pid and self._pid != os.getpid():
+            raise ForkedConnectionError(
+                f"this {type(self).__name__} was opened in another process (before a fork): its "
+                "client belongs to the parent's event loop and connections; open the saver or "
+                "store in the child process, inside the child's own event loop (e.g. 'async with "
+                f"{type(self).__name__}.from_conn_string(...)' in the worker's startup)"
+            )
+        if self._loop is None:
             self.loop = asyncio.get_running_loop()
 
     def _loop_for(self, what: str) -> asyncio.AbstractEventLoop:

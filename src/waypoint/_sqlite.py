@@ -36,6 +36,15 @@ def open_connection(path: str | PathLike[str], *, extensions: bool = False) -> A
     return module.connect(str(path), check_same_thread=False, isolation_level=None)
 
 
+def database_file(conn: Any) -> str:
+    """The main database's file path ("" for in-memory and temporary databases): what a forked
+    child reopens."""
+    for _seq, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or ""
+    return ""
+
+
 def configure(conn: Any, owner: str) -> None:
     """WAL journal, a 30 s busy timeout and ``synchronous=NORMAL`` (safe under WAL); errors
     name ``owner`` (the public class) as in :func:`translate`."""

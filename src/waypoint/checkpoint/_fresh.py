@@ -20,6 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from waypoint._process import renew_lock_after_fork
+
 MARSHAL_VERSION = 2
 PLAIN, RAW = object(), object()
 _ATOMS = frozenset({str, int, float, bool, type(None), bytes})
@@ -107,6 +109,7 @@ class PageCache:
         self._entries: OrderedDict[tuple[str, bytes], tuple[list[Any], bytes]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
 
     def read(self, type_: str, data: bytes, decode: Callable[[], list[Any]]) -> list[Any]:
         """Fresh items of the page stored as ``(type_, data)``; ``decode()`` decodes it."""

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from waypoint._process import renew_lock_after_fork
 from waypoint.checkpoint.base import (
     BaseCheckpointSaver,
     ChannelVersions,
@@ -147,6 +148,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     def __init__(self, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
         self._lock = threading.RLock()
+        renew_lock_after_fork(self)
         # thread -> ns -> sorted checkpoint ids; (thread, ns, id) -> (checkpoint, metadata, parent)
         self._ids: dict[str, dict[str, list[str]]] = defaultdict(dict)
         self._rows: dict[tuple[str, str, str], tuple[Checkpoint, CheckpointMetadata, str | None]] = {}

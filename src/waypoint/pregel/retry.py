@@ -10,16 +10,15 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from typing import Any
 
+from waypoint._process import task_pool
 from waypoint.config import var_task
 from waypoint.errors import GraphInterrupt, NodeInterrupt, ParentCommand
 from waypoint.pregel.node import Task, interrupt_id
 from waypoint.types import Command, Interrupt, RetryPolicy
 
-POOL = ThreadPoolExecutor(max_workers=256, thread_name_prefix="waypoint-task")
 
 
 def _matches(policy: RetryPolicy, exc: Exception) -> bool:
@@ -116,7 +115,7 @@ async def arun_task(task: Task) -> None:
                 else:
                     ctx = copy_context()
                     out = await asyncio.get_running_loop().run_in_executor(
-                        POOL, ctx.run, node.func, task.input, task
+                        task_pool(), ctx.run, node.func, task.input, task
                     )
             except ParentCommand as pc:
                 out = _as_own_output(pc.command)

@@ -20,10 +20,10 @@ from typing import Any
 
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import Task
-from waypoint.pregel.retry import POOL, arun_task, run_task
+from waypoint._process import task_pool
+from waypoint.pregel.retry import arun_task, run_task
 
 _DONE = object()
-IO_POOL = POOL
 
 
 class SyncIO:
@@ -58,7 +58,7 @@ class SyncIO:
                 return
             self._running = True
             self._idle.clear()
-        IO_POOL.submit(self._drain)
+        task_pool().submit(self._drain)
 
     def _drain(self) -> None:
         while True:
@@ -175,7 +175,7 @@ def _run_concurrently(
     for t in todo:
         if t is inline:
             continue
-        fut = POOL.submit(copy_context().run, run_task, t)
+        fut = task_pool().submit(copy_context().run, run_task, t)
         fut.add_done_callback(lambda f, t=t: q.put((_DONE, t)))
     remaining = len(todo)
     if inline is not None:

@@ -14,6 +14,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
+from waypoint._process import renew_lock_after_fork
 from waypoint.store._batch import BatchPlan, BatchVectors, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import Vector, normalize_index
 from waypoint.store._filters import FilterCondition, predicate
@@ -108,6 +109,7 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         self.ttl_config = normalize_ttl_config(ttl_config)  # type: ignore[assignment]
         self._clock = clock or utcnow
         self._lock = threading.RLock()
+        renew_lock_after_fork(self)
         self._data: dict[tuple[str, ...], dict[str, _Record]] = {}
         self._vectors = VectorMatrix(self._index.dims) if self._index else None
         self._sweeper: ThreadSweeper | None = None

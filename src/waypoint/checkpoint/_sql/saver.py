@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from waypoint import _bridge
+from waypoint._process import ForkAware
 from waypoint._ops import Op
 from waypoint.checkpoint._sql import ops
 from waypoint.checkpoint._sql.dialect import Dialect
 from waypoint.checkpoint._sql.requests import READ, WRITE
+from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.checkpoint.base import (
     BaseCheckpointSaver,
     ChannelVersions,
@@ -29,11 +31,15 @@ from waypoint.checkpoint.base import (
 )
 
 
-class SqlSaver(BaseCheckpointSaver):
+class SqlSaver(ForkAware, BaseCheckpointSaver):
     """Every public method of a SQL checkpoint saver, as one line over its drivers."""
 
     dialect: Dialect
     _ready = False  # schema known to be set up
+
+    def __init__(self, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        self._watch_fork()
 
     @abstractmethod
     def _run(self, op: Op[Any], mode: str, what: str) -> Any: ...
@@ -51,31 +57,37 @@ class SqlSaver(BaseCheckpointSaver):
 
     def setup(self) -> None:
         """Create or migrate the schema (idempotent; also done automatically on first use)."""
+        self._check_fork()
         self._run(ops.setup(self.dialect), WRITE, "setup")
         self._ready = True
 
     async def asetup(self) -> None:
+        self._check_fork()
         await self._arun(ops.setup(self.dialect), WRITE)
         self._ready = True
 
     def _call(self, op: Op[Any], mode: str, what: str) -> Any:
+        self._check_fork()
         if not self._ready:
             self._run(ops.setup(self.dialect), WRITE, what)
             self._ready = True
         return self._run(op, mode, what)
 
     async def _acall(self, op: Op[Any], mode: str) -> Any:
+        self._check_fork()
         if not self._ready:
             await self.asetup()
         return await self._arun(op, mode)
 
     def _iter(self, op: Op[Any], what: str) -> Iterator[Any]:
+        self._check_fork()
         if not self._ready:
             self._run(ops.setup(self.dialect), WRITE, what)
             self._ready = True
         return self._stream(op, what)
 
     async def _aiter(self, op: Op[Any]) -> AsyncIterator[Any]:
+        self._check_fork()
         if not self._ready:
             await self.asetup()
         async for item in self._astream(op):

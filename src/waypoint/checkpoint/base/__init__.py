@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -19,6 +20,7 @@ from typing import Any, Literal, NamedTuple, TypedDict
 
 from typing_extensions import NotRequired
 
+from waypoint._process import renew_lock_after_fork
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import ConfigError, EmptyChannelError
 
@@ -81,6 +83,7 @@ class CheckpointTuple(NamedTuple):
 # --- ids -------------------------------------------------------------------------------------
 
 _id_lock = threading.Lock()
+renew_lock_after_fork(sys.modules[__name__], "_id_lock")
 _last_id_int = 0
 
 

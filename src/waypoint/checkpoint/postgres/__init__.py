@@ -38,13 +38,26 @@ class PostgresSaver(ThreadedAsyncFace, SqlSaver):
         require(conn, True, "PostgresSaver", "AsyncPostgresSaver (waypoint.checkpoint.postgres.aio)")
         self.conn = conn
         self.lock = threading.RLock()
+        self._conninfo: str | None = None
 
     @classmethod
     @contextmanager
     def from_conn_string(cls, conn_string: str, *, serde: SerializerProtocol | None = None) -> Iterator["PostgresSaver"]:
-        """A saver on its own autocommit connection, closed on exit."""
-        with psycopg.Connection.connect(conn_string, autocommit=True) as conn:
-            yield cls(conn, serde=serde)
+        """A saver on its own autocommit connection, closed on exit (a forked child that uses
+        the saver reconnects with the same string)."""
+        saver = cls(psycopg.Connection.connect(conn_string, autocommit=True), serde=serde)
+        saver._conninfo = conn_string
+        try:
+            yield saver
+        finally:
+            if not saver._forked:  # never close the parent's connection from a child
+                saver.conn.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: reconnect when the saver opened its own connection."""
+        if self._conninfo is None:
+            super()._after_fork()
+        self.conn = psycopg.Connection.connect(self._conninfo, autocommit=True)
 
     def _run(self, op: Op[Any], mode: str, what: str) -> Any:
         with borrow(self.conn, self.lock) as conn:

@@ -23,6 +23,7 @@ from waypoint._ops import Op
 from waypoint.checkpoint._sql.saver import SqlSaver, ThreadedAsyncFace
 from waypoint.checkpoint._sql.sqlite_sql import SQLITE
 from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint._sqlite import database_file
 from waypoint.checkpoint.sqlite._driver import configure, connect, execute, run_op, stream_op
 
 
@@ -44,6 +45,7 @@ class SqliteSaver(ThreadedAsyncFace, SqlSaver):
             conn = connect(conn)
         self.conn: sqlite3.Connection = conn
         self.lock = threading.RLock()
+        self._path = database_file(conn)
 
     @classmethod
     @contextmanager
@@ -54,6 +56,13 @@ class SqliteSaver(ThreadedAsyncFace, SqlSaver):
             yield cls(conn, serde=serde)
         finally:
             conn.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: reopen the same file (SQLite connections must not cross a fork)."""
+        if not self._path:
+            super()._after_fork()
+        self.conn = connect(self._path)
+        self._owns = True
 
     def close(self) -> None:
         """Close the connection if the saver opened it."""

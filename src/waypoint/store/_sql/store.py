@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from waypoint import _bridge
 from waypoint._ops import Op
+from waypoint._process import ForkAware
 from waypoint.errors import VectorSearchUnavailableError
 from waypoint.store._batch import BatchPlan, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import normalize_index
@@ -28,7 +29,7 @@ from waypoint.store._ttl import TaskSweeping, ThreadSweeping, normalize_ttl_conf
 from waypoint.store.base import BaseStore
 
 
-class SqlStore(BaseStore):
+class SqlStore(ForkAware, BaseStore):
     """``batch``/``abatch``, setup and TTL sweeps of a SQL store, over its drivers."""
 
     supports_ttl = True
@@ -41,6 +42,7 @@ class SqlStore(BaseStore):
         self.ttl_config = normalize_ttl_config(ttl_config)  # type: ignore[assignment]
         self._clock = utcnow
         self._ready = False
+        self._watch_fork()
 
     @abstractmethod
     def _run(self, op: Op[Any], mode: str) -> Any:
@@ -54,11 +56,13 @@ class SqlStore(BaseStore):
 
     def setup(self) -> None:
         """Create or migrate the schema (idempotent; also done automatically on first use)."""
+        self._check_fork()
         self._run(core.setup(self.dialect), WRITE)
         self._ready = True
 
     async def asetup(self) -> None:
         """Async twin of :meth:`setup`."""
+        self._check_fork()
         await self._arun(core.setup(self.dialect), WRITE)
         self._ready = True
 
@@ -84,6 +88,7 @@ class SqlStore(BaseStore):
 
     def batch(self, ops: Iterable[StoreOp]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embedding happens before the transaction."""
+        self._check_fork()
         if not self._ready:
             self.setup()
         plan, to_embed, values, mode = self._prepare(ops)
@@ -92,6 +97,7 @@ class SqlStore(BaseStore):
 
     async def abatch(self, ops: Iterable[StoreOp]) -> list[Result]:
         """Async twin of :meth:`batch`."""
+        self._check_fork()
         if not self._ready:
             await self.asetup()
         plan, to_embed, values, mode = self._prepare(ops)
@@ -103,12 +109,14 @@ class SqlStore(BaseStore):
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were removed."""
+        self._check_fork()
         if not self._ready:
             self.setup()
         return self._run(core.sweep(self.dialect, self._clock()), WRITE)  # type: ignore[no-any-return]
 
     async def asweep_ttl(self) -> int:
         """Async twin of :meth:`sweep_ttl`."""
+        self._check_fork()
         if not self._ready:
             await self.asetup()
         return await self._arun(core.sweep(self.dialect, self._clock()), WRITE)  # type: ignore[no-any-return]

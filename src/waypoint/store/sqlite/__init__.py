@@ -26,6 +26,7 @@ from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import ThreadedStore
 from waypoint.store._ttl import pick_ttl_config, sweeper_stopped
+from waypoint._sqlite import database_file
 from waypoint.store.sqlite._driver import open_connection, prepare, run_op
 
 __all__ = ["AsyncSqliteStore", "SqliteStore"]
@@ -62,6 +63,7 @@ class SqliteStore(ThreadedStore):
             conn = open_connection(conn, extensions=index is not None)
         self.conn = conn
         self.lock = threading.RLock()
+        self._path = database_file(conn)
         version, strategy = prepare(conn, vectors=self._index is not None)
         dims = self._index.dims if self._index else None
         self.dialect = SqliteDialect(vector_strategy=strategy, dims=dims).with_library(version)
@@ -91,6 +93,14 @@ class SqliteStore(ThreadedStore):
     def vector_backend(self) -> str | None:
         """How queries are scored: ``"sqlite-vec"``, ``"numpy"``, or None without an index."""
         return {"sql": "sqlite-vec", "numpy": "numpy"}.get(self.dialect.vector_strategy or "")
+
+    def _after_fork(self) -> None:
+        """In a forked child: reopen the same file (SQLite connections must not cross a fork)."""
+        if not self._path:
+            super()._after_fork()
+        self.conn = open_connection(self._path, extensions=self._index is not None)
+        prepare(self.conn, vectors=self._index is not None)
+        self._owns = True
 
     def close(self) -> None:
         """Stop the sweeper and close the connection if the store opened it."""
