@@ -64,6 +64,11 @@ _RLOCK = type(threading.RLock())
 _LOCK = type(threading.Lock())
 
 
+def _fresh_lock(old: Any) -> Any:
+    """A new, released lock of the same kind (re-entrant or not) as ``old``."""
+    return threading.RLock() if isinstance(old, _RLOCK) else threading.Lock()
+
+
 class ForkAware:
     """Mixin of a backend holding a connection (and a ``lock``) that a forked child must not
     use: the parent's socket or file locks would be shared by two processes.
@@ -83,10 +88,8 @@ class ForkAware:
     def _mark_forked(self) -> None:
         self._forked = True
         lock = getattr(self, "lock", None)
-        if isinstance(lock, _RLOCK):
-            self.lock = threading.RLock()
-        elif isinstance(lock, _LOCK):
-            self.lock = threading.Lock()
+        if isinstance(lock, (_RLOCK, _LOCK)):
+            self.lock = _fresh_lock(lock)
         conn = getattr(self, "conn", None)
         if conn is not None:
             _abandoned.append(conn)
@@ -113,7 +116,6 @@ def renew_lock_after_fork(owner: Any, attr: str = "_lock") -> None:
     ``owner.<attr>`` at fork time, and no thread would ever release it there."""
 
     def reset(obj: Any) -> None:
-        old = getattr(obj, attr)
-        setattr(obj, attr, threading.RLock() if isinstance(old, _RLOCK) else threading.Lock())
+        setattr(obj, attr, _fresh_lock(getattr(obj, attr)))
 
     at_fork_in_child(owner, reset)
