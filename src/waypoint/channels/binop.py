@@ -123,15 +123,20 @@ class BinaryOperatorAggregate(SingleValueChannel[Any, Any]):
         v = self.value
         self.log_prefix = len(v) if type(v) is list else 0
 
-    def update(self, values: Sequence[Any]) -> bool:
-        if not values:
-            return False
+    def _step_overwrites(self, values: Sequence[Any]) -> list[tuple[bool, Any]]:
+        """The step's Overwrite writes (at most one: more is an InvalidUpdateError)."""
         overwrites = [w for w in map(overwrite_value, values) if w[0]]
         if len(overwrites) > 1:
             raise InvalidUpdateError(
                 f"At key '{self.key}': received {len(overwrites)} Overwrite values in one step; "
                 "a channel accepts at most one Overwrite per step"
             )
+        return overwrites
+
+    def update(self, values: Sequence[Any]) -> bool:
+        if not values:
+            return False
+        overwrites = self._step_overwrites(values)
         if overwrites:  # the step's one Overwrite replaces the value; other writes are moot
             values = [Overwrite(overwrites[0][1])]
         cur = self.value

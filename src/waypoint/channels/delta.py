@@ -19,8 +19,8 @@ from typing import Any
 from typing_extensions import Self
 
 from waypoint.channels.base import MISSING
-from waypoint.channels.binop import BinaryOperatorAggregate, _initial, overwrite_value, shared_prefix
-from waypoint.errors import InvalidGraphError, InvalidUpdateError
+from waypoint.channels.binop import BinaryOperatorAggregate, _initial, shared_prefix
+from waypoint.errors import InvalidGraphError
 
 
 class DeltaChannel(BinaryOperatorAggregate):
@@ -68,12 +68,7 @@ class DeltaChannel(BinaryOperatorAggregate):
     def update(self, values: Sequence[Any]) -> bool:
         if not values:
             return False
-        overwrites = [w for w in map(overwrite_value, values) if w[0]]
-        if len(overwrites) > 1:
-            raise InvalidUpdateError(
-                f"At key '{self.key}': received {len(overwrites)} Overwrite values in one step; "
-                "a channel accepts at most one Overwrite per step"
-            )
+        overwrites = self._step_overwrites(values)
         cur = self.value
         if overwrites:
             new = overwrites[0][1]
