@@ -18,26 +18,22 @@ import waypoint.checkpoint.memory as wp_memory
 import waypoint.graph as wp_graph
 import waypoint.types as wp_types
 
-WP = SimpleNamespace(
-    name="waypoint",
-    StateGraph=wp_graph.StateGraph,
-    START=wp_graph.START,
-    END=wp_graph.END,
-    interrupt=wp_types.interrupt,
-    Command=wp_types.Command,
-    Send=wp_types.Send,
-    InMemorySaver=wp_memory.InMemorySaver,
-)
-LG = SimpleNamespace(
-    name="langgraph",
-    StateGraph=lg_graph.StateGraph,
-    START=lg_graph.START,
-    END=lg_graph.END,
-    interrupt=lg_types.interrupt,
-    Command=lg_types.Command,
-    Send=lg_types.Send,
-    InMemorySaver=lg_memory.InMemorySaver,
-)
+def _library(name: str, graph: Any, types: Any, memory: Any) -> SimpleNamespace:
+    """The names a scenario builds with, taken from one library's modules."""
+    return SimpleNamespace(
+        name=name,
+        StateGraph=graph.StateGraph,
+        START=graph.START,
+        END=graph.END,
+        interrupt=types.interrupt,
+        Command=types.Command,
+        Send=types.Send,
+        InMemorySaver=memory.InMemorySaver,
+    )
+
+
+WP = _library("waypoint", wp_graph, wp_types, wp_memory)
+LG = _library("langgraph", lg_graph, lg_types, lg_memory)
 
 
 def ns_shape(ns: Any) -> tuple[str, ...]:
