@@ -279,3 +279,16 @@ def test_async_saver_in_forked_child(backend: str, tmp_path: Path) -> None:
             return asyncio.run(go())
 
         assert _in_os_fork(child_own) == {"ok": ["a", "b", "c"]}
+
+
+def test_docs_example_runs() -> None:
+    """docs/concurrency.md's example runs as written and prints what it says."""
+    import re
+    import subprocess
+    import sys
+
+    text = (Path(__file__).parents[2] / "docs" / "concurrency.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['t0', 't1']"
