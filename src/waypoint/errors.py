@@ -50,6 +50,12 @@ class InvalidGraphError(WaypointError, ValueError):
     """The graph definition is inconsistent (unknown node, missing entry point, ...)."""
 
 
+class UnresolvedAnnotationError(InvalidGraphError, NameError):
+    """A state schema's annotation names something that cannot be found (typically a reducer
+    or type local to a function, under ``from __future__ import annotations``); a NameError
+    too, as LangGraph raises."""
+
+
 class AmbiguousResumeError(InvalidUpdateError, RuntimeError):
     """``Command(resume=value)`` while several interrupts are pending: resume with a mapping
     ``{interrupt.id: value}`` instead."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 import typing
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
@@ -15,7 +16,7 @@ from waypoint.channels.base import BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.delta import DeltaChannel
 from waypoint.channels.last_value import LastValue
-from waypoint.errors import InvalidGraphError, InvalidUpdateError
+from waypoint.errors import InvalidGraphError, InvalidUpdateError, UnresolvedAnnotationError
 
 try:  # pydantic is optional
     from pydantic import BaseModel
@@ -47,17 +48,57 @@ def schema_kind(schema: Any) -> str:
     return "dict"
 
 
-def _hints(schema: Any, localns: dict[str, Any] | None = None) -> dict[str, Any]:
+def _hints(
+    schema: Any, localns: dict[str, Any] | None = None, globalns: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The schema's resolved annotations. Names resolve in the schema's module, then in
+    ``localns`` (the scope that built the graph), then in ``globalns`` (that scope's module,
+    for a schema whose own module is not importable, e.g. code run with ``exec``). An
+    annotation that still does not resolve raises UnresolvedAnnotationError: a reducer is never
+    dropped silently."""
     try:
         return get_type_hints(schema, localns=localns, include_extras=True)
-    except Exception:
-        hints = dict(getattr(schema, "__annotations__", {}))
-        if any(isinstance(h, str) for h in hints.values()):
-            raise InvalidGraphError(
-                f"Cannot resolve the annotations of {schema!r} ({hints}); define the schema and "
-                "its reducers at module level, or avoid `from __future__ import annotations`"
-            ) from None
-        return hints
+    except Exception as exc:
+        error: Exception = exc
+    if globalns is not None:
+        module = getattr(sys.modules.get(getattr(schema, "__module__", None) or ""), "__dict__", {})
+        try:
+            return get_type_hints(
+                schema, globalns={**globalns, **module}, localns=localns, include_extras=True
+            )
+        except Exception as exc:
+            error = exc
+    hints = dict(getattr(schema, "__annotations__", {}))
+    unresolved = {k: h for k, h in hints.items() if isinstance(h, (str, typing.ForwardRef))}
+    if unresolved or isinstance(error, NameError):
+        raise _unresolved(schema, unresolved or hints, error, localns, globalns) from error
+    return hints
+
+
+def _unresolved(
+    schema: Any, hints: dict[str, Any], error: Exception, localns: Any, globalns: Any
+) -> UnresolvedAnnotationError:
+    """The error naming the first field whose annotation does not resolve, and why."""
+    module = getattr(sys.modules.get(getattr(schema, "__module__", None) or ""), "__dict__", {})
+    scope = {**(globalns or {}), **module, **(localns or {})}
+    field, reason = next(iter(hints), "?"), error
+    for name, hint in hints.items():
+        text = hint.__forward_arg__ if isinstance(hint, typing.ForwardRef) else hint
+        if not isinstance(text, str):
+            continue
+        try:
+            eval(text, scope)  # the same evaluation get_type_hints does, to find the culprit
+        except Exception as exc:
+            field, reason = name, exc
+            break
+    name = getattr(schema, "__qualname__", repr(schema))
+    return UnresolvedAnnotationError(
+        f"Cannot resolve the annotation of field {field!r} of state schema {name} "
+        f"({type(reason).__name__}: {reason}). Its reducer or type would be lost, so the graph "
+        "is refused: define the schema and the names it uses (reducers, types) at module level, "
+        "build the StateGraph in the function that defines them, or drop "
+        "`from __future__ import annotations` from the schema's module"
+    )
 
 
 _QUALIFIERS = frozenset(
@@ -82,20 +123,22 @@ def strip_qualifiers(annotation: Any) -> Any:
     return annotation
 
 
-def field_types(schema: Any, localns: dict[str, Any] | None = None) -> dict[str, Any]:
+def field_types(
+    schema: Any, localns: dict[str, Any] | None = None, globalns: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Field name -> annotation (Annotated extras kept, Required/NotRequired/ReadOnly gone)."""
-    return {k: strip_qualifiers(t) for k, t in _field_types(schema, localns).items()}
+    return {k: strip_qualifiers(t) for k, t in _field_types(schema, localns, globalns).items()}
 
 
-def _field_types(schema: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
+def _field_types(schema: Any, localns: dict[str, Any] | None, globalns: dict[str, Any] | None) -> dict[str, Any]:
     if is_root_schema(schema):
         return {ROOT: schema}
     kind = schema_kind(schema)
-    hints = _hints(schema, localns)
+    if kind == "pydantic":
+        return _pydantic_fields(schema, localns, globalns)
+    hints = _hints(schema, localns, globalns)
     if kind == "dataclass":
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(schema)}
-    if kind == "pydantic":
-        return {name: hints.get(name, f.annotation) for name, f in schema.model_fields.items()}
     if not hints and schema not in (Any, None):
         raise InvalidGraphError(
             f"State schema {schema!r} declares no fields: use a TypedDict, dataclass or "
@@ -103,6 +146,22 @@ def _field_types(schema: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
             "Annotated[list, operator.add] for a state that is one value"
         )
     return hints
+
+
+def _pydantic_fields(schema: Any, localns: Any, globalns: Any) -> dict[str, Any]:
+    """A pydantic model's fields. When its annotations do not resolve here but pydantic
+    resolved them when the class was made, its field info (type + metadata, where pydantic
+    keeps an ``Annotated`` reducer) is used."""
+    try:
+        hints = _hints(schema, localns, globalns)
+    except UnresolvedAnnotationError:
+        if not getattr(schema, "__pydantic_complete__", False):
+            raise
+        return {
+            name: Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+            for name, f in schema.model_fields.items()
+        }
+    return {name: hints.get(name, f.annotation) for name, f in schema.model_fields.items()}
 
 
 def channel_for(key: str, annotation: Any) -> BaseChannel:
@@ -141,8 +200,10 @@ def _check_reducer(key: str, fn: Callable[..., Any]) -> None:
         )
 
 
-def channels_for(schema: Any, localns: dict[str, Any] | None = None) -> dict[str, BaseChannel]:
-    return {k: channel_for(k, t) for k, t in field_types(schema, localns).items()}
+def channels_for(
+    schema: Any, localns: dict[str, Any] | None = None, globalns: dict[str, Any] | None = None
+) -> dict[str, BaseChannel]:
+    return {k: channel_for(k, t) for k, t in field_types(schema, localns, globalns).items()}
 
 
 def make_reader(schema: Any, keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:

@@ -10,7 +10,7 @@ from typing import Any, get_type_hints
 
 from waypoint._langchain import is_runnable
 from waypoint.channels.base import BaseChannel
-from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
+from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand, UnresolvedAnnotationError
 from waypoint.graph.branch import Branch, branch_channel, check_destination, literal_destinations
 from waypoint.graph.schema import ROOT, ROOT_KEYS, channels_for, field_types, is_root_schema, output_items
 from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
@@ -48,7 +48,7 @@ def _check_name(name: str) -> None:
             raise InvalidGraphError(f"Node name {name!r} must not contain {ch!r} (reserved)")
 
 
-def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any]) -> Any:
+def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any], globalns: dict[str, Any]) -> Any:
     try:
         params = list(inspect.signature(fn).parameters.values())
         hints = get_type_hints(fn, localns=localns) if inspect.isfunction(fn) or inspect.ismethod(fn) else {}
@@ -59,8 +59,10 @@ def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any]) -> 
     hint = hints.get(params[0].name)
     if isinstance(hint, type) and hint is not state_schema and not is_root_schema(hint):
         try:
-            if field_types(hint):
+            if field_types(hint, localns, globalns):
                 return hint
+        except UnresolvedAnnotationError:
+            raise
         except Exception:
             return None
     return None
@@ -104,7 +106,9 @@ class StateGraph:
         self.channels: dict[str, BaseChannel] = {}
         self.schema_keys: dict[Any, tuple[str, ...]] = {}
         # schemas defined inside a function resolve their annotations in the caller's scope
-        self._localns = dict(sys._getframe(1).f_locals)
+        caller = sys._getframe(1)
+        self._localns = dict(caller.f_locals)
+        self._globalns = caller.f_globals
         for schema in (self.state_schema, self.input_schema, self.output_schema):
             self._add_schema(schema)
         self.nodes: dict[str, NodeSpec] = {}
@@ -115,7 +119,7 @@ class StateGraph:
     def _add_schema(self, schema: Any) -> None:
         if schema in self.schema_keys:
             return
-        chans = channels_for(schema, self._localns)
+        chans = channels_for(schema, self._localns, self._globalns)
         self.schema_keys[schema] = tuple(chans)
         for key, ch in chans.items():
             self.channels.setdefault(key, ch)
@@ -161,7 +165,7 @@ class StateGraph:
             raise InvalidGraphError(f"Node {name!r} is already present; node names must be unique")
         if input_schema is None and plain:
             scope = {**self._localns, **sys._getframe(1).f_locals}
-            input_schema = _first_param_schema(fn, self.state_schema, scope)
+            input_schema = _first_param_schema(fn, self.state_schema, scope, self._globalns)
         if input_schema is not None:
             self._localns.update(sys._getframe(1).f_locals)
             self._add_schema(input_schema)
