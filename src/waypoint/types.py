@@ -10,10 +10,12 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from waypoint.cache.key import default_cache_key
 from waypoint.config import var_task
 
 __all__ = [
     "All",
+    "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",
@@ -183,6 +185,19 @@ class RetryPolicy(NamedTuple):
     retry_on: (
         type[Exception] | Sequence[type[Exception]] | Callable[[Exception], bool]
     ) = default_retry_on
+
+
+KeyFuncT = TypeVar("KeyFuncT", bound=Callable[..., "str | bytes"])
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CachePolicy(Generic[KeyFuncT]):
+    """Cache a node's (or task's) result: a later run with the same input (the same
+    ``key_func(input)``) reuses the cached writes instead of running it, for ``ttl`` seconds
+    (None: until cleared). Needs a cache on the graph (``compile(cache=InMemoryCache())``)."""
+
+    key_func: KeyFuncT = default_cache_key  # type: ignore[assignment]
+    ttl: int | None = None
 
 
 def interrupt(value: Any) -> Any:

@@ -80,6 +80,7 @@ def compile_graph(
     *,
     checkpointer: Any,
     store: Any,
+    cache: Any = None,
     interrupt_before: Any,
     interrupt_after: Any,
     debug: bool,
@@ -152,6 +153,8 @@ def compile_graph(
             retry_policy=spec.retry_policy,
             subgraph=subgraph,
             metadata=spec.metadata,
+            cache_policy=spec.cache_policy,
+            bound=fn,
         )
     graph = CompiledStateGraph(
         nodes=nodes,
@@ -160,6 +163,7 @@ def compile_graph(
         state_keys=write_keys,
         checkpointer=checkpointer,
         store=store,
+        cache=cache,
         interrupt_before=interrupt_before,
         interrupt_after=interrupt_after,
         name=name,

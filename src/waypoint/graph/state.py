@@ -22,12 +22,16 @@ from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSi
 class NodeSpec:
     """A node as added to the builder."""
 
-    def __init__(self, fn: Any, input_schema: Any, retry_policy: Any, metadata: Any, ends: Any) -> None:
+    def __init__(
+        self, fn: Any, input_schema: Any, retry_policy: Any, metadata: Any, ends: Any,
+        cache_policy: Any = None,
+    ) -> None:
         self.fn = fn
         self.input_schema = input_schema
         self.retry_policy = retry_policy
         self.metadata = metadata
         self.ends = ends
+        self.cache_policy = cache_policy
 
 
 def _warn_renamed(kwargs: dict[str, Any], renamed: dict[str, str]) -> None:
@@ -46,6 +50,16 @@ def _check_name(name: str) -> None:
     for ch in (NS_SEP, NS_END):
         if ch in name:
             raise InvalidGraphError(f"Node name {name!r} must not contain {ch!r} (reserved)")
+
+
+def _check_cache_policy(policy: Any) -> None:
+    from waypoint.types import CachePolicy
+
+    if policy is not None and not isinstance(policy, CachePolicy):
+        raise InvalidGraphError(
+            f"cache_policy must be a waypoint.types.CachePolicy, got {policy!r}; "
+            "e.g. add_node(fn, cache_policy=CachePolicy(ttl=60))"
+        )
 
 
 def _first_param_schema(fn: Any, state_schema: Any, localns: dict[str, Any], globalns: dict[str, Any]) -> Any:
@@ -147,8 +161,9 @@ class StateGraph:
         retry_policy = retry_policy or kwargs.pop("retry", None)
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
-        if defer or cache_policy is not None:
-            raise InvalidGraphError("add_node(defer=..., cache_policy=...) is not supported by waypoint")
+        if defer:
+            raise InvalidGraphError("add_node(defer=...) is not supported by waypoint")
+        _check_cache_policy(cache_policy)
         if isinstance(node, str):
             name, fn = node, action
         else:
@@ -172,7 +187,7 @@ class StateGraph:
         ends = tuple(destinations) if destinations else (
             literal_destinations(fn) if plain else None
         )
-        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends)
+        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends, cache_policy)
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -295,8 +310,14 @@ class StateGraph:
         self.validate([*(ib if ib != "*" else ()), *(ia if ia != "*" else ())])
         from waypoint.graph.compiler import compile_graph
 
+        if cache is not None and not all(
+            callable(getattr(cache, m, None)) for m in ("get", "aget", "set", "aset", "clear", "aclear")
+        ):
+            raise InvalidGraphError(
+                f"compile(cache=...) needs a cache such as waypoint.cache.memory.InMemoryCache(), got {cache!r}"
+            )
         return compile_graph(
-            self, checkpointer=checkpointer, store=store, interrupt_before=ib,
+            self, checkpointer=checkpointer, cache=cache, store=store, interrupt_before=ib,
             interrupt_after=ia, debug=debug, name=name or "LangGraph",
         )
 

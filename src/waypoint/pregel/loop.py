@@ -51,6 +51,7 @@ from waypoint.pregel.constants import (
     START,
     TASKS,
 )
+from waypoint.pregel.cache import CacheMixin
 from waypoint.pregel.events import EventsMixin
 from waypoint.pregel.persist import PersistMixin
 from waypoint.pregel.resume import StartMixin
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 _EMPTY: dict[str, Any] = {}
 
 
-class Loop(StartMixin, EventsMixin, PersistMixin):
+class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
     """State of one run of a graph in one checkpoint namespace."""
 
     def __init__(
@@ -126,6 +127,9 @@ class Loop(StartMixin, EventsMixin, PersistMixin):
         self.pending_put = False
         self.head_id: str | None = None  # the thread's latest checkpoint, when one is addressed
         self.crashed = False
+        self.cache = graph.cache  # node result cache (None: no lookups, no cost)
+        self.cache_wanted: list[Task] = []
+        self.cache_out: list[tuple[Any, Any]] = []
 
     # ------------------------------------------------------------------ setup
 
@@ -262,6 +266,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin):
         for t in tasks:
             if t.done:  # restored from the checkpoint's writes: not run again
                 self.emit_cached_update(t)
+        if self.cache is not None:
+            self._want_cache(tasks)
         return True
 
     def _match_records(self, tasks: list[Task]) -> None:
@@ -317,6 +323,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin):
         if self.null_resume is not None and self.null_resume.taken_by is task:
             self._save_writes(task.id, task_path_str(task.path), [(RESUME, list(task.resume))])
         self._save_writes(task.id, task_path_str(task.path), writes)
+        if task.cache_key is not None:
+            self._cache_done(task)
         self.emit_task_result(task)
 
     def after_tick(self) -> bool:

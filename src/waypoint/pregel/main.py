@@ -68,8 +68,12 @@ class Pregel(RunnableMixin, InspectMixin):
         name: str = "LangGraph",
         debug: bool = False,
         config: dict[str, Any] | None = None,
+        cache: Any = None,
+        cache_policy: Any = None,
     ) -> None:
         self.nodes = nodes
+        self.cache = cache
+        self.cache_policy = cache_policy
         self.channels = channels
         self.output_keys = tuple(output_keys)
         self.state_keys = frozenset(state_keys)
@@ -131,6 +135,22 @@ class Pregel(RunnableMixin, InspectMixin):
             merged[CONF] = {**self.config.get(CONF, {}), **((config or {}).get(CONF) or {})}
         clone.config = merged
         return clone
+
+    def _cache_namespaces(self, nodes: Sequence[str] | None) -> list[tuple[str, ...]]:
+        if self.cache is None:
+            raise ConfigError("This graph has no cache: compile it with cache=InMemoryCache() (or another cache)")
+        names = self.nodes if nodes is None else nodes
+        return [self.nodes[n].cache_ns for n in names if n in self.nodes]
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Drop the cached results of ``nodes`` (every node when None)."""
+        namespaces = self._cache_namespaces(nodes)
+        self.cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Async twin of ``clear_cache``."""
+        namespaces = self._cache_namespaces(nodes)
+        await self.cache.aclear(namespaces)
 
     # --- run setup shared by every face ------------------------------------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from waypoint.errors import GraphInterrupt
+from waypoint.pregel.cache import namespace
 from waypoint.pregel.constants import (
     CONF,
     K_CHECKPOINT_MAP,
@@ -55,6 +56,8 @@ class PregelNode:
         "retry_policy",
         "subgraph",
         "metadata",
+        "cache_policy",
+        "cache_ns",
     )
 
     def __init__(
@@ -71,7 +74,10 @@ class PregelNode:
         retry_policy: Sequence[RetryPolicy] | RetryPolicy | None = None,
         subgraph: Any = None,
         metadata: dict[str, Any] | None = None,
+        cache_policy: Any = None,
+        bound: Any = None,
     ) -> None:
+        """``bound`` is the user's code (its ``module.qualname`` names the node's cache)."""
         self.name = name
         self.triggers = tuple(triggers)
         self.func = func
@@ -83,6 +89,8 @@ class PregelNode:
         self.retry_policy = retry_policy
         self.subgraph = subgraph
         self.metadata = metadata or {}
+        self.cache_policy = cache_policy
+        self.cache_ns = namespace(bound if bound is not None else func or afunc, name)
 
 
 def make_task_id(prefix: str, name: str, path: str) -> str:
@@ -126,6 +134,7 @@ class Task:
         "created",
         "_config",
         "_runtime",
+        "cache_key",
     )
 
     def __init__(
@@ -162,6 +171,7 @@ class Task:
         self.created = time.time()
         self._config: dict[str, Any] | None = None
         self._runtime: Any = None
+        self.cache_key: Any = None
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, id={self.id!r}, path={self.path!r})"

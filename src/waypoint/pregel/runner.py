@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextvars import copy_context
 from typing import Any
 
+from waypoint.pregel import cache as _cache
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import Task
 from waypoint._process import task_pool
@@ -143,6 +144,8 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
             io.submit(outbox)
         yield from _drain_queue(q)
         while loop.tick():
+            if loop.cache_wanted:
+                loop.cache_hits(_cache.lookup(loop.cache, [t.cache_key for t in loop.cache_wanted]))
             if io is not None:
                 io.submit(outbox)
             yield from _drain_queue(q)
@@ -155,12 +158,18 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
             elif todo:
                 yield from _run_concurrently(loop, io, q, todo, realtime)
             loop.after_tick()
+            if loop.cache_out:
+                _cache.store(loop.cache, loop.cache_out)
+                loop.cache_out.clear()
             if io is not None:
                 io.submit(outbox)
             yield from _drain_queue(q)
             if loop.status != "pending":
                 break
     finally:
+        if loop.cache_out:
+            _cache.store(loop.cache, loop.cache_out)
+            loop.cache_out.clear()
         loop.finish()
         if io is not None:
             io.submit(outbox)
@@ -206,6 +215,8 @@ async def adrive(
         while not q.empty():
             yield q.get_nowait()
         while loop.tick():
+            if loop.cache_wanted:
+                loop.cache_hits(await _cache.alookup(loop.cache, [t.cache_key for t in loop.cache_wanted]))
             if io is not None:
                 await io.submit(outbox)
             while not q.empty():
@@ -238,6 +249,9 @@ async def adrive(
                         fut.cancel()
                     raise
             loop.after_tick()
+            if loop.cache_out:
+                await _cache.astore(loop.cache, loop.cache_out)
+                loop.cache_out.clear()
             if io is not None:
                 await io.submit(outbox)
             while not q.empty():
@@ -245,6 +259,9 @@ async def adrive(
             if loop.status != "pending":
                 break
     finally:
+        if loop.cache_out:
+            await _cache.astore(loop.cache, loop.cache_out)
+            loop.cache_out.clear()
         loop.finish()
         if io is not None:
             await io.submit(outbox)
