@@ -110,7 +110,7 @@ def compile_graph(
             static.setdefault(s, []).append((key, s))
     names = frozenset(builder.nodes) | {START}
     state_reader = make_reader(builder.state_schema, state_keys)
-    input_keys = frozenset(builder.schema_keys[builder.input_schema])
+    input_keys = frozenset(k for k in builder.schema_keys[builder.input_schema] if k in channels)
 
     def branches_of(src: str) -> list[Branch]:
         return list(builder.branches.get(src, {}).values())
@@ -159,7 +159,7 @@ def compile_graph(
     graph = CompiledStateGraph(
         nodes=nodes,
         channels=channels,
-        output_keys=builder.schema_keys[builder.output_schema],
+        output_keys=[k for k in builder.schema_keys[builder.output_schema] if k not in builder.managed],
         state_keys=write_keys,
         checkpointer=checkpointer,
         store=store,
@@ -170,6 +170,7 @@ def compile_graph(
         debug=debug,
     )
     graph.builder = builder
+    graph.managed = dict(builder.managed)
     graph.context_schema = builder.context_schema
     register(type(graph))  # a Runnable for LangChain when LangChain is already imported
     graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's

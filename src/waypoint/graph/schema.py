@@ -16,6 +16,7 @@ from waypoint.channels.base import BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.delta import DeltaChannel
 from waypoint.channels.last_value import LastValue
+from waypoint.managed.base import is_managed_value
 from waypoint.errors import InvalidGraphError, InvalidUpdateError, UnresolvedAnnotationError
 
 try:  # pydantic is optional
@@ -165,10 +166,13 @@ def _pydantic_fields(schema: Any, localns: Any, globalns: Any) -> dict[str, Any]
 
 
 def channel_for(key: str, annotation: Any) -> BaseChannel:
-    """LastValue, or the reducer/channel named in ``Annotated[T, ...]``."""
+    """LastValue, or the reducer/channel named in ``Annotated[T, ...]``; for a managed value
+    (``RemainingSteps``...) its ``ManagedValue`` class, which is not a channel."""
     if get_origin(annotation) is Annotated:
         typ, *extras = get_args(annotation)
         for extra in reversed(extras):
+            if is_managed_value(extra):
+                return extra  # type: ignore[no-any-return]
             if isinstance(extra, DeltaChannel):  # typed by the field, as in LangGraph
                 return extra.for_field(key, typ)
             if isinstance(extra, BaseChannel):

@@ -12,6 +12,7 @@ from waypoint._langchain import is_runnable
 from waypoint.channels.base import BaseChannel
 from waypoint.errors import InvalidGraphError, InvalidUpdateError, ParentCommand, UnresolvedAnnotationError
 from waypoint.graph.branch import Branch, branch_channel, check_destination, literal_destinations
+from waypoint.managed.base import is_managed_value
 from waypoint.graph.schema import ROOT, ROOT_KEYS, channels_for, field_types, is_root_schema, output_items
 from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
 from waypoint.pregel.main import Pregel
@@ -118,25 +119,36 @@ class StateGraph:
         self.config_schema = config_schema
         self.context_schema = context_schema
         self.channels: dict[str, BaseChannel] = {}
+        self.managed: dict[str, Any] = {}  # managed value keys (RemainingSteps...) -> spec
         self.schema_keys: dict[Any, tuple[str, ...]] = {}
         # schemas defined inside a function resolve their annotations in the caller's scope
         caller = sys._getframe(1)
         self._localns = dict(caller.f_locals)
         self._globalns = caller.f_globals
-        for schema in (self.state_schema, self.input_schema, self.output_schema):
-            self._add_schema(schema)
+        self._add_schema(self.state_schema)
+        self._add_schema(self.input_schema, allow_managed=False)
+        self._add_schema(self.output_schema, allow_managed=False)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, dict[str, Branch]] = {}
 
-    def _add_schema(self, schema: Any) -> None:
+    def _add_schema(self, schema: Any, allow_managed: bool = True) -> None:
         if schema in self.schema_keys:
             return
         chans = channels_for(schema, self._localns, self._globalns)
+        managed = {k: v for k, v in chans.items() if is_managed_value(v)}
+        if managed and not allow_managed:
+            raise InvalidGraphError(
+                f"Managed values {sorted(managed)} of {getattr(schema, '__name__', schema)!r} are "
+                "not allowed in an input or output schema: declare them in the state schema only"
+            )
         self.schema_keys[schema] = tuple(chans)
         for key, ch in chans.items():
-            self.channels.setdefault(key, ch)
+            if key in managed:
+                self.managed.setdefault(key, ch)
+            else:
+                self.channels.setdefault(key, ch)
 
     # --- building ----------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ from waypoint.pregel.events import EventsMixin
 from waypoint.pregel.persist import PersistMixin
 from waypoint.pregel.resume import StartMixin
 from waypoint.pregel.node import Task, interrupt_id, make_task_id, task_config
+from waypoint.managed.base import StepInfo
 from waypoint.types import Interrupt, Send
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             cands = sorted(found, key=graph.node_index.__getitem__) if len(found) > 1 else found
         tasks: list[Task] = []
         values = self.values
+        if graph.managed and for_run:
+            values = {**values, **self.managed_values()}
         for name in cands:
             node = graph.nodes[name]
             nseen = seen.get(name, _EMPTY)
@@ -443,6 +446,11 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             ok = [t for t in sorted(self.tasks, key=_sort_key) if not (t.interrupted or t.error)]
             values = self.values_with([w for t in ok for w in t.writes])
         return self.graph.read_output(values)
+
+    def managed_values(self) -> dict[str, Any]:
+        """The graph's managed state keys for the step being planned or run."""
+        info = StepInfo(self.step + 1, self.stop)
+        return {k: m.get(info) for k, m in self.graph.managed.items()}
 
     def pending_interrupts(self) -> list[Interrupt]:
         return [i for t in self.tasks for i in t.interrupts]

@@ -54,6 +54,8 @@ class Pregel(RunnableMixin, InspectMixin):
 
     stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
 
+    managed: dict[str, Any] = {}  # state keys filled by the engine (RemainingSteps...): never written
+
     def __init__(
         self,
         *,

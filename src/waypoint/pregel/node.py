@@ -223,7 +223,11 @@ class Task:
 
     def read_fresh(self, read: Callable[[dict[str, Any]], Any]) -> Any:
         """The state as this task sees it after its own writes (for routing functions)."""
-        return read(self.loop.values_with(self.writes))
+        loop = self.loop
+        values = loop.values_with(self.writes)
+        if loop.graph.managed:
+            values = {**values, **loop.managed_values()}
+        return read(values)
 
 
 def child_configurable(loop: Loop, task: Task) -> dict[str, Any]:

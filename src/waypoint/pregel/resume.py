@@ -26,6 +26,9 @@ class StartMixin:
         """Load the starting checkpoint (a CheckpointTuple or None) and apply the input."""
         conf = self.config.get(CONF) or _EMPTY
         null_writes = self.load(saved)
+        # the run may take recursion_limit steps past the step after its starting checkpoint
+        # (LangGraph's count: a resumed run gets one step more than a new input's run)
+        self.stop = self.step + 2 + self.recursion_limit
         if self.is_subgraph and saved and input is not None and (
             self.parent_resuming
             or self.addressed
@@ -38,7 +41,6 @@ class StartMixin:
             self._start_resume(saved, input, null_writes, conf)
         else:
             self._start_input(saved, input)
-        self.stop = self.step + 1 + self.recursion_limit
 
     def _start_resume(self: Loop, saved: Any, cmd: Command | None, null_writes: list, conf: dict) -> None:
         """Continue a thread: resume it in place, or replay from an addressed checkpoint."""
