@@ -126,11 +126,6 @@ def test_compiled_graph_exposes_builder_and_nodes() -> None:
     assert "a" in graph.nodes and START in graph.nodes
 
 
-def test_unsupported_node_options_fail_loudly() -> None:
-    with pytest.raises(InvalidGraphError, match="defer"):
-        StateGraph(State).add_node("a", step("a"), defer=True)
-
-
 def test_non_callable_node() -> None:
     with pytest.raises(InvalidGraphError, match="callable"):
         StateGraph(State).add_node("a", 42)  # type: ignore[arg-type]

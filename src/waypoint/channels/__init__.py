@@ -4,8 +4,8 @@ from waypoint.channels.base import MISSING, BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate, register_log_reducer
 from waypoint.channels.delta import DeltaChannel
 from waypoint.channels.ephemeral_value import EphemeralValue
-from waypoint.channels.last_value import AnyValue, LastValue
-from waypoint.channels.named_barrier_value import NamedBarrierValue
+from waypoint.channels.last_value import AnyValue, LastValue, LastValueAfterFinish
+from waypoint.channels.named_barrier_value import NamedBarrierValue, NamedBarrierValueAfterFinish
 from waypoint.channels.topic import Topic
 
 __all__ = [
@@ -16,7 +16,9 @@ __all__ = [
     "DeltaChannel",
     "EphemeralValue",
     "LastValue",
+    "LastValueAfterFinish",
     "NamedBarrierValue",
+    "NamedBarrierValueAfterFinish",
     "Topic",
     "register_log_reducer",
 ]

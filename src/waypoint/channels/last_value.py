@@ -8,7 +8,7 @@ from typing import Any
 from typing_extensions import Self
 
 from waypoint.channels.base import MISSING, SingleValueChannel
-from waypoint.errors import InvalidUpdateError
+from waypoint.errors import EmptyChannelError, InvalidUpdateError
 
 
 class LastValue(SingleValueChannel[Any, Any]):
@@ -56,3 +56,60 @@ class AnyValue(LastValue):
             return False
         self.value = values[-1]
         return True
+
+
+class LastValueAfterFinish(SingleValueChannel[Any, Any]):
+    """Keeps the last value written, but makes it available only once the run is about to
+    finish (``finish()``); consuming it clears it. The trigger of a deferred node."""
+
+    __slots__ = ("finished",)
+
+    def __init__(self, typ: Any = Any, key: str = "") -> None:
+        super().__init__(typ, key)
+        self.value: Any = MISSING
+        self.finished = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LastValueAfterFinish)
+
+    def checkpoint(self) -> Any:
+        return MISSING if self.value is MISSING else (self.value, self.finished)
+
+    def from_checkpoint(self, checkpoint: Any) -> Self:
+        ch = self.__class__(self.typ, self.key)
+        if checkpoint is not MISSING and checkpoint is not None:
+            ch.value, ch.finished = checkpoint
+        return ch
+
+    def copy(self) -> Self:
+        ch = self.__class__(self.typ, self.key)
+        ch.value, ch.finished = self.value, self.finished
+        return ch
+
+    def update(self, values: Sequence[Any]) -> bool:
+        if not values:
+            return False
+        self.finished = False
+        self.value = values[-1]
+        return True
+
+    def consume(self) -> bool:
+        if self.finished:
+            self.finished = False
+            self.value = MISSING
+            return True
+        return False
+
+    def finish(self) -> bool:
+        if not self.finished and self.value is not MISSING:
+            self.finished = True
+            return True
+        return False
+
+    def get(self) -> Any:
+        if self.value is MISSING or not self.finished:
+            raise EmptyChannelError(self.key)
+        return self.value
+
+    def is_available(self) -> bool:
+        return self.finished and self.value is not MISSING

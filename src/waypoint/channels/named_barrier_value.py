@@ -66,3 +66,53 @@ class NamedBarrierValue(BaseChannel[None, str]):
             self.seen = frozenset()
             return True
         return False
+
+
+class NamedBarrierValueAfterFinish(NamedBarrierValue):
+    """A fan-in barrier into a deferred node: once every named writer has written, it waits
+    for the run to be about to finish (``finish()``) before it becomes available."""
+
+    __slots__ = ("finished",)
+
+    def __init__(self, typ: Any = str, names: Sequence[str] | set[str] = (), key: str = "") -> None:
+        super().__init__(typ, names, key)
+        self.finished = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NamedBarrierValueAfterFinish) and other.names == self.names
+
+    def from_checkpoint(self, checkpoint: Any) -> Self:
+        ch = self.__class__(self.typ, self.names, self.key)
+        if checkpoint is not MISSING and checkpoint is not None:
+            seen, ch.finished = checkpoint
+            ch.seen = frozenset(seen)
+        return ch
+
+    def copy(self) -> Self:
+        ch = self.__class__(self.typ, self.names, self.key)
+        ch.seen, ch.finished = self.seen, self.finished
+        return ch
+
+    def checkpoint(self) -> Any:
+        return (set(self.seen), self.finished) if self.seen or self.finished else MISSING
+
+    def get(self) -> None:
+        if not self.finished or self.seen != self.names:
+            raise EmptyChannelError(self.key)
+        return None
+
+    def is_available(self) -> bool:
+        return self.finished and self.seen == self.names
+
+    def consume(self) -> bool:
+        if self.finished and self.seen == self.names:
+            self.finished = False
+            self.seen = frozenset()
+            return True
+        return False
+
+    def finish(self) -> bool:
+        if not self.finished and self.seen == self.names:
+            self.finished = True
+            return True
+        return False

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from waypoint._langchain import is_runnable, runnable_node
 from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.ephemeral_value import EphemeralValue
-from waypoint.channels.named_barrier_value import NamedBarrierValue
+from waypoint.channels.last_value import LastValueAfterFinish
+from waypoint.channels.named_barrier_value import NamedBarrierValue, NamedBarrierValueAfterFinish
 from waypoint.channels.topic import Topic
 from waypoint.errors import InvalidUpdateError
 from waypoint.graph._called import called_subgraph
@@ -93,8 +94,9 @@ def compile_graph(
     channels: dict[str, Any] = {k: ch.copy() for k, ch in builder.channels.items()}
     channels[START] = EphemeralValue(Any, key=START)
     channels[TASKS] = Topic(Send, accumulate=False, key=TASKS)
-    for node in builder.nodes:
-        channels[branch_channel(node)] = EphemeralValue(Any, guard=False, key=branch_channel(node))
+    for node, spec in builder.nodes.items():
+        key = branch_channel(node)
+        channels[key] = LastValueAfterFinish(Any, key=key) if spec.defer else EphemeralValue(Any, guard=False, key=key)
     static: dict[str, list[tuple[str, Any]]] = {}
     triggers: dict[str, list[str]] = {n: [branch_channel(n)] for n in builder.nodes}
     for src, dst in builder.edges:
@@ -103,7 +105,8 @@ def compile_graph(
     for starts, dst in builder.waiting_edges:
         key = f"join:{'+'.join(starts)}:{dst}"
         if key not in channels:
-            channels[key] = NamedBarrierValue(str, set(starts), key=key)
+            deferred = dst != END and builder.nodes[dst].defer
+            channels[key] = (NamedBarrierValueAfterFinish if deferred else NamedBarrierValue)(str, set(starts), key=key)
             if dst != END:
                 triggers[dst].append(key)
         for s in starts:

@@ -26,8 +26,10 @@ class NodeSpec:
     def __init__(
         self, fn: Any, input_schema: Any, retry_policy: Any, metadata: Any, ends: Any,
         cache_policy: Any = None,
+        defer: bool = False,
     ) -> None:
         self.fn = fn
+        self.defer = defer
         self.input_schema = input_schema
         self.retry_policy = retry_policy
         self.metadata = metadata
@@ -173,8 +175,6 @@ class StateGraph:
         retry_policy = retry_policy or kwargs.pop("retry", None)
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
-        if defer:
-            raise InvalidGraphError("add_node(defer=...) is not supported by waypoint")
         _check_cache_policy(cache_policy)
         if isinstance(node, str):
             name, fn = node, action
@@ -199,7 +199,7 @@ class StateGraph:
         ends = tuple(destinations) if destinations else (
             literal_destinations(fn) if plain else None
         )
-        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends, cache_policy)
+        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends, cache_policy, bool(defer))
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:

@@ -402,8 +402,20 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         for ch in clear_only or self.graph.step_scoped:
             if ch not in grouped and ch in values and channels[ch].update(()):
                 updated.add(ch)
+        if self.graph.finish_channels and not clear_only:
+            self._finish_if_idle(updated)
         self._bump(updated)
         self.updated = updated
+
+    def _finish_if_idle(self, updated: set[str]) -> None:
+        """When no node would run next, let the channels waiting for the run's end (deferred
+        nodes' triggers) become available."""
+        channels, t2n = self.channels, self.graph.trigger_to_nodes
+        if any(ch in t2n and channels[ch].is_available() for ch in updated):
+            return
+        for ch in self.graph.finish_channels:
+            if channels[ch].finish():
+                updated.add(ch)
 
     def _bump(self, changed: set[str]) -> None:
         if not changed:

@@ -98,6 +98,10 @@ class Pregel(RunnableMixin, InspectMixin):
             for k, ch in channels.items()
             if isinstance(ch, EphemeralValue) or (isinstance(ch, Topic) and not ch.accumulate)
         )
+        # channels that wait for the run's end (deferred nodes' triggers): none, no cost
+        self.finish_channels = tuple(
+            k for k, ch in channels.items() if type(ch).finish is not BaseChannel.finish
+        )
         self.log_channels = frozenset(
             k for k, ch in channels.items() if isinstance(ch, BinaryOperatorAggregate)
         )
