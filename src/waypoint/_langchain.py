@@ -8,6 +8,7 @@ LangGraph does with it: message-like values become message objects in ``add_mess
 
 from __future__ import annotations
 
+import importlib
 import sys
 from types import SimpleNamespace
 from typing import Any
@@ -55,6 +56,69 @@ def require(feature: str) -> SimpleNamespace:
             f"{feature} needs langchain-core: pip install langchain-core"
         )
     return ns
+
+
+# --- types the serializer loads by default ---------------------------------------------------
+
+# LangChain's data classes that graphs keep in their state: messages (and their chunks),
+# documents, agent steps, generations and prompt values. They are plain pydantic data whose
+# loading runs no user code, so the serializer loads them without ``allowed_types`` (LangGraph's
+# does too), importing their module itself when langchain-core is installed and stored data
+# names one of them. Tool calls and content blocks are TypedDicts, stored as plain dicts.
+SAFE_TYPES: frozenset[tuple[str, str]] = frozenset(
+    [
+        *(
+            (f"langchain_core.messages.{module}", name)
+            for module, base in (
+                ("base", "Base"), ("human", "Human"), ("ai", "AI"), ("system", "System"),
+                ("chat", "Chat"), ("tool", "Tool"), ("function", "Function"),
+            )
+            for name in (f"{base}Message", f"{base}MessageChunk")
+        ),
+        ("langchain_core.messages.modifier", "RemoveMessage"),
+        ("langchain_core.documents.base", "Document"),
+        ("langchain_core.agents", "AgentAction"),
+        ("langchain_core.agents", "AgentActionMessageLog"),
+        ("langchain_core.agents", "AgentFinish"),
+        ("langchain_core.agents", "AgentStep"),
+        ("langchain_core.outputs.generation", "Generation"),
+        ("langchain_core.outputs.generation", "GenerationChunk"),
+        ("langchain_core.outputs.chat_generation", "ChatGeneration"),
+        ("langchain_core.outputs.chat_generation", "ChatGenerationChunk"),
+        ("langchain_core.prompt_values", "ChatPromptValue"),
+        ("langchain_core.prompt_values", "StringPromptValue"),
+    ]
+)
+_SAFE_MODULES = frozenset(module for module, _ in SAFE_TYPES)
+
+
+def is_safe_type(cls: type) -> bool:
+    """Whether ``cls`` is one of LangChain's data classes the serializer loads by default."""
+    return (getattr(cls, "__module__", None), getattr(cls, "__qualname__", None)) in SAFE_TYPES
+
+
+def import_safe_module(module: str, name: str) -> bool:
+    """Import ``module`` when ``(module, name)`` is in :data:`SAFE_TYPES` and langchain-core
+    is installed; True if the module is imported afterwards. Nothing else is ever imported."""
+    if (module, name) not in SAFE_TYPES:
+        return False
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def import_safe_modules() -> bool:
+    """Import every module of :data:`SAFE_TYPES` and LangChain's id mapping (constructor forms
+    name classes by LangChain ids); False when langchain-core is not installed."""
+    try:
+        for module in sorted(_SAFE_MODULES):
+            importlib.import_module(module)
+        importlib.import_module("langchain_core.load.mapping")
+    except ImportError:
+        return False
+    return True
 
 
 # --- messages ------------------------------------------------------------------------------

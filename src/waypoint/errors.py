@@ -97,8 +97,12 @@ class ConfigError(WaypointError, ValueError):
     """A config lacks a required key (``thread_id``) or carries a bad value."""
 
 
-class CorruptCheckpointError(CheckpointError):
-    """A stored row could not be decoded; names thread, checkpoint and channel."""
+class CheckpointReadError(CheckpointError):
+    """A stored row could not be turned back into values; names thread, checkpoint and channel.
+
+    Either its bytes are damaged (:class:`CorruptCheckpointError`) or they are intact but name a
+    class this process may not load (:class:`DisallowedTypeError`).
+    """
 
     def __init__(
         self,
@@ -126,6 +130,10 @@ class CorruptCheckpointError(CheckpointError):
         self.channel = channel
 
 
+class CorruptCheckpointError(CheckpointReadError):
+    """A stored row could not be decoded (damaged bytes, a missing blob, a malformed column)."""
+
+
 class StorageError(CheckpointError):
     """A database driver failed; the original exception is chained."""
 
@@ -145,6 +153,57 @@ class SyncOnEventLoopError(WaypointError, RuntimeError):
 
 class SerializationError(WaypointError, ValueError):
     """A value could not be serialized, or stored bytes could not be (safely) loaded."""
+
+
+class DisallowedTypeError(CheckpointReadError, SerializationError):
+    """Stored data names a class this process will not load: its module is not imported here
+    (loading never imports your modules), the module has no such class, or the serializer's
+    allow-list refuses it. The data itself is intact.
+
+    Fix: import the module before loading (the CLI's ``-I MODULE``), or allow the type
+    (``JsonPlusSerializer(allowed_modules=[...])`` / ``allowed_types=[...]``). Savers raise it
+    with the thread, checkpoint and channel; ``type_name`` is the dotted class name.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type_name: str,
+        module: str | None = None,
+        reason: str = "",
+        thread_id: str | None = None,
+        checkpoint_ns: str | None = None,
+        checkpoint_id: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, thread_id=thread_id, checkpoint_ns=checkpoint_ns,
+            checkpoint_id=checkpoint_id, channel=channel,
+        )
+        self.type_name = type_name
+        self.module = module if module is not None else type_name.rpartition(".")[0]
+        self.reason = reason
+        self.detail = message
+
+    def located(self, **where: str | None) -> DisallowedTypeError:
+        """The same error naming where the value is stored (thread, namespace, checkpoint, channel)."""
+        return DisallowedTypeError(
+            self.detail, type_name=self.type_name, module=self.module, reason=self.reason, **where
+        )
+
+
+def read_error(message: str, exc: BaseException | None = None, **where: str | None) -> CheckpointReadError:
+    """What a saver raises for a row it cannot decode: the :class:`DisallowedTypeError` that
+    caused it (now naming the place), else a :class:`CorruptCheckpointError`."""
+    seen = 0
+    cause = exc
+    while cause is not None and seen < 16:
+        if isinstance(cause, DisallowedTypeError):
+            return cause.located(**where)
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return CorruptCheckpointError(message, **where)
 
 
 class CorruptStoreItemError(SerializationError):

@@ -62,7 +62,7 @@ def _skipped(err: str) -> None:
     for thread in (BAD_JSON, BAD_BLOB):
         [line] = [x for x in lines if x.startswith(f"skipped thread {thread!r}")]
         assert "CorruptCheckpointError" in line and f"thread_id={thread!r}" in line, line
-    assert lines[-1] == "Error: 2 thread(s) could not be read (corrupt checkpoints) and were skipped", lines
+    assert lines[-1] == "Error: 2 thread(s) could not be read and were skipped: 2 with corrupt checkpoints", lines
 
 
 def test_saver_list_names_the_corrupt_row_only_when_it_reaches_it(corrupt_db: tuple[str, dict[str, str]]) -> None:

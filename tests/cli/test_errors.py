@@ -103,7 +103,8 @@ def test_user_classes_need_import(tmp_path: Path, monkeypatch) -> None:  # type:
     sys.modules.pop("wp_usermod", None)
     url = f"sqlite:///{db}"
     line = fail("show", "t", url=url, cwd=tmp_path)
-    assert "module 'wp_usermod' is not imported" in line and "pass --import MODULE" in line
+    assert line.startswith("Error: DisallowedTypeError: ") and "Corrupt" not in line, line
+    assert "module 'wp_usermod' is not imported" in line and "-I wp_usermod" in line, line
     data = run("-I", "wp_usermod", "show", "t", "--json", url=url, cwd=tmp_path).json
     assert data["values"] == {"ticket": {"id": 7, "title": "PRINTER ON FIRE"}}
 

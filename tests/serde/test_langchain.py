@@ -10,7 +10,7 @@ import pytest
 from tests.serde._helpers import assert_same
 from tests.serde.test_roundtrip import Address, Point
 from waypoint.checkpoint.serde import JsonPlusSerializer
-from waypoint.errors import SerializationError
+from waypoint.errors import DisallowedTypeError, SerializationError
 
 
 class FakeSerializable:
@@ -148,7 +148,13 @@ def test_ext46_constructs_only_langchain_serializable_classes() -> None:
     data = ormsgpack.packb(ormsgpack.Ext(codes.LC_CONSTRUCTOR, ormsgpack.packb(payload)))
     out = JsonPlusSerializer().loads_typed(("msgpack", data))
     assert type(out) is cls and out.content == "hi" and out.id == "7"
-    with pytest.raises(SerializationError, match="strict=True"):
+    # LangChain's message classes are on the default allow-list, even with strict=True (as in
+    # LangGraph's strict msgpack mode); other Serializable classes still need listing
+    assert JsonPlusSerializer(strict=True).loads_typed(("msgpack", data)) == out
+    prompts = pytest.importorskip("langchain_core.prompt_values")
+    other = [prompts.PromptValue.__module__, "ImagePromptValue", {"image_url": {"url": "x"}}]
+    data = ormsgpack.packb(ormsgpack.Ext(codes.LC_CONSTRUCTOR, ormsgpack.packb(other)))
+    with pytest.raises(DisallowedTypeError, match="strict=True"):
         JsonPlusSerializer(strict=True).loads_typed(("msgpack", data))
     payload = [__name__, "FakeSerializable", {"content": "x"}]
     data = ormsgpack.packb(ormsgpack.Ext(codes.LC_CONSTRUCTOR, ormsgpack.packb(payload)))

@@ -43,7 +43,7 @@ from waypoint.checkpoint._fresh import RAW as _RAW
 from waypoint.checkpoint._fresh import rebuild, state_of
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, levels, live_lineages, plan_write
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CorruptCheckpointError, read_error
 
 EMPTY = ("empty", b"")
 Typed = tuple[str, bytes]
@@ -315,8 +315,8 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
             except CorruptCheckpointError:
                 raise
             except Exception as exc:
-                raise CorruptCheckpointError(
-                    f"cannot decode stored value: {exc}",
+                raise read_error(
+                    f"cannot decode stored value: {exc}", exc,
                     thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel,
                 ) from exc
         checkpoint["channel_values"] = values
@@ -326,8 +326,8 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
             try:
                 pending.append((task_id, channel, self.serde.loads_typed(typed)))
             except Exception as exc:
-                raise CorruptCheckpointError(
-                    f"cannot decode pending write of task {task_id!r}: {exc}",
+                raise read_error(
+                    f"cannot decode pending write of task {task_id!r}: {exc}", exc,
                     thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel,
                 ) from exc
         return CheckpointTuple(

@@ -23,8 +23,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _hint(message: str) -> str:
     """A fix for the errors users meet most when pointing the command at their data."""
-    if "is not imported" in message and "module" in message:
-        return " (pass --import MODULE so the command can load your classes)"
     if "EncryptedSerializer" in message and not os.environ.get("WAYPOINT_AES_KEY"):
         return " (set WAYPOINT_AES_KEY to read encrypted checkpoints)"
     return ""

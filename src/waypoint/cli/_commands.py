@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from waypoint.cli import _export, _inspect, _render, _retention, _transfer, _walk
+from waypoint.cli import _export, _inspect, _mainmod, _render, _retention, _transfer, _walk
 from waypoint.cli._urls import CliError, make_serde, open_saver, open_store, parse_url
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CheckpointReadError
 
 URL_HELP = "Database URL: sqlite:///file.db, postgresql://user@host/db or mongodb://host/db (default: $WAYPOINT_URL)."
 
@@ -47,8 +47,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @contextmanager
-def progress(label: str, total: int | None) -> Iterator[Callable[[str], None]]:
-    """A Rich progress bar on stderr when it is a terminal; yields an ``advance(name)``."""
+def progress(label: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A Rich progress bar on stderr when it is a terminal (nothing when piped); yields an
+    ``advance(name, n=1)``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     bar = Progress(
@@ -57,21 +58,26 @@ def progress(label: str, total: int | None) -> Iterator[Callable[[str], None]]:
     )
     with bar:
         task = bar.add_task(label, total=total, item="")
-        yield lambda name: bar.update(task, advance=1, item=name)
+        yield lambda name, n=1: bar.update(task, advance=n, item=name)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--url", "-u", envvar="WAYPOINT_URL", help=URL_HELP)
 @click.option("--import", "-I", "modules", multiple=True, metavar="MODULE",
               help="Import MODULE first so its classes (dataclasses, models) in checkpoints can be decoded. Repeatable.")
+@click.option("--main", "main_program", metavar="PROGRAM.py|MODULE",
+              help="Load classes the writing program defined in its __main__ from this file or module (its "
+                   "`if __name__ == '__main__'` block does not run).")
 @click.version_option(package_name="waypoint", prog_name="waypoint")
 @click.pass_context
-def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...]) -> None:
+def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...], main_program: str | None) -> None:
     """Inspect, export, migrate and prune waypoint checkpoints.
 
-    Set the AES key in WAYPOINT_AES_KEY to read checkpoints written with EncryptedSerializer.
+    LangChain's messages and documents load without options; import your own classes with
+    -I MODULE. Set the AES key in WAYPOINT_AES_KEY to read checkpoints written with
+    EncryptedSerializer.
     """
-    if modules and "" not in sys.path and os.getcwd() not in sys.path:
+    if (modules or main_program) and "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # modules of the project the command runs in
     for name in ("waypoint.types", "waypoint.graph.message", *modules):
         try:
@@ -79,23 +85,9 @@ def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...]) -> None:
         except ImportError as exc:
             if name in modules:
                 raise CliError(f"cannot import module {name!r}: {exc}") from None
-    _import_message_classes()
+    if main_program:
+        _mainmod.adopt(main_program)
     ctx.obj = {"url": url}
-
-
-def _import_message_classes() -> None:
-    """With langchain-core installed, graphs store LangChain message objects; the serializer
-    rebuilds a class only when its module is imported, and ``langchain_core.messages`` loads
-    its submodules lazily, so touch every public name to import them."""
-    try:
-        messages = importlib.import_module("langchain_core.messages")
-    except ImportError:
-        return
-    for name in getattr(messages, "__all__", ()):
-        try:
-            getattr(messages, name)
-        except (AttributeError, ImportError):
-            continue
 
 
 # --- read commands -------------------------------------------------------------------------------
@@ -239,7 +231,7 @@ def export_cmd(ctx: click.Context, thread_ids: tuple[str, ...], all_threads: boo
                     recs = _transfer.thread_records(saver, t, serde)
                     try:  # the thread's whole listing is read before its first record
                         first = next(recs)
-                    except CorruptCheckpointError as exc:
+                    except CheckpointReadError as exc:
                         damaged.add(exc, t)
                     else:
                         yield first
@@ -316,7 +308,8 @@ def prune(ctx: click.Context, keep_last: int | None, older_than: float | None, t
     with open_saver(_url(ctx)) as saver:
         plan = _retention.prune_plan(saver, list(thread_ids), keep_last=keep_last, older_than_days=older_than)
         if not dry_run:
-            _retention.run_prune(saver, plan)
+            with progress("prune", sum(1 for p in plan if p["delete"])) as advance:
+                _retention.run_prune(saver, plan, advance)
     deleted = sum(p["delete"] for p in plan)
     touched = sum(1 for p in plan if p["delete"])
     verb = "would delete" if dry_run else "deleted"
@@ -337,7 +330,8 @@ def delete(ctx: click.Context, thread_ids: tuple[str, ...], pairs: tuple[str, ..
         plan = _retention.delete_plan(saver, list(thread_ids), parse_pairs(pairs, "--metadata"))
         if not dry_run and plan:
             _confirm(yes, f"delete {len(plan)} thread(s)")
-            _retention.run_delete(saver, plan)
+            with progress("delete", len(plan)) as advance:
+                _retention.run_delete(saver, plan, advance)
     n = sum(p["checkpoints"] for p in plan)
     verb = "would delete" if dry_run else "deleted"
     names = ", ".join(p["thread_id"] for p in plan[:5]) + (", ..." if len(plan) > 5 else "")

@@ -25,7 +25,7 @@ from typing import Any
 from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, metadata_matches
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.cli._urls import CliError
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CheckpointReadError
 
 START = "__start__"
 TASKS = "__pregel_tasks"
@@ -212,7 +212,7 @@ def thread_exists(saver: BaseCheckpointSaver, thread_id: str) -> bool:
     """Whether the thread has a checkpoint (one whose row is corrupt counts: it exists)."""
     try:
         return next(iter(saver.list(thread_config(thread_id), limit=1)), None) is not None
-    except CorruptCheckpointError:
+    except CheckpointReadError:
         return True
 
 
@@ -440,7 +440,7 @@ def checkpoint_counts(saver: BaseCheckpointSaver, thread_ids: Iterable[str] | No
             for t in source:
                 thread_id, ns, _ = ids(t)
                 out.setdefault(thread_id, {}).setdefault(ns, []).append(t.checkpoint.get("ts", ""))
-        except CorruptCheckpointError as exc:
+        except CheckpointReadError as exc:
             if damaged is None or wanted is None:
                 raise
             damaged.add(exc, wanted)

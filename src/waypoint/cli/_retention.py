@@ -14,7 +14,7 @@ thread with holes in its history could not be read back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -63,14 +63,22 @@ def prune_plan(
     return plan
 
 
-def run_prune(saver: BaseCheckpointSaver, plan: list[dict[str, Any]]) -> None:
-    """One ``prune`` call per distinct keep count, for the threads that lose checkpoints."""
+PRUNE_CHUNK = 100  # threads per prune call: few round trips, and a progress bar that moves
+
+
+def run_prune(saver: BaseCheckpointSaver, plan: list[dict[str, Any]], progress: Callable[..., None] | None = None) -> None:
+    """``prune`` calls per distinct keep count (``PRUNE_CHUNK`` threads each) for the threads
+    that lose checkpoints; ``progress(name, n)`` after each call."""
     groups: dict[int, list[str]] = defaultdict(list)
     for p in plan:
         if p["delete"]:
             groups[p["keep_last"]].append(p["thread_id"])
     for keep, threads in sorted(groups.items()):
-        saver.prune(threads, strategy="keep_latest", keep_last=keep)
+        for i in range(0, len(threads), PRUNE_CHUNK):
+            chunk = threads[i : i + PRUNE_CHUNK]
+            saver.prune(chunk, strategy="keep_latest", keep_last=keep)
+            if progress is not None:
+                progress(chunk[-1], len(chunk))
 
 
 def delete_plan(
@@ -96,9 +104,11 @@ def delete_plan(
     ]
 
 
-def run_delete(saver: BaseCheckpointSaver, plan: list[dict[str, Any]]) -> None:
+def run_delete(saver: BaseCheckpointSaver, plan: list[dict[str, Any]], progress: Callable[..., None] | None = None) -> None:
     for p in plan:
         saver.delete_thread(p["thread_id"])
+        if progress is not None:
+            progress(p["thread_id"])
 
 
 __all__ = ["delete_plan", "prune_plan", "run_delete", "run_prune"]

@@ -28,7 +28,7 @@ from waypoint.cli import _export
 from waypoint.cli._inspect import ids, parent_id, thread_config, thread_exists
 from waypoint.cli._replace import discard, swap, temp_id
 from waypoint.cli._urls import CliError
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CheckpointReadError
 
 STORE_PAGE = 500
 Progress = Callable[[str], None]
@@ -283,7 +283,7 @@ def all_thread_ids(saver: BaseCheckpointSaver) -> list[str]:
 class SourceDamaged(Exception):
     """A source thread has a corrupt row: the thread is skipped, not the whole command."""
 
-    def __init__(self, error: CorruptCheckpointError) -> None:
+    def __init__(self, error: CheckpointReadError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -291,7 +291,7 @@ class SourceDamaged(Exception):
 def _source_records(src: BaseCheckpointSaver, thread_id: str, serde: SerializerProtocol) -> Iterator[dict[str, Any]]:
     try:
         yield from _skip_header(thread_records(src, thread_id, serde))
-    except CorruptCheckpointError as exc:
+    except CheckpointReadError as exc:
         raise SourceDamaged(exc) from exc
 
 
@@ -360,7 +360,7 @@ def migrate(src: BaseCheckpointSaver, dst: BaseCheckpointSaver, serde: Serialize
         if dry_run:
             try:
                 found = [len(t.pending_writes or ()) for t in src.list(thread_config(thread_id))]
-            except CorruptCheckpointError as exc:
+            except CheckpointReadError as exc:
                 damaged.add(exc, thread_id)
                 continue
             summary["checkpoints"] += len(found)

@@ -1,6 +1,6 @@
 """Walking every thread of a database when some of its rows are corrupt.
 
-A saver's ``list`` raises ``CorruptCheckpointError`` (naming thread, namespace, checkpoint and
+A saver's ``list`` raises ``CheckpointReadError`` (naming thread, namespace, checkpoint and
 channel) when it reaches an undecodable row, after handing out the rows before it. The commands
 that walk many threads (``threads``, ``stats``, ``export --all``, ``migrate``) must not stop
 there: they note the damaged thread in a :class:`Damaged`, go on with the others, print the
@@ -22,16 +22,16 @@ from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from waypoint.cli._inspect import ids, thread_config
 from waypoint.cli._replace import backend_kind
 from waypoint.cli._urls import CliError
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CheckpointReadError, DisallowedTypeError
 
 
 class Damaged:
     """Threads skipped because a row of theirs could not be decoded: id -> the error."""
 
     def __init__(self) -> None:
-        self.errors: dict[str, CorruptCheckpointError] = {}
+        self.errors: dict[str, CheckpointReadError] = {}
 
-    def add(self, exc: CorruptCheckpointError, thread_id: str | None = None) -> None:
+    def add(self, exc: CheckpointReadError, thread_id: str | None = None) -> None:
         self.errors.setdefault(str(thread_id if thread_id is not None else exc.thread_id), exc)
 
     def __contains__(self, thread_id: object) -> bool:
@@ -68,7 +68,7 @@ def tuples(saver: BaseCheckpointSaver, damaged: Damaged) -> Iterator[CheckpointT
             seen.add(ids(t))
             yield t
         return
-    except CorruptCheckpointError as exc:
+    except CheckpointReadError as exc:
         damaged.add(exc)
     for thread_id in thread_ids(saver):
         if thread_id in damaged:
@@ -77,7 +77,7 @@ def tuples(saver: BaseCheckpointSaver, damaged: Damaged) -> Iterator[CheckpointT
             for t in saver.list(thread_config(thread_id)):
                 if ids(t) not in seen:
                     yield t
-        except CorruptCheckpointError as exc:
+        except CheckpointReadError as exc:
             damaged.add(exc, thread_id)
 
 
@@ -88,7 +88,14 @@ def report(damaged: Damaged) -> None:
     for thread_id, exc in sorted(damaged.errors.items()):
         text = str(exc).strip().splitlines()
         click.echo(f"skipped thread {thread_id!r}: {type(exc).__name__}: {text[0] if text else ''}", err=True)
-    raise CliError(f"{len(damaged.errors)} thread(s) could not be read (corrupt checkpoints) and were skipped")
+    typed = sorted({e.type_name for e in damaged.errors.values() if isinstance(e, DisallowedTypeError)})
+    corrupt = len(damaged.errors) - sum(isinstance(e, DisallowedTypeError) for e in damaged.errors.values())
+    parts = [f"{corrupt} with corrupt checkpoints"] if corrupt else []
+    if typed:
+        names = ", ".join(typed[:3]) + (", ..." if len(typed) > 3 else "")
+        parts.append(f"{len(damaged.errors) - corrupt} holding types this command may not load ({names}: "
+                     "start with -I MODULE, or --main PROGRAM.py for classes of a program's __main__)")
+    raise CliError(f"{len(damaged.errors)} thread(s) could not be read and were skipped: {'; '.join(parts)}")
 
 
 __all__ = ["Damaged", "report", "thread_ids", "tuples"]

@@ -29,7 +29,7 @@ from waypoint.checkpoint.base import (
 )
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, assemble_chunks, levels
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import CorruptCheckpointError
+from waypoint.errors import CheckpointReadError, CorruptCheckpointError, read_error
 
 EMPTY_TYPE = "empty"
 _SKIP = ("channel_values", "channel_versions", "channel_logs", "id")
@@ -115,10 +115,11 @@ class Where(NamedTuple):
     checkpoint_ns: str
     checkpoint_id: str | None
 
-    def corrupt(self, message: str, channel: str | None = None, exc: BaseException | None = None) -> CorruptCheckpointError:
+    def corrupt(self, message: str, channel: str | None = None, exc: BaseException | None = None) -> CheckpointReadError:
         detail = f"{message}: {type(exc).__name__}: {exc}" if exc is not None else message
-        return CorruptCheckpointError(
+        return read_error(
             detail,
+            exc,
             thread_id=self.thread_id,
             checkpoint_ns=self.checkpoint_ns,
             checkpoint_id=self.checkpoint_id,

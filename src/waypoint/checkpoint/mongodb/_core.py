@@ -43,7 +43,7 @@ from waypoint.checkpoint.mongodb import _docs as d
 from waypoint.checkpoint.mongodb._docs import EMPTY_TYPE, N, T, Names, key
 from waypoint.checkpoint.mongodb._exec import Bulk, Command, Find, Indexes, Next, Open, TransactionConflict, Txn
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import CorruptCheckpointError, SetupError, StorageError
+from waypoint.errors import CheckpointReadError, SetupError, StorageError, read_error
 
 MAX_ATTEMPTS = 8
 FIRST_BATCH, BATCH = 16, 128
@@ -307,7 +307,7 @@ def list_checkpoints(
         if not docs:
             return
         for tup in (yield from load_each(ctx, docs)):
-            if isinstance(tup, CorruptCheckpointError):
+            if isinstance(tup, CheckpointReadError):
                 raise tup  # named, once every row before it went out
             yield Emit(tup)
         size = BATCH
@@ -330,20 +330,20 @@ def load(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple
     whole batch, whatever its size or number of threads."""
     out = yield from load_each(ctx, docs)
     for tup in out:
-        if isinstance(tup, CorruptCheckpointError):
+        if isinstance(tup, CheckpointReadError):
             raise tup
     return out  # type: ignore[return-value]
 
 
-def load_each(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple | CorruptCheckpointError]]:
+def load_each(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[CheckpointTuple | CheckpointReadError]]:
     """Like :func:`load`, with the error of each undecodable document in its place, so a
     listing can hand out the rows before it."""
     rows: list[tuple[Mapping[str, Any], Any, Any]] = []
-    failed: dict[int, CorruptCheckpointError] = {}
+    failed: dict[int, CheckpointReadError] = {}
     for i, doc in enumerate(docs):
         try:
             rows.append((doc, *d.decode_checkpoint(ctx.serde, doc)))
-        except CorruptCheckpointError as exc:
+        except CheckpointReadError as exc:
             failed[i] = exc
     blob_ids = sorted({
         key(doc[T], doc[N], ch, str(v)) for doc, cp, _ in rows for ch, v in cp["channel_versions"].items()
@@ -364,7 +364,7 @@ def load_each(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[Checkpoint
     writes: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for w in (yield Find(ctx.names.writes, {"checkpoint_key": {"$in": [doc["_id"] for doc, _, _ in rows]}})):
         writes[w["checkpoint_key"]].append(w)
-    out: list[CheckpointTuple | CorruptCheckpointError] = []
+    out: list[CheckpointTuple | CheckpointReadError] = []
     decoded = iter(rows)
     for i in range(len(docs)):
         if i in failed:
@@ -373,7 +373,7 @@ def load_each(ctx: Ctx, docs: Sequence[Mapping[str, Any]]) -> Op[list[Checkpoint
         doc, cp, md = next(decoded)
         try:
             out.append(_tuple(ctx, doc, cp, md, blobs, pages, writes.get(doc["_id"], [])))
-        except CorruptCheckpointError as exc:
+        except CheckpointReadError as exc:
             out.append(exc)
     return out
 
@@ -390,9 +390,9 @@ def _tuple(
     thread_id, ns, checkpoint_id = doc[T], doc[N], doc["checkpoint_id"]
     loads = ctx.serde.loads_typed
 
-    def corrupt(message: str, channel: str | None) -> CorruptCheckpointError:
-        return CorruptCheckpointError(
-            message, thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel
+    def corrupt(message: str, channel: str | None, exc: BaseException | None = None) -> CheckpointReadError:
+        return read_error(
+            message, exc, thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel
         )
 
     values: dict[str, Any] = {}
@@ -408,14 +408,14 @@ def _tuple(
             else:
                 values[channel] = loads((blob["type"], bytes(blob["value"])))
         except Exception as exc:
-            raise corrupt(f"cannot decode stored value: {exc!r}", channel) from exc
+            raise corrupt(f"cannot decode stored value: {exc!r}", channel, exc) from exc
     checkpoint["channel_values"] = values
     pending = []
     for w in sorted(writes, key=lambda w: (str(w.get("task_path", "")), str(w.get("task_id")), w.get("idx", 0))):
         try:
             pending.append((w["task_id"], w["channel"], loads((w["type"], bytes(w["value"])))))
         except Exception as exc:
-            raise corrupt(f"cannot decode pending write of task {w.get('task_id')!r}: {exc!r}", w.get("channel")) from exc
+            raise corrupt(f"cannot decode pending write of task {w.get('task_id')!r}: {exc!r}", w.get("channel"), exc) from exc
     parent = doc.get("parent_checkpoint_id")
     return CheckpointTuple(
         config=make_config(thread_id, ns, checkpoint_id),

@@ -26,7 +26,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from waypoint.checkpoint.base import Checkpoint, CheckpointMetadata, copy_checkpoint
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, decode_chain
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import CorruptCheckpointError, InvalidFilterError
+from waypoint.errors import CorruptCheckpointError, InvalidFilterError, read_error
 
 EMPTY_TYPE = "empty"
 SCHEMA_VERSION = 1
@@ -241,7 +241,7 @@ def decode_checkpoint(serde: SerializerProtocol, doc: Mapping[str, Any]) -> tupl
             raise ValueError("not a checkpoint")
         return copy_checkpoint(row), dict(metadata)  # type: ignore[return-value]
     except Exception as exc:
-        raise CorruptCheckpointError(f"cannot decode stored checkpoint: {exc}", **where) from exc
+        raise read_error(f"cannot decode stored checkpoint: {exc}", exc, **where) from exc
 
 
 def log_of(doc: Mapping[str, Any]) -> tuple[LogRef, Lineage]:

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from waypoint.checkpoint.serde._policy import TypePolicy
+from waypoint.checkpoint.serde._policy import TypePolicy, disallowed
 from waypoint.checkpoint.serde._rebuild import from_constructor
 from waypoint.checkpoint.serde._stdlib import make_deque, make_pattern, make_zone
 from waypoint.errors import SerializationError
@@ -160,18 +160,21 @@ class JsonReviver:
         if builtin is not None:
             return builtin(args, kwargs)
         cls = _find_lc_class(ident)
+        if cls is None and ident[0] in ("langchain", "langchain_core"):
+            from waypoint import _langchain
+
+            if _langchain.import_safe_modules():  # LangChain's data classes, by their ids
+                cls = _find_lc_class(ident)
+        module = ".".join(ident[:-1])
         if cls is not None and not isinstance(cls, type):
-            raise SerializationError(
-                f"refusing to load {dotted!r}: not an allowed type (it is not a class)"
-            )
+            raise disallowed(module, ident[-1], "not a class", "not an allowed type (it is not a class)")
         if cls is None:
-            module = ".".join(ident[:-1])
-            reason = (
-                f"module {module!r} is not imported (loading never imports modules)"
-                if module not in sys.modules
-                else "no such class"
-            )
-            raise SerializationError(f"refusing to load {dotted!r}: {reason}")
+            if module not in sys.modules:
+                raise disallowed(
+                    module, ident[-1], "not imported",
+                    f"module {module!r} is not imported (loading never imports your modules)",
+                )
+            raise disallowed(module, ident[-1], "unknown", f"module {module!r} has no such class")
         return from_constructor(self.policy, cls, args, kwargs)
 
 

@@ -3,7 +3,10 @@
 A class reference is a ``(module, qualname)`` pair. It is resolved only through modules that are
 already in ``sys.modules``, by looking names up in the module's and classes' own ``__dict__``
 (so a module-level ``__getattr__`` that lazily imports is never triggered), and the class found
-must carry that same module and qualname. Nothing here imports a module or calls a callable.
+must carry that same module and qualname. Nothing here calls a callable; the one import it
+makes is of a ``langchain_core`` module holding one of LangChain's data classes that are allowed
+by default (``_langchain.SAFE_TYPES``), when stored data names that class. A reference that
+cannot be loaded raises ``DisallowedTypeError`` saying how to allow it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from waypoint.errors import SerializationError
+from waypoint.errors import DisallowedTypeError, SerializationError
 
 Kind = Literal[
     "enum", "dataclass", "pydantic", "pydantic_v1", "namedtuple", "exception", "object", "lc"
@@ -142,10 +145,15 @@ class TypePolicy:
     def _resolve(self, module: str, qualname: str, kind: Kind) -> type:
         dotted = f"{module}.{qualname}"
         mod = sys.modules.get(module)
+        if mod is None and module.startswith("langchain_core."):
+            from waypoint import _langchain
+
+            if _langchain.import_safe_module(module, qualname):
+                mod = sys.modules.get(module)
         if mod is None:
-            raise SerializationError(
-                f"refusing to load {dotted!r}: module {module!r} is not imported "
-                "(loading never imports modules; import it before loading)"
+            raise disallowed(
+                module, qualname, "not imported",
+                f"module {module!r} is not imported (loading never imports your modules)",
             )
         obj: Any = mod
         for part in qualname.split("."):
@@ -155,15 +163,12 @@ class TypePolicy:
                 namespace = {}
             obj = namespace.get(part)
             if obj is None:
-                raise SerializationError(f"refusing to load {dotted!r}: no such class")
+                raise disallowed(module, qualname, "unknown", f"module {module!r} has no such class")
         if not isinstance(obj, type):
-            raise SerializationError(
-                f"refusing to load {dotted!r}: not an allowed type (it is not a class)"
-            )
+            raise disallowed(module, qualname, "not a class", "not an allowed type (it is not a class)")
         if obj.__module__ != module or obj.__qualname__ != qualname:
-            raise SerializationError(
-                f"refusing to load {dotted!r}: the name refers to "
-                f"{obj.__module__}.{obj.__qualname__}"
+            raise disallowed(
+                module, qualname, "alias", f"the name refers to {obj.__module__}.{obj.__qualname__}"
             )
         self.check(obj, kind)
         return obj
@@ -195,11 +200,37 @@ class TypePolicy:
         if explicit or (implicit and not self.strict):
             return
         if implicit:
-            raise SerializationError(
-                f"refusing to load {dotted!r}: strict=True requires listing it in "
-                "allowed_types or allowed_modules"
-            )
-        raise SerializationError(
-            f"refusing to load {dotted!r}: not an allowed type; pass allowed_types=[...] or "
-            "allowed_modules=[...] to permit it"
+            if _default_safe(cls):
+                return
+            raise disallowed(cls.__module__, cls.__qualname__, "strict", "strict=True requires listing it in allowed_types or allowed_modules")
+        raise disallowed(cls.__module__, cls.__qualname__, "not allowed", "not an allowed type")
+
+
+def _default_safe(cls: type) -> bool:
+    """LangChain's data classes (messages, documents...) are allowed even with strict=True."""
+    if not cls.__module__.startswith("langchain_core."):
+        return False
+    from waypoint import _langchain
+
+    return _langchain.is_safe_type(cls)
+
+
+def disallowed(module: str, qualname: str, reason: str, why: str) -> DisallowedTypeError:
+    """The error for stored data naming a class this process will not load, with the fix."""
+    dotted = f"{module}.{qualname}"
+    if module == "__main__":
+        fix = (
+            "the class was defined in the writing program's __main__: move it to a module, or "
+            "let the waypoint command load the program with --main PROGRAM.py"
         )
+    elif reason == "not imported":
+        fix = f"import it before loading (the waypoint command: -I {module})"
+    elif reason == "unknown":
+        fix = "this version of the module lacks it (renamed or removed?)"
+    elif reason in ("not a class", "alias"):
+        fix = "stored data may only name classes by their own module and name"
+    else:
+        fix = "pass allowed_types=[...] or allowed_modules=[...] to the serializer to permit it"
+    return DisallowedTypeError(
+        f"refusing to load {dotted!r}: {why}; {fix}", type_name=dotted, module=module, reason=reason
+    )

@@ -7,10 +7,12 @@ pydantic v1/v2 models, NamedTuples, numpy arrays... ``None`` is tagged ``"null"`
 ``"bytes"``/``"bytearray"``. ``"json"`` data (including LangChain's constructor form) is read but
 never written. Pickle is used only with ``pickle_fallback=True``.
 
-Loading never imports a module and never calls an arbitrary callable (see
+Loading never imports the program's modules and never calls an arbitrary callable (see
 ``_policy.TypePolicy``); the only imports it may cause are of data: numpy, waypoint's own
-dependency, for a payload holding an array, and the ``tzdata`` package, which the standard
-library consults for ``ZoneInfo`` keys the system time-zone database lacks.
+dependency, for a payload holding an array, the ``tzdata`` package, which the standard library
+consults for ``ZoneInfo`` keys the system time-zone database lacks, and the ``langchain_core``
+modules of LangChain's message and document classes (``_langchain.SAFE_TYPES``) when a payload
+names one of them.
 """
 
 from __future__ import annotations
