@@ -38,6 +38,16 @@ class GraphBubbleUp(WaypointError):
     (GraphInterrupt, ParentCommand): catch it to let them pass through your own handlers."""
 
 
+class GraphDrained(GraphBubbleUp):
+    """The run stopped at a step boundary because its ``RunControl.request_drain()`` was
+    called (e.g. on SIGTERM); its last checkpoint is saved, so ``invoke(None, config)``
+    continues it later. ``reason`` is what ``request_drain`` was given."""
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        self.reason = reason
+        super().__init__(f"Graph drained: {reason}")
+
+
 class GraphRecursionError(WaypointError, RecursionError):
     """The graph ran more supersteps than ``recursion_limit`` allows."""
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from waypoint.config import var_task
 from waypoint.errors import ConfigError
-from waypoint.pregel.constants import CONF, K_CONTEXT
+from waypoint.pregel.constants import CONF, K_CONTEXT, K_CONTROL
 
 if TYPE_CHECKING:
     from waypoint.pregel.node import Task
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 ContextT = TypeVar("ContextT")
 
-__all__ = ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
+__all__ = ["ExecutionInfo", "RunControl", "Runtime", "ServerInfo", "get_runtime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,33 @@ def _no_op_writer(chunk: Any) -> None:
 
 def _no_op_heartbeat() -> None:
     return None
+
+
+class RunControl:
+    """Ask a running graph to stop cleanly: ``request_drain(reason)`` (from any thread, e.g.
+    a signal handler) makes the run stop before its next step and raise ``GraphDrained``;
+    the step in progress finishes and is checkpointed first. One per run; a drained control
+    stays drained. Pass it as ``invoke(..., control=ctl)``; nodes see it as
+    ``runtime.control`` (and subgraphs share their parent's)."""
+
+    __slots__ = ("_reason",)
+
+    def __init__(self) -> None:
+        self._reason: str | None = None
+
+    def request_drain(self, reason: str = "shutdown") -> None:
+        self._reason = reason  # one attribute write: safe from any thread
+
+    @property
+    def drain_requested(self) -> bool:
+        return self._reason is not None
+
+    @property
+    def drain_reason(self) -> str | None:
+        return self._reason
+
+    def __repr__(self) -> str:
+        return f"RunControl(drain_reason={self._reason!r})"
 
 
 @dataclass(kw_only=True, slots=True, frozen=True)
@@ -102,11 +129,11 @@ class Runtime(Generic[ContextT]):
 
     @property
     def drain_requested(self) -> bool:
-        return False
+        return self.control.drain_requested if self.control is not None else False
 
     @property
     def drain_reason(self) -> str | None:
-        return None
+        return self.control.drain_reason if self.control is not None else None
 
 
 def get_runtime(context_schema: type[ContextT] | None = None) -> Runtime[ContextT]:
@@ -132,14 +159,23 @@ def coerce_context(schema: Any, context: Any) -> Any:
     return context
 
 
-def with_context(config: dict[str, Any] | None, context: Any, schema: Any) -> dict[str, Any] | None:
-    """``config`` carrying the run's ``context`` (None: unchanged, subgraphs inherit it)."""
-    if context is None:
+def with_context(
+    config: dict[str, Any] | None, context: Any, schema: Any, control: Any = None
+) -> dict[str, Any] | None:
+    """``config`` carrying the run's ``context`` and ``control`` (None: unchanged, subgraphs
+    inherit their parent's)."""
+    if context is None and control is None:
         return config
     if config is None:
         task = var_task.get()
         config = task.config if task is not None else {}
-    conf = {**(config.get(CONF) or {}), K_CONTEXT: coerce_context(schema, context)}
+    conf = dict(config.get(CONF) or {})
+    if context is not None:
+        conf[K_CONTEXT] = coerce_context(schema, context)
+    if control is not None:
+        if not isinstance(control, RunControl):
+            raise ConfigError(f"control= must be a waypoint.runtime.RunControl, got {control!r}")
+        conf[K_CONTROL] = control
     return {**config, CONF: conf}
 
 
@@ -151,6 +187,7 @@ def task_runtime(task: Task) -> Runtime[Any]:
         context=(loop.config.get(CONF) or {}).get(K_CONTEXT),
         store=loop.store,
         stream_writer=task.writer,
+        control=loop.control,
         execution_info=ExecutionInfo(
             checkpoint_id=loop.checkpoint_id,
             checkpoint_ns=task.ns,

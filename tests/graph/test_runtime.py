@@ -136,8 +136,8 @@ def test_run_options_waypoint_lacks_are_errors_not_ignored() -> None:
     graph = _graph("waypoint", lambda s: {"out": "x"})
     with pytest.raises(TypeError, match="output_keys"):
         graph.invoke({}, output_keys=["out"])
-    with pytest.raises(TypeError, match="control"):
-        list(graph.stream({}, control=object()))
+    with pytest.raises(ValueError, match="control= must be a waypoint.runtime.RunControl"):
+        list(graph.stream({}, control=object()))  # supported now (RunControl), checked
 
 
 def test_execution_info_patch_and_runtime_override() -> None:

@@ -31,6 +31,7 @@ K_RESUMING: Final = "__wp_resuming"
 K_STREAM: Final = "__wp_stream"
 K_DURABILITY: Final = "__wp_durability"
 K_PARENT: Final = "__wp_parent"
+K_CONTROL: Final = "__wp_control"  # the run's RunControl (``invoke(..., control=...)``)
 K_CONTEXT: Final = "__wp_context"  # the run's Runtime.context (``invoke(..., context=...)``)
 K_REPLAY: Final = "__wp_replay"  # ReplayBound shared by the subgraphs of a replaying run
 K_TARGETS: Final = "__wp_targets"  # subgraph checkpoints a root replay was addressed to

@@ -21,7 +21,7 @@ from waypoint.checkpoint.base import (
     get_thread_id,
     new_checkpoint_id,
 )
-from waypoint.errors import GraphRecursionError, InvalidUpdateError
+from waypoint.errors import GraphDrained, GraphRecursionError, InvalidUpdateError
 from waypoint.pregel.algo import (
     NullResume,
     ReplayBound,
@@ -37,6 +37,7 @@ from waypoint.pregel.constants import (
     DEFAULT_RECURSION_LIMIT,
     INTERRUPT_SEEN,
     K_CHECKPOINT_MAP,
+    K_CONTROL,
     K_NULL_RESUME,
     K_PARENT,
     K_REPLAY,
@@ -57,6 +58,7 @@ from waypoint.pregel.persist import PersistMixin
 from waypoint.pregel.resume import StartMixin
 from waypoint.pregel.node import Task, interrupt_id, make_task_id, task_config
 from waypoint.managed.base import StepInfo
+from waypoint.runtime import RunControl
 from waypoint.types import Interrupt, Send
 
 if TYPE_CHECKING:
@@ -128,6 +130,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         self.pending_put = False
         self.head_id: str | None = None  # the thread's latest checkpoint, when one is addressed
         self.crashed = False
+        # RunControl: drain between steps (one per run, shared with its subgraphs)
+        self.control: Any = conf.get(K_CONTROL) or RunControl()
         self.cache = graph.cache  # node result cache (None: no lookups, no cost)
         self.cache_wanted: list[Task] = []
         self.cache_out: list[tuple[Any, Any]] = []
@@ -265,6 +269,9 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             self.status = "interrupt_before"
             self.emit_static_interrupt()
             return False
+        if self.control is not None and self.control.drain_requested:
+            self.status = "draining"  # after the breakpoint check, as LangGraph
+            return False
         self.emit_task_starts(tasks)
         for t in tasks:
             if t.done:  # restored from the checkpoint's writes: not run again
@@ -318,6 +325,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             self.parent_command = task.parent_command
             return
         if task.error is not None:
+            if isinstance(task.error, GraphDrained):  # a subgraph drained: nothing to record
+                return
             writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
         elif task.interrupted:
             writes = [(INTERRUPT, list(task.interrupts))]

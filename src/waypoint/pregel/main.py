@@ -16,7 +16,7 @@ from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.topic import Topic
 from waypoint.config import var_task
-from waypoint.errors import ConfigError, GraphInterrupt, InvalidUpdateError, ParentCommand
+from waypoint.errors import ConfigError, GraphDrained, GraphInterrupt, InvalidUpdateError, ParentCommand
 from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.constants import (
     CONF,
@@ -315,6 +315,8 @@ class Pregel(RunnableMixin, InspectMixin):
             raise InvalidUpdateError(
                 "A node returned Command(graph=Command.PARENT) but this graph has no parent graph"
             )
+        if status == "draining":
+            raise GraphDrained(loop.control.drain_reason or "shutdown")
         if loop.is_subgraph and status in ("interrupted", "interrupt_before", "interrupt_after"):
             raise GraphInterrupt(loop.pending_interrupts() if status == "interrupted" else ())
 
@@ -362,6 +364,7 @@ class Pregel(RunnableMixin, InspectMixin):
         config: dict[str, Any] | None = None,
         *,
         context: Any = None,
+        control: Any = None,
         stream_mode: Any = None,
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -373,7 +376,7 @@ class Pregel(RunnableMixin, InspectMixin):
         """Run the graph, yielding chunks of the requested stream mode(s); ``context`` is the
         run's ``Runtime.context`` (for nodes and subgraphs)."""
         _refuse_extra("stream", kwargs)
-        config = with_context(config, context, self.context_schema)
+        config = with_context(config, context, self.context_schema, control)
         q: queue.SimpleQueue = queue.SimpleQueue()
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, q.put, subgraphs, durability, interrupt_before, interrupt_after
@@ -397,6 +400,7 @@ class Pregel(RunnableMixin, InspectMixin):
         config: dict[str, Any] | None = None,
         *,
         context: Any = None,
+        control: Any = None,
         stream_mode: Any = None,
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -407,7 +411,7 @@ class Pregel(RunnableMixin, InspectMixin):
     ) -> AsyncIterator[Any]:
         """Async twin of ``stream``."""
         _refuse_extra("astream", kwargs)
-        config = with_context(config, context, self.context_schema)
+        config = with_context(config, context, self.context_schema, control)
         q: asyncio.Queue = asyncio.Queue()
         loop, modes, single = self._stream_loop(
             config, stream_mode, debug, async_sink(q), subgraphs, durability, interrupt_before, interrupt_after
@@ -431,6 +435,7 @@ class Pregel(RunnableMixin, InspectMixin):
         config: dict[str, Any] | None = None,
         *,
         context: Any = None,
+        control: Any = None,
         stream_mode: Any = "values",
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -441,7 +446,7 @@ class Pregel(RunnableMixin, InspectMixin):
         """Run the graph to its end (or an interrupt) and return the final values; when
         interrupted the values carry ``"__interrupt__": [Interrupt, ...]``."""
         _refuse_extra("invoke", kwargs)
-        config = with_context(config, context, self.context_schema)
+        config = with_context(config, context, self.context_schema, control)
         if stream_mode != "values":
             return list(self.stream(input, config, stream_mode=stream_mode,
                                     interrupt_before=interrupt_before,
@@ -468,6 +473,7 @@ class Pregel(RunnableMixin, InspectMixin):
         config: dict[str, Any] | None = None,
         *,
         context: Any = None,
+        control: Any = None,
         stream_mode: Any = "values",
         interrupt_before: Any = None,
         interrupt_after: Any = None,
@@ -477,7 +483,7 @@ class Pregel(RunnableMixin, InspectMixin):
     ) -> Any:
         """Async twin of ``invoke``."""
         _refuse_extra("ainvoke", kwargs)
-        config = with_context(config, context, self.context_schema)
+        config = with_context(config, context, self.context_schema, control)
         if stream_mode != "values":
             return [c async for c in self.astream(input, config, stream_mode=stream_mode,
                                                    interrupt_before=interrupt_before,

@@ -18,6 +18,7 @@ from waypoint.pregel.constants import (
     CONF,
     K_CHECKPOINT_MAP,
     K_CHECKPOINTER,
+    K_CONTROL,
     K_DURABILITY,
     K_PARENT,
     K_RESUME_MAP,
@@ -243,6 +244,7 @@ def child_configurable(loop: Loop, task: Task) -> dict[str, Any]:
     conf[K_RESUMING] = task.resuming
     conf[K_STREAM] = loop.child_stream
     conf[K_DURABILITY] = loop.durability
+    conf[K_CONTROL] = loop.control
     return conf
 
 

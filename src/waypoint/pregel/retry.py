@@ -15,7 +15,7 @@ from typing import Any
 
 from waypoint._process import task_pool
 from waypoint.config import var_task
-from waypoint.errors import GraphInterrupt, NodeInterrupt, ParentCommand
+from waypoint.errors import GraphDrained, GraphInterrupt, NodeInterrupt, ParentCommand
 from waypoint.pregel.node import Task, interrupt_id
 from waypoint.types import Command, Interrupt, RetryPolicy
 
@@ -63,6 +63,9 @@ def _fail(task: Task, exc: BaseException, attempt: int) -> float | None:
         return None
     if isinstance(exc, ParentCommand):
         task.parent_command = exc.command
+        return None
+    if isinstance(exc, GraphDrained):  # a subgraph drained: this run drains too, no retry
+        task.error = exc
         return None
     if isinstance(exc, Exception):
         delay = retry_delay(task.node.retry_policy, attempt, exc)
