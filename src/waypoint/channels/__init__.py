@@ -7,6 +7,7 @@ from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.last_value import AnyValue, LastValue, LastValueAfterFinish
 from waypoint.channels.named_barrier_value import NamedBarrierValue, NamedBarrierValueAfterFinish
 from waypoint.channels.topic import Topic
+from waypoint.channels.untracked_value import UntrackedValue
 
 __all__ = [
     "MISSING",
@@ -20,5 +21,6 @@ __all__ = [
     "NamedBarrierValue",
     "NamedBarrierValueAfterFinish",
     "Topic",
+    "UntrackedValue",
     "register_log_reducer",
 ]

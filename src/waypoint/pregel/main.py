@@ -15,6 +15,7 @@ from waypoint.channels.base import BaseChannel
 from waypoint.channels.binop import BinaryOperatorAggregate
 from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.topic import Topic
+from waypoint.channels.untracked_value import UntrackedValue
 from waypoint.config import var_task
 from waypoint.errors import ConfigError, GraphDrained, GraphInterrupt, InvalidUpdateError, ParentCommand
 from waypoint.pregel.algo import persistent_ns
@@ -102,6 +103,7 @@ class Pregel(RunnableMixin, InspectMixin):
         self.finish_channels = tuple(
             k for k, ch in channels.items() if type(ch).finish is not BaseChannel.finish
         )
+        self.untracked = tuple(k for k, ch in channels.items() if isinstance(ch, UntrackedValue))
         self.log_channels = frozenset(
             k for k, ch in channels.items() if isinstance(ch, BinaryOperatorAggregate)
         )

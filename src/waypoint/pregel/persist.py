@@ -76,6 +76,10 @@ class PersistMixin:
                     channel.mark_log()
             if hints:
                 checkpoint["channel_logs"] = hints
+        if self.graph.untracked:  # live in the run, never in a checkpoint
+            values = checkpoint["channel_values"]
+            for ch in self.graph.untracked:
+                values.pop(ch, None)
         self.put_versions.update(new_versions)
         self.dirty = set()
         metadata = {
