@@ -250,7 +250,8 @@ def start_graph_run(graph: Any, loop: Any, input: Any, *, subgraphs: bool, is_as
         parent = var_child_runnable_config.get()  # called inside a LangChain Runnable
         callbacks = parent.get("callbacks") if parent else None
     handler = None
-    if "messages" in loop.modes and loop.sink is not None:
+    if "messages" in loop.modes and loop.sink is not None and not _has_handler(callbacks):
+        # a subgraph streamed with its parent inherits the parent's handler: one is enough
         handler = messages_handler(loop.sink, subgraphs, loop.ns_tuple)
     if not callbacks and handler is None and not _tracing_env():
         return None
@@ -405,6 +406,14 @@ def _handler_class() -> Any:
             ns, meta = self.runs[run_id]
             self.sink((ns, "messages", (message, meta)))
 
+        def push(self, message: Any, metadata: dict[str, Any]) -> None:
+            """Stream a message a node pushed (``push_message``) now, unless its graph is a
+            subgraph this stream does not cover."""
+            ns = graph_ns(metadata)
+            if self.subgraphs or ns == self.own_ns:
+                self.seen.add(message.id)
+                self.sink((ns, "messages", (message, metadata)))
+
         def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any,
                                 tags: list[str] | None = None,
                                 metadata: dict[str, Any] | None = None, **kw: Any) -> None:
@@ -443,6 +452,28 @@ def _handler_class() -> Any:
 
     _HANDLER = MessagesHandler
     return _HANDLER
+
+
+def _has_handler(callbacks: Any) -> bool:
+    if not callbacks or _HANDLER is None:
+        return False
+    handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", ())
+    return any(isinstance(h, _HANDLER) for h in handlers)
+
+
+def push_to_stream(config: dict[str, Any], message: Any, metadata: dict[str, Any]) -> bool:
+    """Hand a pushed message to the run's ``messages`` handler; False when the run has none
+    (no LangChain callbacks: the engine streams it itself)."""
+    callbacks = config.get("callbacks")
+    if callbacks is None or _HANDLER is None:
+        return False
+    handlers = callbacks if isinstance(callbacks, list) else getattr(callbacks, "handlers", ())
+    found = False
+    for handler in handlers:
+        if isinstance(handler, _HANDLER):
+            handler.push(message, metadata)
+            found = True
+    return found
 
 
 def messages_handler(sink: Any, subgraphs: bool, own_ns: tuple[str, ...]) -> Any:

@@ -17,12 +17,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
+from waypoint import _langchain
 from waypoint._langchain import format_openai, message_coercer
 from waypoint.channels.binop import register_log_reducer
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
-__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "RemoveMessage", "add_messages"]
+__all__ = [
+    "REMOVE_ALL_MESSAGES",
+    "MessageGraph",
+    "MessagesState",
+    "RemoveMessage",
+    "add_messages",
+    "push_message",
+]
 
 
 @dataclass
@@ -187,3 +195,49 @@ class MessagesState(TypedDict):
     """A state with one ``messages`` key reduced by ``add_messages``."""
 
     messages: Annotated[list[Any], add_messages]
+
+
+def push_message(message: Any, *, state_key: str | None = "messages") -> Any:
+    """Send ``message`` to the ``messages`` stream now, from inside a node, and (unless
+    ``state_key`` is None) write it to that state key as the node's update would.
+
+    The message must have an id (it is how the stream and the state recognise it later); it is
+    coerced as ``add_messages`` coerces input (a LangChain message with ``langchain-core``
+    installed, else kept as given). Returns the message as sent.
+    """
+    from waypoint.config import var_task
+    from waypoint.errors import InvalidUpdateError, MessageCoercionError
+
+    task = var_task.get()
+    if task is None:
+        raise RuntimeError("push_message() can only be called from inside a running graph node")
+    coerce = message_coercer()
+    msg = coerce(message) if coerce is not None else _coerce(message)
+    if _id_of(msg) is None:
+        raise MessageCoercionError(
+            f"push_message() needs a message with an id, got {message!r}: set id=... "
+            "(the stream and the state use it to recognise the message later)"
+        )
+    loop = task.loop
+    if state_key is not None and state_key not in loop.graph.channels:
+        raise InvalidUpdateError(
+            f"push_message(state_key={state_key!r}): the graph has no such state key; "
+            f"use one of {sorted(k for k in loop.graph.channels if not k.startswith('branch:'))} "
+            "or state_key=None to only stream the message"
+        )
+    if "messages" in loop.modes and loop.sink is not None:
+        meta = task.config.get("metadata") or {}
+        if not _langchain.push_to_stream(task.config, msg, meta):
+            loop.sink((loop.ns_tuple, "messages", (msg, meta)))
+            loop.pushed_message_ids.add(_id_of(msg))
+    if state_key is not None:
+        task.writes.append((state_key, msg))
+    return msg
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MessageGraph":  # built lazily: it needs StateGraph, which imports this module
+        from waypoint.graph.state import MessageGraph
+
+        return MessageGraph
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

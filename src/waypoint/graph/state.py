@@ -438,3 +438,22 @@ def output_writes(out: Any, name: str, keys: frozenset[str], nodes: Any, writes:
         items = output_items(out, f"Node {name!r}")
         writes.extend((k, v) for k, v in items if k in keys)
 
+
+
+class MessageGraph(StateGraph):
+    """Deprecated (as in LangGraph 1.x): a graph whose whole state is one list of messages
+    reduced by ``add_messages``; use ``StateGraph`` with a ``messages`` key instead."""
+
+    def __init__(self) -> None:
+        from typing import Annotated
+
+        from waypoint.graph.message import add_messages
+
+        warnings.warn(
+            LangGraphDeprecatedSinceV10(
+                "MessageGraph is deprecated: use StateGraph with a `messages` key "
+                "(e.g. MessagesState) instead"
+            ),
+            stacklevel=2,
+        )
+        super().__init__(Annotated[list, add_messages])

@@ -97,8 +97,10 @@ class EventsMixin:
             meta = {"langgraph_step": self.step + 1, "langgraph_node": task.name,
                     "langgraph_triggers": task.triggers, "langgraph_path": task.path,
                     "langgraph_checkpoint_ns": task.ns}
+            pushed = self.pushed_message_ids
             for msg in self.graph.task_messages(task):
-                self._emit("messages", (msg, meta))
+                if not pushed or _message_id(msg) not in pushed:
+                    self._emit("messages", (msg, meta))
 
     def emit_cached_update(self: Loop, task: Task) -> None:
         """A task whose writes were restored from the checkpoint (not run again)."""
@@ -118,3 +120,7 @@ class EventsMixin:
         if "values" in modes and interrupts:  # a static interrupt below adds no values chunk
             out = self.output(live=True)  # a root (non-dict) state's values are left out
             self._emit("values", {**(out if isinstance(out, dict) else {}), "__interrupt__": tuple(interrupts)})
+
+
+def _message_id(msg: Any) -> Any:
+    return msg.get("id") if type(msg) is dict else getattr(msg, "id", None)

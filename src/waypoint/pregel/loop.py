@@ -110,6 +110,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         self.sink = sink
         self.child_stream = (sink, modes) if stream_subgraphs and sink is not None else None
         self.custom_writer = self._custom_writer() if "custom" in modes and sink else None
+        self.pushed_message_ids: set[Any] = set()  # streamed by push_message() already
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.recursion_limit = int(config.get("recursion_limit") or DEFAULT_RECURSION_LIMIT)
