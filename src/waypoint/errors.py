@@ -6,8 +6,10 @@ working for users; messages name the bad value and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 
 class WaypointError(Exception):
@@ -66,9 +68,32 @@ class UnresolvedAnnotationError(InvalidGraphError, NameError):
     too, as LangGraph raises."""
 
 
-class AmbiguousResumeError(InvalidUpdateError, RuntimeError):
+class UnknownInterruptError(WaypointError):
+    """A ``Command(resume=...)`` that does not match the pending interrupts (LangGraph's
+    name). ``reason`` says how: ``"not_pending"`` (``interrupt_ids`` are not pending),
+    ``"empty_map"`` or ``"ambiguous"`` (one value while several are pending);
+    ``pending_ids`` lists the interrupts still waiting. Nothing was written: answer again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Literal["not_pending", "empty_map", "ambiguous"],
+        interrupt_ids: Sequence[str] = (),
+        pending_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.interrupt_ids = tuple(interrupt_ids)
+        self.pending_ids = tuple(pending_ids)
+
+
+class AmbiguousResumeError(UnknownInterruptError, InvalidUpdateError, RuntimeError):
     """``Command(resume=value)`` while several interrupts are pending: resume with a mapping
-    ``{interrupt.id: value}`` instead."""
+    ``{interrupt.id: value}`` instead (``reason == "ambiguous"``)."""
+
+    def __init__(self, message: str, *, pending_ids: Sequence[str] = ()) -> None:
+        super().__init__(message, reason="ambiguous", pending_ids=pending_ids)
 
 
 class EmptyInputError(WaypointError, ValueError):
@@ -93,6 +118,89 @@ class ParentCommand(GraphBubbleUp):
     def __init__(self, command: Any) -> None:
         super().__init__(command)
         self.command = command
+
+
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """What a node-level error handler receives about the failure: the node's name and the
+    exception it raised (a handler asks for it with a parameter typed ``NodeError``)."""
+
+    node: str
+    error: BaseException
+
+
+class NodeCancelledError(WaypointError):
+    """A node's own code raised ``asyncio.CancelledError``: reported as that node's failure
+    rather than taken for the engine cancelling it."""
+
+    def __init__(self, node: str, message: str | None = None) -> None:
+        super().__init__(message or f"Node {node!r} raised asyncio.CancelledError")
+        self.node = node
+
+
+class NodeTimeoutError(WaypointError):
+    """A node ran longer than its timeout: ``kind`` is ``"run"`` (total time) or ``"idle"``
+    (no progress); ``timeout`` is the limit that fired. Not a builtin ``TimeoutError`` (an
+    ``OSError``), so the default retry policy retries it, as in LangGraph."""
+
+    def __init__(
+        self,
+        node: str,
+        elapsed: float,
+        *,
+        kind: Literal["idle", "run"],
+        idle_timeout: float | None = None,
+        run_timeout: float | None = None,
+    ) -> None:
+        if kind == "idle":
+            if idle_timeout is None:
+                raise ValueError("NodeTimeoutError(kind='idle') needs idle_timeout=")
+            self.timeout = idle_timeout
+            text = f"exceeded its idle timeout of {idle_timeout:.3f}s without making progress"
+        elif kind == "run":
+            if run_timeout is None:
+                raise ValueError("NodeTimeoutError(kind='run') needs run_timeout=")
+            self.timeout = run_timeout
+            text = f"exceeded its run timeout of {run_timeout:.3f}s"
+        else:
+            raise ValueError(f"NodeTimeoutError kind must be 'idle' or 'run', got {kind!r}")
+        super().__init__(f"Node '{node}' {text} (elapsed: {elapsed:.3f}s).")
+        self.node = node
+        self.elapsed = elapsed
+        self.kind = kind
+        self.idle_timeout = idle_timeout
+        self.run_timeout = run_timeout
+
+
+class TaskNotFound(WaypointError):
+    """A task to run could not be found (LangGraph's distributed executors raise it; kept for
+    code that catches it)."""
+
+
+_INVALID_RESUME = "_waypoint_invalid_resume"
+
+
+def mark_invalid_resume(error: BaseException) -> None:
+    """Flag ``error`` as a resume value rejected by an interrupt's ``response_schema``."""
+    setattr(error, _INVALID_RESUME, True)
+
+
+def is_invalid_resume(error: BaseException) -> bool:
+    """Whether ``error`` is an ``interrupt(..., response_schema=...)`` refusing a resume value
+    (a pydantic ValidationError); the interrupt stays pending and can be answered again."""
+    return getattr(error, _INVALID_RESUME, False) is True
+
+
+class ParentCommandAtRootError(ParentCommand, InvalidUpdateError):
+    """A node of a root graph returned ``Command(graph=Command.PARENT)``: there is no parent
+    to send it to. A ParentCommand as in LangGraph (``args[0]`` is the command, ``graph=""``),
+    and an InvalidUpdateError."""
+
+    def __str__(self) -> str:
+        return (
+            f"A node returned {self.command!r} with graph=Command.PARENT, but this graph has no "
+            "parent graph: return the Command without graph=, or run this graph as a subgraph"
+        )
 
 
 class EmptyChannelError(WaypointError, LookupError):

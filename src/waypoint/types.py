@@ -7,7 +7,8 @@ Also ``interrupt()``, which pauses the running node until the graph is resumed w
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from waypoint.cache.key import default_cache_key
@@ -52,13 +53,38 @@ class Send:
     __hash__ = None  # type: ignore[assignment]
 
 
+ResponseT = TypeVar("ResponseT")
+
+
 @dataclass
-class Interrupt:
+class Interrupt(Generic[ResponseT]):
     """A question a node asked with ``interrupt(value)``; answer it with
-    ``Command(resume=...)`` (or ``Command(resume={interrupt.id: ...})``)."""
+    ``Command(resume=...)`` (or ``Command(resume={interrupt.id: ...})``).
+
+    ``response_schema`` is the JSON Schema of the expected answer when the node gave one
+    (``interrupt(value, response_schema=...)``), for clients that render an input form.
+    """
 
     value: Any
     id: str = "placeholder-id"
+    response_schema: Any = field(default=None, kw_only=True)
+
+    @classmethod
+    def from_ns(cls, value: Any, ns: str, *, response_schema: Any = None) -> Interrupt[Any]:
+        """The interrupt the first ``interrupt()`` call of the task in namespace ``ns`` makes."""
+        from waypoint.pregel.node import interrupt_id
+
+        return cls(value=value, id=interrupt_id(ns, 0), response_schema=response_schema)
+
+    @property
+    def interrupt_id(self) -> str:
+        """Deprecated spelling of ``id`` (LangGraph 1.0)."""
+        import warnings
+
+        from waypoint.warnings import LangGraphDeprecatedSinceV10
+
+        warnings.warn(LangGraphDeprecatedSinceV10("`interrupt_id` is deprecated: use `id`"), stacklevel=2)
+        return self.id
 
 
 @dataclass
@@ -88,6 +114,15 @@ class Command(Generic[N]):
     goto: Send | Sequence[Send | N] | N = ()
 
     PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
+
+    def __repr__(self) -> str:
+        # the fields that are set, as LangGraph shows a Command
+        shown = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (("graph", self.graph), ("update", self.update), ("resume", self.resume), ("goto", self.goto))
+            if v
+        )
+        return f"Command({shown})"
 
     def update_items(self) -> list[tuple[str, Any]]:
         """The update as (key, value) pairs: a dict's items or a list of pairs (else none)."""
@@ -200,15 +235,51 @@ class CachePolicy(Generic[KeyFuncT]):
     ttl: int | None = None
 
 
-def interrupt(value: Any) -> Any:
+def interrupt(value: Any, *, response_schema: Any = None) -> Any:
     """Pause the running node and surface ``value`` to the caller.
 
     The first time it runs, the graph stops and the caller sees an ``Interrupt``; when the
     graph is resumed with ``Command(resume=answer)`` the node runs again from its start and
     this call returns ``answer``. Several calls in one node are answered in order.
+
+    ``response_schema`` describes the expected answer: a JSON Schema dict is passed on to the
+    caller as is (``Interrupt.response_schema``); a pydantic model, TypedDict or dataclass is
+    passed on as its JSON Schema and also validates the answer, which this call then returns
+    as that type. An answer that does not validate raises pydantic's ValidationError
+    (``waypoint.errors.is_invalid_resume`` tells it apart) and is not kept: the interrupt stays
+    pending and can be answered again.
     """
     task = var_task.get()
     if task is None:
         raise RuntimeError("interrupt() can only be called from inside a running graph node")
-    return task.interrupt(value)
+    if response_schema is None:
+        return task.interrupt(value)
+    if isinstance(response_schema, dict):
+        return task.interrupt(value, response_schema=response_schema)
+    adapter = _adapter(response_schema)
+    return task.interrupt(value, response_schema=adapter.json_schema(), validate=partial(_validate, adapter))
 
+
+def _adapter(schema: Any) -> Any:
+    try:
+        from pydantic import TypeAdapter
+    except ImportError:  # pragma: no cover - exercised only without pydantic
+        from waypoint.errors import InvalidUpdateError
+
+        raise InvalidUpdateError(
+            f"interrupt(response_schema={schema!r}) validates answers with pydantic: "
+            "pip install pydantic, or pass a JSON Schema dict (not validated)"
+        ) from None
+    return TypeAdapter(schema)
+
+
+def _validate(adapter: Any, answer: Any) -> Any:
+    from pydantic import ValidationError
+
+    from waypoint.errors import mark_invalid_resume
+
+    try:
+        return adapter.validate_python(answer)
+    except ValidationError as exc:
+        mark_invalid_resume(exc)
+        raise

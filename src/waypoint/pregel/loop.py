@@ -21,7 +21,7 @@ from waypoint.checkpoint.base import (
     get_thread_id,
     new_checkpoint_id,
 )
-from waypoint.errors import GraphDrained, GraphRecursionError, InvalidUpdateError
+from waypoint.errors import ErrorCode, GraphDrained, GraphRecursionError, InvalidUpdateError, create_error_message
 from waypoint.pregel.algo import (
     NullResume,
     ReplayBound,
@@ -261,9 +261,12 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         if self.step + 1 > self.stop:
             self.status = "error"
             self.exception = GraphRecursionError(
-                f"Recursion limit of {self.recursion_limit} reached without hitting a stop "
-                "condition. Raise it with config={'recursion_limit': ...} or check the "
-                "graph's routing for an endless loop."
+                create_error_message(  # LangGraph's wording: programs match on it
+                    message=f"Recursion limit of {self.recursion_limit} reached without hitting a "
+                    "stop condition. You can increase the limit by setting the `recursion_limit` "
+                    "config key.",
+                    error_code=ErrorCode.GRAPH_RECURSION_LIMIT,
+                )
             )
             return False
         if self.interrupt_before and self._static_interrupt(self.interrupt_before, tasks):
@@ -297,9 +300,18 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             added = False
             for intr in rec.interrupts:
                 iid = getattr(intr, "id", None)
-                if iid in rmap and iid == interrupt_id(task.ns, len(task.resume)):
+                if iid not in rmap:
+                    continue
+                if iid == interrupt_id(task.ns, len(task.resume)):
                     task.resume.append(rmap[iid])
                     added = True
+                elif rec.error is not None:  # the last attempt failed, e.g. its answer was
+                    # refused by the interrupt's response_schema: a new answer replaces it
+                    for j in range(len(task.resume)):
+                        if iid == interrupt_id(task.ns, j):
+                            task.resume[j:] = [rmap[iid]]
+                            added = True
+                            break
             if added:
                 self._save_writes(task.id, task_path_str(task.path), [(RESUME, task.resume)])
 

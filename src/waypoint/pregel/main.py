@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import queue
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from waypoint.channels.base import BaseChannel
@@ -17,7 +18,14 @@ from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.topic import Topic
 from waypoint.channels.untracked_value import UntrackedValue
 from waypoint.config import var_task
-from waypoint.errors import ConfigError, GraphDrained, GraphInterrupt, InvalidUpdateError, ParentCommand
+from waypoint.errors import (
+    ConfigError,
+    GraphDrained,
+    GraphInterrupt,
+    InvalidUpdateError,
+    ParentCommand,
+    ParentCommandAtRootError,
+)
 from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.constants import (
     CONF,
@@ -314,9 +322,8 @@ class Pregel(RunnableMixin, InspectMixin):
         if status == "parent_command":
             if loop.is_subgraph:
                 raise ParentCommand(loop.parent_command)
-            raise InvalidUpdateError(
-                "A node returned Command(graph=Command.PARENT) but this graph has no parent graph"
-            )
+            # LangGraph lets the ParentCommand escape the root with graph=""
+            raise ParentCommandAtRootError(replace(loop.parent_command, graph=""))
         if status == "draining":
             raise GraphDrained(loop.control.drain_reason or "shutdown")
         if loop.is_subgraph and status in ("interrupted", "interrupt_before", "interrupt_after"):

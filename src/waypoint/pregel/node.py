@@ -209,18 +209,25 @@ class Task:
     def writer(self) -> Callable[[Any], None]:
         return self.loop.custom_writer or _noop_writer
 
-    def interrupt(self, value: Any) -> Any:
+    def interrupt(self, value: Any, response_schema: Any = None, validate: Any = None) -> Any:
+        """The answer to this task's next ``interrupt()`` call, or GraphInterrupt. ``validate``
+        checks (and converts) an answer before it is kept: one it rejects is not kept."""
         idx = self.icount
         self.icount += 1
         if idx < len(self.resume):
-            return self.resume[idx]
+            answer = self.resume[idx]
+            return validate(answer) if validate is not None else answer
         null_resume = self.loop.null_resume  # a Command(resume=value) not addressed by id
         if null_resume is not None and idx == len(self.resume):
+            if validate is not None and null_resume.taken_by is None:
+                validate(null_resume.value)  # before take(): a rejected answer stays unused
             taken, answer = null_resume.take(self)
             if taken:
                 self.resume.append(answer)
-                return answer
-        raise GraphInterrupt((Interrupt(value=value, id=interrupt_id(self.ns, idx)),))
+                return validate(answer) if validate is not None else answer
+        raise GraphInterrupt(
+            (Interrupt(value=value, id=interrupt_id(self.ns, idx), response_schema=response_schema),)
+        )
 
     def read_fresh(self, read: Callable[[dict[str, Any]], Any]) -> Any:
         """The state as this task sees it after its own writes (for routing functions)."""

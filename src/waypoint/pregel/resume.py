@@ -105,6 +105,7 @@ class StartMixin:
             return
         raise AmbiguousResumeError(
             f"{len(ids)} interrupts are pending ({sorted(ids)}): resume them with a mapping "
-            "Command(resume={interrupt.id: value, ...})"
+            "Command(resume={interrupt.id: value, ...})",
+            pending_ids=sorted(ids),
         )
 
