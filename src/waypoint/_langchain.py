@@ -39,7 +39,20 @@ def lc() -> SimpleNamespace | None:
                 convert_to_openai_messages=m.convert_to_openai_messages,
                 chunk_to_message=m.message_chunk_to_message,
             )
+            _mark_tool_output()
     return _LC
+
+
+def _mark_tool_output() -> None:
+    """Make waypoint's ``Command`` a LangChain tool output (as LangGraph's is): a tool that
+    returns one then hands it back as is instead of wrapping its text in a ToolMessage.
+    ``waypoint.types`` cannot import LangChain, so the base is added once LangChain is in."""
+    from langchain_core.messages.tool import ToolOutputMixin
+
+    from waypoint.types import Command
+
+    if not issubclass(Command, ToolOutputMixin):
+        Command.__bases__ = (*Command.__bases__, ToolOutputMixin)
 
 
 def loaded() -> bool:

@@ -353,3 +353,30 @@ class LangChainRequiredError(WaypointError, ImportError):
 class MessageCoercionError(InvalidUpdateError):
     """A value written to an ``add_messages`` channel is not message-like (LangChain
     message, dict with role/type and content, ``(role, content)`` tuple or string)."""
+
+
+# --- waypoint.prebuilt -----------------------------------------------------------------------
+
+
+class ToolInjectionError(WaypointError, ValueError):
+    """A tool asks for something the tool node cannot give it: a state key the state lacks,
+    the store of a graph compiled without one, or one argument marked twice."""
+
+
+class ToolNodeInputError(WaypointError, ValueError):
+    """A ``ToolNode`` / ``ValidationNode`` / ``tools_condition`` got input holding no messages
+    or no AI message with tool calls."""
+
+
+class ToolResultError(WaypointError, ValueError, TypeError):
+    """A tool returned something a tool node cannot turn into state: a value of an unknown
+    type, or a ``Command`` without the ``ToolMessage`` answering its tool call."""
+
+
+class AgentConfigError(WaypointError, ValueError):
+    """``create_react_agent`` was given inconsistent arguments (unknown version, a state schema
+    missing required keys, a model bound to other tools than ``tools``)."""
+
+
+class InvalidChatHistoryError(WaypointError, ValueError):
+    """The agent's messages hold an AI tool call without the ToolMessage answering it."""

@@ -431,9 +431,12 @@ def output_writes(out: Any, name: str, keys: frozenset[str], nodes: Any, writes:
         writes.extend((k, v) for k, v in out.items() if k in keys)
     elif isinstance(out, Command):
         writes.extend(map_command(out, keys, nodes))
-    elif isinstance(out, (list, tuple)) and out and all(isinstance(c, Command) for c in out):
-        for c in out:
-            writes.extend(map_command(c, keys, nodes))
+    elif isinstance(out, (list, tuple)) and out and any(isinstance(c, Command) for c in out):
+        for c in out:  # Commands mixed with plain updates (a ToolNode's output)
+            if isinstance(c, Command):
+                writes.extend(map_command(c, keys, nodes))
+            else:
+                output_writes(c, name, keys, nodes, writes)
     else:
         items = output_items(out, f"Node {name!r}")
         writes.extend((k, v) for k, v in items if k in keys)
