@@ -15,7 +15,7 @@ from waypoint.errors import InvalidUpdateError
 from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
 from waypoint.graph.message import MESSAGE_REDUCERS
-from waypoint.graph.schema import coerce_input, make_reader
+from waypoint.graph.schema import ROOT, coerce_input, make_reader
 from waypoint.pregel.constants import END, START, TASKS
 from waypoint.pregel.main import Pregel
 from waypoint.pregel.node import PregelNode, Task, traced
@@ -177,7 +177,9 @@ def compile_graph(
     graph.context_schema = builder.context_schema
     register(type(graph))  # a Runnable for LangChain when LangChain is already imported
     graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's
-    graph.state_order = state_keys
+    # values (get_state, stream_mode="values") show every channel of every schema, node input
+    # schemas included, as LangGraph's do
+    graph.state_order = state_keys if state_keys == (ROOT,) else tuple(builder.channels)
     graph.write_keys = write_keys
     graph.message_keys = frozenset(
         k for k, ch in channels.items()

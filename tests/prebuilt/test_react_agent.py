@@ -1,0 +1,274 @@
+"""create_react_agent on every saver (both API faces), and side by side with LangGraph 1.2's
+for the same scripted chat model."""
+
+import asyncio
+import threading
+import uuid
+from typing import Annotated, Any
+
+import pytest
+from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel
+
+from tests.hitl.conftest import LOOP
+from tests.prebuilt._libs import lib, show
+from tests.prebuilt._models import ScriptedChatModel, ai, call
+from waypoint.errors import AgentConfigError, InvalidChatHistoryError
+from waypoint.graph.message import REMOVE_ALL_MESSAGES
+from waypoint.prebuilt import InjectedStore, ToolRuntime, create_react_agent
+
+class Weather(BaseModel):
+    city: str
+    sky: str
+
+
+def weather_script() -> list[AIMessage]:
+    return [
+        ai("", call("get_weather", {"city": "paris"}, "c1"), call("get_weather", {"city": "oslo"}, "c2"), id="a1"),
+        ai("Paris is sunny, Oslo has snow.", id="a2"),
+        ai("", call("Weather", {"city": "paris", "sky": "sunny"}, "s1"), id="a3"),
+    ]
+
+
+def thread() -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"agent-{uuid.uuid4().hex}"}}
+
+
+# --- on every saver -------------------------------------------------------------------------
+
+
+@LOOP
+async def test_parallel_tools_pause_for_approval_resume_and_answer_structured(backend: Any, face: Any) -> None:
+    saver, _ = backend
+    gate = threading.Barrier(2, timeout=30)  # both calls must be running at once to pass it
+    ran: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        gate.wait()
+        ran.append(city)
+        return {"paris": "sunny", "oslo": "snow"}[city]
+
+    model = ScriptedChatModel(script=weather_script())
+    agent = create_react_agent(model, [get_weather], prompt="Be brief.", checkpointer=saver,
+                               interrupt_before=["tools"], response_format=Weather)
+    cfg = thread()
+    out = await face.invoke(agent, {"messages": [("user", "weather in paris and oslo?")]}, cfg)
+    assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage"]
+    snap = await face.get_state(agent, cfg)
+    assert snap.next == ("tools", "tools") and ran == []  # paused for approval, nothing ran
+    assert [t.name for t in snap.tasks] == ["tools", "tools"]
+
+    out = await face.invoke(agent, None, cfg)  # approved: resume
+    assert sorted(ran) == ["oslo", "paris"]
+    assert [(type(m).__name__, m.content) for m in out["messages"][2:]] == [
+        ("ToolMessage", "sunny"), ("ToolMessage", "snow"), ("AIMessage", "Paris is sunny, Oslo has snow.")]
+    assert out["structured_response"] == Weather(city="paris", sky="sunny")
+    assert model.seen[0][0].content == "Be brief."  # the prompt leads the model's input
+    assert model.bound == [["get_weather"], ["Weather"]]
+
+    history = await face.history(agent, cfg)
+    assert [(s.metadata["step"], s.next) for s in history] == [
+        (4, ()), (3, ("generate_structured_response",)), (2, ("agent",)), (1, ("tools", "tools")),
+        (0, ("agent",)), (-1, ("__start__",))]
+    final = await face.get_state(agent, cfg)
+    assert final.values["structured_response"] == Weather(city="paris", sky="sunny")
+
+
+@LOOP
+async def test_memories_saved_by_a_tool_are_found_from_another_thread(backend: Any, face: Any) -> None:
+    saver, store = backend
+    user = f"user-{uuid.uuid4().hex[:8]}"
+
+    @tool
+    def remember(fact: str, store: Annotated[Any, InjectedStore()], runtime: ToolRuntime) -> str:
+        """Remember a fact about the user."""
+        store.put(("memories", runtime.context["user"]), runtime.tool_call_id, {"fact": fact})
+        return "saved"
+
+    @tool
+    def recall(store: Annotated[Any, InjectedStore()], runtime: ToolRuntime) -> str:
+        """Everything remembered about the user."""
+        return "; ".join(i.value["fact"] for i in store.search(("memories", runtime.context["user"])))
+
+    model = ScriptedChatModel(script=[
+        ai("", call("remember", {"fact": "likes green tea"}, "m1"), id="a1"), ai("Noted.", id="a2"),
+        ai("", call("recall", {}, "r1"), id="a3"), ai("You like green tea.", id="a4"),
+    ])
+    agent = create_react_agent(model, [remember, recall], checkpointer=saver, store=store)
+    first, second = thread(), thread()
+    await face.invoke(agent, {"messages": [("user", "I like green tea")]}, first, context={"user": user})
+    out = await face.invoke(agent, {"messages": [("user", "what do I like?")]}, second, context={"user": user})
+    assert [m.content for m in out["messages"]] == ["what do I like?", "", "likes green tea", "You like green tea."]
+    item = await store.aget(("memories", user), "m1")
+    assert item.value == {"fact": "likes green tea"}
+    assert len((await face.get_state(agent, first)).values["messages"]) == 4  # threads stay apart
+
+
+@LOOP
+async def test_rejected_tool_call_is_answered_by_a_state_update(backend: Any, face: Any) -> None:
+    saver, _ = backend
+    ran: list[str] = []
+
+    def send_email(to: str) -> str:
+        """Send an email."""
+        ran.append(to)
+        return "sent"
+
+    model = ScriptedChatModel(script=[ai("", call("send_email", {"to": "boss"}, "e1"), id="a1"),
+                                      ai("I did not send it.", id="a2")])
+    agent = create_react_agent(model, [send_email], checkpointer=saver, interrupt_before=["tools"], version="v1")
+    cfg = thread()
+    await face.invoke(agent, {"messages": [("user", "email my boss")]}, cfg)
+    assert (await face.get_state(agent, cfg)).next == ("tools",)
+    await face.update_state(agent, cfg, {"messages": [ToolMessage("Rejected by the user.", tool_call_id="e1")]},
+                            as_node="tools")
+    out = await face.invoke(agent, None, cfg)
+    assert ran == [] and out["messages"][-1].content == "I did not send it."
+
+
+# --- side by side with LangGraph ------------------------------------------------------------
+
+
+def trim(state: Any) -> Any:
+    return {"llm_input_messages": state["messages"][-3:]}
+
+
+def reset_to_last_two(state: Any) -> Any:
+    return {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *state["messages"][-2:]]}
+
+
+def checked(state: Any) -> Any:
+    return {}
+
+
+VARIANTS = {
+    "v2": {},
+    "v1": {"version": "v1"},
+    "prompt-function": {"prompt": lambda s: [("system", "short answers"), *s["messages"]]},
+    "pre-hook-llm-input": {"pre_model_hook": trim},
+    "pre-hook-rewrite": {"pre_model_hook": reset_to_last_two},
+    "post-hook": {"post_model_hook": checked},
+    "post-hook-structured": {"post_model_hook": checked, "response_format": ("Answer as JSON", Weather)},
+    "interrupt-after-agent": {"interrupt_after": ["agent"]},
+    "named": {"name": "forecaster"},
+}
+
+
+def run_agent(L: Any, variant: str, mode: str) -> Any:
+    """Run the weather agent with ``L``'s create_react_agent; what a user can observe."""
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return {"paris": "sunny", "oslo": "snow"}[city]
+
+    model = ScriptedChatModel(script=weather_script())
+    kwargs = {"prompt": "Be brief.", **VARIANTS[variant]}
+    agent = L.create_react_agent(model, [get_weather], checkpointer=L.InMemorySaver(), **kwargs)
+    cfg = {"configurable": {"thread_id": "t"}}
+    inp: Any = {"messages": [("user", "weather?")]}
+    chunks = []
+    for _ in range(3):  # resume after static interrupts
+        if mode == "sync":
+            chunks += list(agent.stream(inp, cfg, stream_mode="updates"))
+            snap = agent.get_state(cfg)
+        else:
+            async def go() -> Any:
+                out = [c async for c in agent.astream(inp, cfg, stream_mode="updates")]
+                return out, await agent.aget_state(cfg)
+
+            more, snap = asyncio.run(go())
+            chunks += more
+        if not snap.next:
+            break
+        inp = None
+    history = [(s.metadata["source"], s.metadata["step"], s.next, len(s.values.get("messages", [])))
+               for s in agent.get_state_history(cfg)]
+    return {
+        "values": show(snap.values),
+        "updates": sorted(map(repr, show(chunks))),  # parallel tool tasks finish in any order
+        "history": history,
+        "model_saw": [[(type(m).__name__, m.content) for m in seen] for seen in model.seen],
+        "graph": sorted(set(agent.get_graph().nodes) - {"__end__"}),  # drawings differ on END
+    }
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_same_as_langgraph(variant: str, mode: str) -> None:
+    if mode == "async":  # asyncio.run() needs a thread without a running loop
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(run_agent, lib("langgraph"), variant, mode).result()
+            ours = pool.submit(run_agent, lib("waypoint"), variant, mode).result()
+    else:
+        theirs, ours = run_agent(lib("langgraph"), variant, mode), run_agent(lib("waypoint"), variant, mode)
+    assert ours == theirs
+
+
+def loop_forever(L: Any, limit: int, return_direct: bool) -> Any:
+    @tool(return_direct=return_direct)
+    def ping(n: int) -> str:
+        """Ping."""
+        return f"pong {n}"
+
+    model = ScriptedChatModel(script=[ai("", call("ping", {"n": 1}, "p1"), id="a1")])
+    agent = L.create_react_agent(model, [ping])
+    out = agent.invoke({"messages": [("user", "go")]}, {"recursion_limit": limit})
+    return show(out["messages"])
+
+
+@pytest.mark.parametrize("limit", [2, 3, 4, 6])
+@pytest.mark.parametrize("return_direct", [False, True])
+def test_running_out_of_steps_as_langgraph(limit: int, return_direct: bool) -> None:
+    def outcome(L: Any) -> Any:
+        try:
+            return loop_forever(L, limit, return_direct)
+        except Exception as exc:
+            return type(exc).__name__
+
+    theirs, ours = outcome(lib("langgraph")), outcome(lib("waypoint"))
+    if theirs == "GraphRecursionError" and ours != theirs:
+        # The agent answered "need more steps" and the run had nothing left to do; LangGraph
+        # still counts one more step against the limit and raises. waypoint ends the run.
+        assert any(m[1] == "Sorry, need more steps to process this request." for m in ours)
+        return
+    assert ours == theirs
+
+
+# --- bad arguments --------------------------------------------------------------------------
+
+
+def test_bad_arguments_are_named_errors() -> None:
+    def get_weather(city: str) -> str:
+        """Weather."""
+        return "sunny"
+
+    model = ScriptedChatModel(script=weather_script())
+    with pytest.raises(AgentConfigError, match="version"):
+        create_react_agent(model, [get_weather], version="v3")  # type: ignore[arg-type]
+    from typing import TypedDict
+
+    class NoSteps(TypedDict):
+        messages: list
+
+    with pytest.raises(AgentConfigError, match="remaining_steps"):
+        create_react_agent(model, [get_weather], state_schema=NoSteps)
+
+    def other(x: int) -> int:
+        """Other."""
+        return x
+
+    with pytest.raises(AgentConfigError, match="other"):
+        create_react_agent(model.bind_tools([get_weather]), [other])
+    with pytest.raises(TypeError, match="unexpected"):
+        create_react_agent(model, [get_weather], temperature=0)
+
+
+def test_unanswered_tool_call_in_history_is_refused() -> None:
+    model = ScriptedChatModel(script=[ai("hi", id="a1")])
+    agent = create_react_agent(model, [])
+    with pytest.raises(InvalidChatHistoryError, match="ToolMessage"):
+        agent.invoke({"messages": [("user", "x"), ai("", call("t", {}, "c9"), id="old")]})
