@@ -337,8 +337,18 @@ class InvalidNamespaceError(WaypointError, ValueError):
     """A store namespace is empty, has empty or dotted labels, or uses a reserved label."""
 
 
+class InvalidKeyError(WaypointError, ValueError):
+    """A store key is not a non-empty str, or holds a character no database can store."""
+
+
 class InvalidFilterError(WaypointError, ValueError):
-    """A store search filter uses an unknown operator or a malformed key."""
+    """A store search filter or checkpoint metadata filter uses an unknown operator, a
+    malformed key, or a character no database can store (NUL, lone surrogates)."""
+
+
+class EncryptedPlacementError(SerializationError):
+    """An encrypted value was loaded from a place (thread, namespace, channel or write,
+    version) other than the one it was sealed for: a copied or moved ciphertext."""
 
 
 class VectorSearchUnavailableError(WaypointError, RuntimeError):

@@ -30,6 +30,7 @@ from waypoint.checkpoint.base import (
     PruneStrategy,
     copy_checkpoint,
     get_checkpoint_id,
+    list_scope,
     get_checkpoint_ns,
     get_thread_id,
     make_config,
@@ -267,10 +268,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         before: dict[str, Any] | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        conf = (config or {}).get("configurable") or {}
-        thread_filter = conf.get("thread_id")
-        ns_filter = conf.get("checkpoint_ns")
-        id_filter = conf.get("checkpoint_id")
+        thread_filter, ns_filter, id_filter, limit = list_scope(config, filter, limit)
         before_id = get_checkpoint_id(before) if before else None
         with self._lock:
             keys: list[tuple[str, str, str]] = []

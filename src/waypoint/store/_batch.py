@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
+from waypoint._text import find_bad_text
+from waypoint.errors import SerializationError
 from waypoint.store._embed import IndexSpec, Vector, validate_fields
 from waypoint.store._filters import FilterCondition, compile_filter
 from waypoint.store._items import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
@@ -78,6 +80,13 @@ def _check_put(op: PutOp) -> None:
     if op.index is not None and op.index is not False:
         validate_fields(op.index, "put index")
     validate_ttl(op.ttl)
+    if value is not None:
+        bad = find_bad_text(value, nul=False)
+        if bad is not None:
+            raise SerializationError(
+                f"store value for key {op.key!r} in namespace {op.namespace!r}: the string "
+                f"{bad[0]!r} {bad[1]}; no database can store it (replace or drop the character)"
+            )
 
 
 def _check_list(op: ListNamespacesOp) -> None:
@@ -160,6 +169,17 @@ def checked(cls: type[OpT], *fields: Any) -> OpT:
     return op  # type: ignore[no-any-return]
 
 
+MAX_PAGE = 2**53
+"""Limits and offsets above this count as this (no store holds that many items): databases
+take 64-bit integers only, and ``limit=sys.maxsize`` ("everything") must still work."""
+
+
+def _capped(op: Any) -> Any:
+    if op.limit > MAX_PAGE or op.offset > MAX_PAGE:
+        return op._replace(limit=min(op.limit, MAX_PAGE), offset=min(op.offset, MAX_PAGE))
+    return op
+
+
 _NO_FILTER: tuple[FilterCondition, ...] = ()
 _NONE: frozenset[int] = frozenset()
 
@@ -179,13 +199,16 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None) -> BatchPlan:
     for i, op in enumerate(ops):
         if type(op) not in _CHECKED_TYPES:
             validate_op(op)
-        if isinstance(op, PutOp):
+        if isinstance(op, ListNamespacesOp):
+            ops[i] = _capped(op)
+        elif isinstance(op, PutOp):
             if index is not None and op.value is not None:
                 indexed.append(i)
                 for field, text in index.texts(op.value, index.fields_for_put(op.index)):
                     texts.append(text)
                     owners.append((i, field))
         elif isinstance(op, SearchOp):
+            ops[i] = _capped(op)
             filters[i] = compile_filter(op.filter) if op.filter else _NO_FILTER
             if index is not None and op.query:
                 queries[i] = op.query

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Literal, Mapping, NamedTuple
 
+from waypoint._text import find_bad_text
 from waypoint.errors import InvalidFilterError
 
 OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"})
@@ -150,6 +151,12 @@ def compile_filter(filter: Mapping[str, Any] | None) -> tuple[FilterCondition, .
     if not isinstance(filter, Mapping):
         raise InvalidFilterError(
             f"filter must be a dict like {{'status': 'active'}}, got {type(filter).__name__}"
+        )
+    bad = find_bad_text(filter)
+    if bad is not None:
+        raise InvalidFilterError(
+            f"filter {dict(filter)!r}: the string {bad[0]!r} {bad[1]}; no database can store such "
+            "a value, so a filter may not hold one"
         )
     out: list[FilterCondition] = []
     for key, cond in filter.items():

@@ -2,6 +2,8 @@
 
 A namespace is a non-empty tuple of non-empty ``str`` labels without ``"."``; the first label
 may not be ``"waypoint"`` (reserved for the library's own data). Keys are non-empty ``str``.
+Neither labels nor keys may hold NUL or lone surrogates (see ``waypoint._text``): PostgreSQL
+cannot store them and SQLite's JSON functions cut text at NUL, so every backend refuses them.
 
 Why ``"."`` is forbidden: backends store a namespace as one text column joined with ``"."``
 (:func:`namespace_to_text`); a dotted label would make ``("a.b",)`` and ``("a", "b")`` the same
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Literal, Sequence, cast
 
-from waypoint.errors import InvalidNamespaceError
+from waypoint._text import text_problem
+from waypoint.errors import InvalidKeyError, InvalidNamespaceError
 
 RESERVED_LABEL = "waypoint"
 """First namespace label reserved for waypoint's own data; user writes there are refused."""
@@ -52,6 +55,9 @@ def _check_labels(namespace: Any, what: str) -> None:
             )
         if not label:
             raise _bad(namespace, "labels must be non-empty strings")
+        problem = text_problem(label)
+        if problem is not None:
+            raise _bad(namespace, f"label {label!r} {problem}; no database can store it")
         if SEPARATOR in label:
             raise _bad(
                 namespace,
@@ -115,14 +121,18 @@ def validate_match_path(path: Any) -> tuple[str, ...]:
 
 
 def validate_key(key: Any) -> str:
-    """Check an item key: a non-empty ``str`` (raises ValueError naming the bad key)."""
+    """Check an item key: a non-empty ``str`` without NUL or lone surrogates (raises
+    InvalidKeyError, a ValueError, naming the bad key)."""
     if not isinstance(key, str):
-        raise ValueError(
+        raise InvalidKeyError(
             f"invalid store key {key!r}: keys must be str, got {type(key).__name__}; "
             f"pass str({key!r}) if that is what you mean"
         )
     if not key:
-        raise ValueError("invalid store key '': keys must be non-empty strings")
+        raise InvalidKeyError("invalid store key '': keys must be non-empty strings")
+    problem = text_problem(key)
+    if problem is not None:
+        raise InvalidKeyError(f"invalid store key {key!r}: it {problem}; no database can store it")
     return key
 
 

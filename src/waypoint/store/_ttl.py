@@ -60,17 +60,25 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+MAX_TTL_MINUTES = 1000 * 366 * 24 * 60
+"""The longest TTL: 1,000 years (an expiry time must be a date every backend can store;
+``ttl=None`` is "never expires")."""
+
+
 def _is_minutes(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value <= MAX_TTL_MINUTES)
 
 
 def validate_ttl(ttl: Any) -> float | None:
-    """Check a per-item TTL (positive minutes, or None for "never expires")."""
+    """Check a per-item TTL (positive minutes up to 1,000 years, or None for "never expires");
+    raises ConfigError (a ValueError)."""
     if ttl is None:
         return None
     if not _is_minutes(ttl):
-        raise ValueError(
-            f"invalid ttl {ttl!r}: a TTL is a positive number of minutes, or None to never expire"
+        raise ConfigError(
+            f"invalid ttl {ttl!r}: a TTL is a positive number of minutes up to "
+            f"{MAX_TTL_MINUTES} (1,000 years), or None to never expire"
         )
     return float(ttl)
 
@@ -110,11 +118,15 @@ def normalize_ttl_config(ttl_config: Mapping[str, Any] | None) -> dict[str, Any]
         )
     default_ttl = ttl_config.get("default_ttl")
     if default_ttl is not None and not _is_minutes(default_ttl):
-        raise ConfigError(f"ttl_config default_ttl={default_ttl!r}: use positive minutes or None")
+        raise ConfigError(
+            f"ttl_config default_ttl={default_ttl!r}: use positive minutes (at most "
+            f"{MAX_TTL_MINUTES}, 1,000 years) or None"
+        )
     interval = ttl_config.get("sweep_interval_minutes")
     if interval is not None and not _is_minutes(interval):
         raise ConfigError(
-            f"ttl_config sweep_interval_minutes={interval!r}: use positive minutes or None"
+            f"ttl_config sweep_interval_minutes={interval!r}: use positive minutes (at most "
+            f"{MAX_TTL_MINUTES}) or None"
         )
     refresh = ttl_config.get("refresh_on_read", True)
     if not isinstance(refresh, bool):

@@ -102,6 +102,28 @@ def encode_metadata(
     return text, type_, data, None if run_id is None else str(run_id)
 
 
+def nul_mismatch(metadata: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
+    """True when SQL matched ``filter`` only because the stored metadata's JSON projection
+    dropped NUL characters (``"ali\\x00ce"`` projects to ``"alice"``): such a row is checked
+    again on its exact value. Filters themselves never hold NUL (``list_scope`` refuses it)."""
+    for key in filter:
+        if key not in metadata:  # the projection's key was a stored key with NUL dropped
+            return True
+        if _has_nul(metadata[key]) and metadata[key] != filter[key]:
+            return True
+    return False
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def encode_filter_value(value: Any) -> str:
     """The canonical JSON a filter value is compared as (same projection as metadata)."""
     return dumps_json(_project(value))
@@ -358,6 +380,7 @@ __all__ = [
     "encode_chain",
     "encode_checkpoint",
     "encode_filter_value",
+    "nul_mismatch",
     "encode_metadata",
     "last_key",
 ]

@@ -196,6 +196,7 @@ def select_where(
     returned: the keyset that pages a listing without OFFSET.
     """
     from waypoint.checkpoint._sql.codec import encode_filter_value
+    from waypoint.store._sql.dialect import balanced
 
     p = d.placeholder
     conds: list[str] = []
@@ -220,7 +221,7 @@ def select_where(
             if cond is not None:
                 conds.append(cond[0])
                 params.extend(cond[1])
-    return (" AND ".join(conds) if conds else "TRUE"), params
+    return (balanced(" AND ", conds) if conds else "TRUE"), params
 
 
 __all__ = ["Dialect", "SORT_KEY", "select_where"]

@@ -23,6 +23,7 @@ from waypoint.checkpoint._sql.codec import (
     encode_checkpoint,
     encode_metadata,
     last_key,
+    nul_mismatch,
 )
 from waypoint.checkpoint._sql.dialect import Dialect, select_where
 from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
@@ -35,6 +36,7 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     LogHint,
     get_checkpoint_id,
+    list_scope,
     get_checkpoint_ns,
     get_thread_id,
     make_config,
@@ -96,13 +98,11 @@ def list_checkpoints(
     page_size: int = LIST_PAGE,
 ) -> Op[None]:
     """Emit matching checkpoints newest first, one keyset page per query."""
-    conf = (config or {}).get("configurable") or {}
-    thread_id = conf.get("thread_id")
-    ns = conf.get("checkpoint_ns")
+    thread_id, ns, checkpoint_id, limit = list_scope(config, filter, limit)
     base = dict(
-        thread_id=None if thread_id is None else str(thread_id),
-        checkpoint_ns=None if ns is None else str(ns),
-        checkpoint_id=conf.get("checkpoint_id") or None,
+        thread_id=thread_id,
+        checkpoint_ns=ns,
+        checkpoint_id=checkpoint_id,
         before_id=get_checkpoint_id(before) if before else None,
         filter=filter,
     )
@@ -112,14 +112,18 @@ def list_checkpoints(
         size = page_size if remaining is None else min(page_size, remaining)
         where, params = select_where(d, after=after, **base)  # type: ignore[arg-type]
         rows = yield Fetch(d.tuples_sql(where), [*params, size])
+        emitted = 0
         for item in decode_each(rows, serde):  # a corrupt row raises when reached, named
+            if filter and nul_mismatch(item.metadata, filter):
+                continue
+            emitted += 1
             yield Emit(item)
         count, oldest = last_key(rows)
         if count < size or oldest is None:
             return
         after = oldest
         if remaining is not None:
-            remaining -= count
+            remaining -= emitted
 
 
 def list_thread_ids(d: Dialect) -> Op[list[str]]:

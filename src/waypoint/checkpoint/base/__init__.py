@@ -21,8 +21,9 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from typing_extensions import NotRequired
 
 from waypoint._process import renew_lock_after_fork
+from waypoint._text import check_text, find_bad_text
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import ConfigError, EmptyChannelError
+from waypoint.errors import ConfigError, EmptyChannelError, InvalidFilterError
 
 ChannelVersion = str
 ChannelVersions = dict[str, ChannelVersion]
@@ -213,16 +214,57 @@ def get_thread_id(config: Mapping[str, Any] | None) -> str:
             "Checkpointer requires config['configurable']['thread_id']: pass "
             "config={'configurable': {'thread_id': '<some id>'}}"
         )
-    return str(thread_id)
+    return _storable(str(thread_id), "thread_id")
 
 
 def get_checkpoint_ns(config: Mapping[str, Any] | None) -> str:
-    return str(((config or {}).get("configurable") or {}).get("checkpoint_ns", "") or "")
+    return _storable(str(((config or {}).get("configurable") or {}).get("checkpoint_ns", "") or ""), "checkpoint_ns")
 
 
 def get_checkpoint_id(config: Mapping[str, Any] | None) -> str | None:
     conf = (config or {}).get("configurable") or {}
-    return conf.get("checkpoint_id") or None
+    checkpoint_id = conf.get("checkpoint_id") or None
+    return checkpoint_id if checkpoint_id is None else _storable(checkpoint_id, "checkpoint_id")
+
+
+def _storable(value: Any, what: str) -> Any:
+    """``value`` unless it is text with NUL or a lone surrogate (ConfigError): PostgreSQL
+    cannot store NUL, no driver can send a lone surrogate, so every saver refuses both."""
+    if type(value) is str and (value.isascii() and "\x00" not in value):
+        return value
+    if isinstance(value, str):
+        check_text(value, f"config['configurable'][{what!r}]", ConfigError)
+    return value
+
+
+MAX_LIST_LIMIT = 2**53
+"""A ``list(limit=...)`` above this counts as this (``limit=sys.maxsize`` lists everything)."""
+
+
+def list_scope(
+    config: Mapping[str, Any] | None, filter: Mapping[str, Any] | None, limit: int | None
+) -> tuple[str | None, str | None, str | None, int | None]:
+    """``(thread_id, checkpoint_ns, checkpoint_id, limit)`` of a ``list`` call, each id
+    checked like :func:`get_thread_id` and the filter's keys and values checked too (NUL and
+    lone surrogates raise InvalidFilterError on every saver: SQL savers would otherwise
+    match a different value)."""
+    conf = (config or {}).get("configurable") or {}
+    ids = []
+    for what in ("thread_id", "checkpoint_ns", "checkpoint_id"):
+        value = conf.get(what)
+        if what == "checkpoint_id":
+            value = value or None
+        ids.append(None if value is None else _storable(str(value), what))
+    if filter:
+        bad = find_bad_text(filter)
+        if bad is not None:
+            raise InvalidFilterError(
+                f"metadata filter {dict(filter)!r}: the string {bad[0]!r} {bad[1]}; SQL savers "
+                "cannot compare such a value exactly, so every saver refuses it"
+            )
+    if limit is not None and limit > MAX_LIST_LIMIT:
+        limit = MAX_LIST_LIMIT
+    return ids[0], ids[1], ids[2], limit
 
 
 def make_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> dict[str, Any]:

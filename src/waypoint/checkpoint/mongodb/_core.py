@@ -32,6 +32,7 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     LogHint,
     get_checkpoint_id,
+    list_scope,
     get_checkpoint_ns,
     get_thread_id,
     make_config,
@@ -278,18 +279,18 @@ def list_checkpoints(
     limit: int | None = None,
 ) -> Op[None]:
     """Stream matching checkpoints newest first, in batches (a few queries per batch)."""
+    thread_id, ns, checkpoint_id, limit = list_scope(config, filter, limit)
     metadata_keys = d.metadata_filter(filter)  # validated before anything runs
     if limit is not None and limit <= 0:
         return
-    conf = (config or {}).get("configurable") or {}
     query: dict[str, Any] = {}
-    if conf.get("thread_id") is not None:
-        query[T] = str(conf["thread_id"])
-    if conf.get("checkpoint_ns") is not None:
-        query[N] = str(conf["checkpoint_ns"])
+    if thread_id is not None:
+        query[T] = thread_id
+    if ns is not None:
+        query[N] = ns
     id_cond: dict[str, Any] = {}
-    if conf.get("checkpoint_id"):
-        id_cond["$eq"] = conf["checkpoint_id"]
+    if checkpoint_id:
+        id_cond["$eq"] = checkpoint_id
     before_id = get_checkpoint_id(before) if before else None
     if before_id:
         id_cond["$lt"] = before_id

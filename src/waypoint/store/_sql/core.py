@@ -39,6 +39,7 @@ from waypoint.store._sql.dialect import (
     ExecuteMany,
     Fetch,
     StoreDialect,
+    balanced,
     dump_json,
     prefix_bounds,
 )
@@ -95,7 +96,10 @@ def decode_item(d: StoreDialect, row: Sequence[Any], score: Any = None, *, searc
         raise _corrupt(namespace, key, f"undecodable JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise _corrupt(namespace, key, f"a JSON {type(value).__name__}, not an object")
-    created, updated = d.decode_time(row[3]), d.decode_time(row[4])
+    try:
+        created, updated = d.decode_time(row[3]), d.decode_time(row[4])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _corrupt(namespace, key, f"bad timestamp {row[3]!r} / {row[4]!r}: {exc}") from exc
     return make_item(namespace, key, value, created, updated,
                      None if score is None else float(score), search=search)
 
@@ -256,7 +260,7 @@ def search_where(
         sql, more = d.condition(cond)
         parts.append(sql)
         params.extend(more)
-    return " AND ".join(parts), params
+    return balanced(" AND ", parts), params
 
 
 def _list(d: StoreDialect, op: ListNamespacesOp, stamp: Any) -> Op[list[tuple[str, ...]]]:

@@ -97,6 +97,16 @@ def finite(value: Any) -> bool:
     return True
 
 
+def balanced(joiner: str, parts: Sequence[str]) -> str:
+    """``parts`` joined by ``joiner`` (``" AND "``/``" OR "``) as a balanced tree of
+    parentheses: the expression nests log2(n) deep, not n (SQLite refuses expressions nested
+    more than 1,000 deep, which a flat chain of a thousand terms already is)."""
+    if len(parts) <= 8:
+        return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
+    mid = len(parts) // 2
+    return "(" + balanced(joiner, parts[:mid]) + joiner + balanced(joiner, parts[mid:]) + ")"
+
+
 def dump_json(value: Any) -> str:
     """Compact JSON text with raw (unescaped) non-ASCII, as values are stored."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -196,7 +206,7 @@ class StoreDialect(ABC):
     def equals_any(self, path: tuple[str, ...], values: list[Any]) -> SqlParams:
         """Whether the value at ``path`` equals one of ``values`` (non-empty, finite)."""
         parts = [self.equals(path, v) for v in values]
-        return "(" + " OR ".join(p[0] for p in parts) + ")", [x for p in parts for x in p[1]]
+        return balanced(" OR ", [p[0] for p in parts]), [x for p in parts for x in p[1]]
 
     @abstractmethod
     def compare(self, path: tuple[str, ...], op: str, value: Any) -> SqlParams:
@@ -267,6 +277,7 @@ __all__ = [
     "SINGLE_READ",
     "StoreDialect",
     "WRITE",
+    "balanced",
     "dump_json",
     "finite",
     "prefix_bounds",

@@ -1,7 +1,7 @@
 """The PostgreSQL dialect of the store: DDL, JSONB filters, namespace labels, pgvector.
 
-Values are ``jsonb``; a filter reads ``value #> %s::text[]`` with the path array bound as a
-parameter and compares with JSONB equality (``1 = 1.0``, key order ignored, ``true`` is not
+Values are ``jsonb``; a filter reads ``value -> %s::text -> ...`` with each path segment bound as a
+parameter (so a numeric segment is an object key, never an array index) and compares with JSONB equality (``1 = 1.0``, key order ignored, ``true`` is not
 ``1``) or, for ``$gt``..., a typed comparison guarded by ``jsonb_typeof`` (strings by code point:
 ``COLLATE "C"``). Namespaces and keys are ``COLLATE "C"`` columns so prefix ranges use the
 primary key and ordering is by code point.
@@ -24,11 +24,12 @@ clusters (random 384-dim vectors) reaches only recall@10 0.6 at 100,000 items wi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from waypoint.errors import ConfigError, SetupError
+from waypoint.errors import ConfigError, SerializationError, SetupError
 from waypoint.store._sql.dialect import (
     COLUMNS,
     UPSERT_TAIL,
@@ -40,6 +41,9 @@ from waypoint.store._sql.dialect import (
 )
 
 logger = logging.getLogger("waypoint.store")
+
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+"""A JSON-escaped NUL (``\\u0000`` not itself behind an escaping backslash)."""
 
 SETUP_LOCK_KEY = 0x57505354  # "WPST": serializes concurrent store setups in one database
 
@@ -214,6 +218,12 @@ class PostgresDialect(StoreDialect):
         self, prefix: str, namespace: tuple[str, ...], key: str, value: str, created: Any,
         expires: Any, ttl: float | None,
     ) -> tuple[Any, ...]:
+        if "\\u0000" in value and _JSON_NUL.search(value):
+            raise SerializationError(
+                f"store value for key {key!r} in namespace {namespace!r} holds a NUL character "
+                "(\\x00), which PostgreSQL's jsonb cannot store; remove it or encode the text "
+                "(the in-memory, SQLite and MongoDB stores keep it)"
+            )
         return (prefix, key, value, created, created, expires, ttl)
 
     def vector_param(self, vector: Sequence[float]) -> list[float]:
@@ -224,22 +234,32 @@ class PostgresDialect(StoreDialect):
 
     # --- filters ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _at(path: tuple[str, ...]) -> SqlParams:
+        """The JSON at ``path``, stepping only into objects: ``->`` with a text operand gives
+        NULL on an array, so ``"tags.0"`` names a key ``"0"``, never an array index (``#>``
+        with a path array would index arrays by numeric segments)."""
+        return "(s.value" + " -> ?::text" * len(path) + ")", list(path)
+
     def present(self, path: tuple[str, ...]) -> SqlParams:
-        return "(s.value #> ?::text[]) IS NOT NULL", [list(path)]
+        at, params = self._at(path)
+        return f"{at} IS NOT NULL", params
 
     def equals(self, path: tuple[str, ...], value: Any) -> SqlParams:
-        return "(s.value #> ?::text[]) = ?::jsonb", [list(path), dump_json(value)]
+        at, params = self._at(path)
+        return f"{at} = ?::jsonb", [*params, dump_json(value)]
 
     def equals_any(self, path: tuple[str, ...], values: list[Any]) -> SqlParams:
-        return "(s.value #> ?::text[]) = ANY(?::jsonb[])", [list(path), [dump_json(v) for v in values]]
+        at, params = self._at(path)
+        return f"{at} = ANY(?::jsonb[])", [*params, [dump_json(v) for v in values]]
 
     def compare(self, path: tuple[str, ...], op: str, value: Any) -> SqlParams:
-        at = "(s.value #> ?::text[])"
+        at, params = self._at(path)
         if isinstance(value, str):
             sql = f"CASE WHEN jsonb_typeof({at}) = 'string' THEN ({at} #>> '{{}}') COLLATE \"C\" {op} ? ELSE FALSE END"
         else:
             sql = f"CASE WHEN jsonb_typeof({at}) = 'number' THEN ({at})::numeric {op} ?::numeric ELSE FALSE END"
-        return sql, [list(path), list(path), value]
+        return sql, [*params, *params, value]
 
     # --- namespaces ---------------------------------------------------------------------------
 

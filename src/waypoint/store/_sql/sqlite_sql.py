@@ -34,6 +34,7 @@ from waypoint.store._sql.dialect import (
     Fetch,
     SqlParams,
     StoreDialect,
+    balanced,
     dump_json,
 )
 from waypoint.store._vectors import unit_rows, unit_vector
@@ -196,7 +197,31 @@ class SqliteDialect(StoreDialect):
         for sql, more in children:
             parts.append(sql)
             params.extend(more)
-        return "(" + " AND ".join(parts) + ")", params
+        return balanced(" AND ", parts), params
+
+    def equals_any(self, path: tuple[str, ...], values: list[Any]) -> SqlParams:
+        """Strings and numbers are looked up in one JSON array each (``IN (SELECT value FROM
+        json_each(?))``), so a ``$in`` of thousands of values is a few parameters, not thousands
+        of terms; other values are compared one by one."""
+        p = self.path(path)
+        strings = [v for v in values if isinstance(v, str)]
+        numbers = [_number(v) for v in values if json_kind(v) == "number" and math.isfinite(v)]
+        others = [v for v in values if json_kind(v) not in ("string", "number")]
+        parts: list[str] = []
+        params: list[Any] = []
+        if strings:
+            parts.append("(json_type(s.value, ?) = 'text' AND json_extract(s.value, ?) IN "
+                         "(SELECT value FROM json_each(?)))")
+            params += [p, p, dump_json(strings)]
+        if numbers:
+            parts.append("(json_type(s.value, ?) IN ('integer', 'real') AND json_extract(s.value, ?) IN "
+                         "(SELECT value FROM json_each(?)))")
+            params += [p, p, dump_json(numbers)]
+        for v in others:
+            sql, more = self.equals(path, v)
+            parts.append(sql)
+            params += more
+        return (balanced(" OR ", parts) if parts else FALSE), params
 
     def compare(self, path: tuple[str, ...], op: str, value: Any) -> SqlParams:
         p = self.path(path)

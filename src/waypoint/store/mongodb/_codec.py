@@ -19,13 +19,14 @@ an operator or a dotted path, whatever the server version, and values round-trip
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 from bson.int64 import Int64
 
-from waypoint.errors import ConfigError, SerializationError
+from waypoint.errors import ConfigError, CorruptStoreItemError, SerializationError
 from waypoint.store._items import Item, SearchItem
 from waypoint.store._vectors import unit_rows
 
@@ -167,23 +168,42 @@ def max_scores(
 
 
 def to_item(doc: Mapping[str, Any]) -> Item:
-    """An ``Item`` from a stored document."""
-    return Item(
-        value=decode_value(doc["value"]),
-        key=doc["key"],
-        namespace=tuple(doc["namespace"]),
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
+    """An ``Item`` from a stored document (CorruptStoreItemError if it is malformed)."""
+    with _corrupt_doc(doc):
+        return Item(
+            value=decode_value(doc["value"]),
+            key=doc["key"],
+            namespace=tuple(doc["namespace"]),
+            created_at=doc["created_at"],
+            updated_at=doc["updated_at"],
+        )
 
 
 def to_search_item(doc: Mapping[str, Any]) -> SearchItem:
     """A ``SearchItem`` from a stored document (``score`` set by a ranked search, else None)."""
-    return SearchItem(
-        tuple(doc["namespace"]),
-        doc["key"],
-        decode_value(doc["value"]),
-        doc["created_at"],
-        doc["updated_at"],
-        doc.get("score"),
-    )
+    with _corrupt_doc(doc):
+        return SearchItem(
+            tuple(doc["namespace"]),
+            doc["key"],
+            decode_value(doc["value"]),
+            doc["created_at"],
+            doc["updated_at"],
+            doc.get("score"),
+        )
+
+
+@contextmanager
+def _corrupt_doc(doc: Mapping[str, Any]) -> Iterator[None]:
+    """Turn a malformed document (a tampered date, a missing field) into one named error."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, CorruptStoreItemError):
+            raise
+        ns, key = doc.get("namespace"), doc.get("key")
+        namespace = tuple(ns) if isinstance(ns, list) else None
+        raise CorruptStoreItemError(
+            f"the stored item {key!r} in namespace {namespace!r} is corrupt "
+            f"({type(exc).__name__}: {exc}); rewrite it with put(...) or delete it",
+            namespace=namespace, key=key if isinstance(key, str) else None,
+        ) from exc

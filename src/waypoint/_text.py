@@ -1,0 +1,60 @@
+"""Which strings every backend can hold, checked once for ids, keys, namespaces and filters.
+
+Two kinds of character break storage somewhere: NUL (``"\\x00"``), which PostgreSQL text and
+jsonb cannot hold and which SQLite's JSON functions drop, and lone surrogates (``"\\ud800"``),
+which have no UTF-8 form, so no database driver can send them. Rather than answer differently
+per backend (PostgreSQL failing, SQLite matching a different value, memory working), thread
+ids, checkpoint namespaces and ids, store namespace labels and keys, and filter keys and values
+refuse both on every backend, with an error naming the value and the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored by every backend, or None when it can."""
+    if "\x00" in text:
+        return f"contains a NUL character (position {text.index(chr(0))})"
+    return _surrogate_problem(text)
+
+
+def _surrogate_problem(text: str) -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate {text[exc.start]!r} (position {exc.start}), which has no UTF-8 form"
+    return None
+
+
+def check_text(text: str, what: str, error: type[Exception]) -> str:
+    """``text`` unchanged, or ``error`` saying which ``what`` holds which bad character."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise error(f"{what} {text!r} {problem}; databases cannot store it, so it is refused everywhere")
+    return text
+
+
+def find_bad_text(value: Any, *, nul: bool = True) -> tuple[str, str] | None:
+    """The first string (or dict key) in a JSON-like ``value`` that breaks the rule above, with
+    the problem; ``nul=False`` only looks for lone surrogates."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item) if nul else _surrogate_problem(item)
+            if problem is not None:
+                return item, problem
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
+__all__ = ["check_text", "find_bad_text", "text_problem"]
