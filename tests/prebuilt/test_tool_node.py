@@ -386,3 +386,33 @@ def test_validation_node_as_langgraph() -> None:
     assert ours == theirs
     assert ours[0]["messages"][2][1] == '{"a":37}' and ours[1] == {"is_error": True}
 
+
+
+class Approval(BaseModel):
+    ok: bool
+
+
+def test_refused_resume_values_are_never_answered_as_tool_errors() -> None:
+    # handle_tool_errors=True answers every tool error, but not a resume value the interrupt's
+    # response_schema refused: the run fails and the interrupt stays open for a new answer
+    from pydantic import ValidationError
+
+    from waypoint.checkpoint.memory import InMemorySaver
+    from waypoint.graph import START, MessagesState, StateGraph
+    from waypoint.prebuilt import ToolNode
+    from waypoint.types import Command, interrupt
+
+    @tool
+    def ask(question: str) -> str:
+        """Ask for approval."""
+        return f"approved={interrupt(question, response_schema=Approval).ok}"
+
+    graph = (StateGraph(MessagesState).add_node("tools", ToolNode([ask], handle_tool_errors=True))
+             .add_edge(START, "tools").compile(checkpointer=InMemorySaver()))
+    cfg = {"configurable": {"thread_id": "t"}}
+    graph.invoke(state(call("ask", {"question": "ship it?"}, "c1")), cfg)
+    with pytest.raises(ValidationError):
+        graph.invoke(Command(resume={"ok": "perhaps"}), cfg)
+    assert [i.value for i in graph.get_state(cfg).interrupts] == ["ship it?"]
+    out = graph.invoke(Command(resume={"ok": True}), cfg)
+    assert out["messages"][-1].content == "approved=True"

@@ -364,11 +364,14 @@ def create_react_agent(
     if response_format is not None:
         workflow.add_node("generate_structured_response",
                           RunnableNode(structured, astructured, name="generate_structured_response"))
+        workflow.add_edge("generate_structured_response", END)  # drawn as LangGraph draws it
 
     if not tool_list:  # a single model call (plus hooks and the structured answer)
         if response_format is not None:
             last = "post_model_hook" if post_model_hook is not None else "agent"
             workflow.add_edge(last, "generate_structured_response")
+        else:
+            workflow.add_edge("post_model_hook" if post_model_hook is not None else "agent", END)
         return workflow.compile(checkpointer=checkpointer, store=store, interrupt_before=interrupt_before,
                                 interrupt_after=interrupt_after, debug=debug, name=name)
 

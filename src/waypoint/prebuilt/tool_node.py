@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from waypoint._langchain import lc
 from waypoint.config import var_task
-from waypoint.errors import AgentConfigError, GraphBubbleUp, ToolNodeInputError, ToolResultError
+from waypoint.errors import AgentConfigError, GraphBubbleUp, ToolNodeInputError, ToolResultError, is_invalid_resume
 from waypoint.graph.message import REMOVE_ALL_MESSAGES
 from waypoint.prebuilt._injection import InjectedState, InjectedStore, Injections, ToolRuntime, inject, injections_of
 from waypoint.prebuilt._node import RunnableNode
@@ -251,7 +251,7 @@ class ToolNode(RunnableNode):
         except GraphBubbleUp:
             raise
         except Exception as e:
-            if not self._errors.types:
+            if not self._errors.types or is_invalid_resume(e):
                 raise
             return _error_message(request.tool_call, self._errors.content(e))
 
@@ -265,7 +265,7 @@ class ToolNode(RunnableNode):
         except GraphBubbleUp:
             raise
         except Exception as e:
-            if not self._errors.types:
+            if not self._errors.types or is_invalid_resume(e):
                 raise
             return _error_message(request.tool_call, self._errors.content(e))
 
@@ -277,8 +277,13 @@ class ToolNode(RunnableNode):
         inj = self._injections.get(call["name"]) or injections_of(tool)
         return tool, {**inject(call, inj, request.runtime, self._messages_key), "type": "tool_call"}
 
+    def _passes(self, e: BaseException) -> bool:
+        """Errors no policy answers: interrupts, and resume values an interrupt's
+        ``response_schema`` refused (the model cannot fix those; the interrupt stays open)."""
+        return isinstance(e, GraphBubbleUp) or is_invalid_resume(e)
+
     def _failed(self, e: Exception, call: ToolCall) -> ToolMessage:
-        if isinstance(e, GraphBubbleUp) or not self._errors.handles(e):
+        if self._passes(e) or not self._errors.handles(e):
             raise e
         return _error_message(call, self._errors.content(e))
 
@@ -295,6 +300,8 @@ class ToolNode(RunnableNode):
             try:
                 response = tool.invoke(prepared, config)
             except ValidationError as exc:
+                if is_invalid_resume(exc):
+                    raise
                 raise self._bad_args(call, exc) from exc
             return self._normalize(response, call, kind)
         except GraphBubbleUp:
@@ -311,6 +318,8 @@ class ToolNode(RunnableNode):
             try:
                 response = await tool.ainvoke(prepared, config)
             except ValidationError as exc:
+                if is_invalid_resume(exc):
+                    raise
                 raise self._bad_args(call, exc) from exc
             return self._normalize(response, call, kind)
         except GraphBubbleUp:
