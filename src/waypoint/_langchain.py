@@ -193,15 +193,66 @@ def is_runnable(obj: Any) -> bool:
 
 def runnable_node(runnable: Any) -> tuple[Any, Any]:
     """``(func, afunc)`` calling a Runnable node with the task's config (its callbacks make
-    the Runnable's run a child of the node's run)."""
+    the Runnable's run a child of the node's run). LangGraph's own Runnables (its
+    ``ToolNode``, ``ValidationNode``) also get the runtime they look for in the config, and
+    the ``Command``s they return become waypoint's."""
+    if not _from_langgraph(runnable):
+        def func(inp: Any, task: Any) -> Any:
+            return runnable.invoke(inp, task.config)
 
-    def func(inp: Any, task: Any) -> Any:
-        return runnable.invoke(inp, task.config)
+        async def afunc(inp: Any, task: Any) -> Any:
+            return await runnable.ainvoke(inp, task.config)
 
-    async def afunc(inp: Any, task: Any) -> Any:
-        return await runnable.ainvoke(inp, task.config)
+        return func, afunc
 
-    return func, afunc
+    def lg_func(inp: Any, task: Any) -> Any:
+        return _from_langgraph_output(runnable.invoke(inp, _langgraph_config(task)))
+
+    async def lg_afunc(inp: Any, task: Any) -> Any:
+        return _from_langgraph_output(await runnable.ainvoke(inp, _langgraph_config(task)))
+
+    return lg_func, lg_afunc
+
+
+# --- LangGraph's Runnables as nodes (known by name: waypoint never imports langgraph here) --
+
+_LG_RUNTIME = "__pregel_runtime"  # where LangGraph's Runnables read their node's Runtime
+_LG_READ_STATE = "__pregel_read_state"  # how LangGraph's ToolNode reads the state for bare tool calls
+
+
+def _from_langgraph(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] == "langgraph"
+
+
+def _langgraph_config(task: Any) -> dict[str, Any]:
+    """The task's config plus the configurable keys LangGraph's runtime would have set."""
+    cfg = task.config
+    loop = task.loop
+    conf = {**(cfg.get("configurable") or {}), _LG_RUNTIME: task.runtime,
+            _LG_READ_STATE: lambda: loop.graph.read_state(loop.values)}
+    return {**cfg, "configurable": conf}
+
+
+def _from_langgraph_output(out: Any) -> Any:
+    """LangGraph ``Command`` / ``Send`` objects (from tools written against LangGraph) as
+    waypoint's; anything else unchanged."""
+    if isinstance(out, list):
+        return [_from_langgraph_output(o) for o in out]
+    if not _from_langgraph(out):
+        return out
+    from waypoint.types import Command, Send
+
+    kind = type(out).__name__
+    if kind == "Send":
+        return Send(out.node, out.arg)
+    if kind == "Command":
+        goto = out.goto
+        if isinstance(goto, (list, tuple)):
+            goto = [_from_langgraph_output(g) for g in goto]
+        else:
+            goto = _from_langgraph_output(goto)
+        return Command(graph=out.graph, update=out.update, resume=out.resume, goto=goto)
+    return out
 
 
 # --- callbacks: the graph run, node runs, token streaming ----------------------------------

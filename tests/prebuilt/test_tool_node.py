@@ -217,12 +217,14 @@ def test_tool_returning_command_updates_the_state() -> None:
 
         graph = (L.StateGraph(UserState).add_node("tools", L.ToolNode([login, echo]))
                  .add_edge(L.START, "tools").compile())
-        out = graph.invoke({**state(call("login", {"name": "ann"}, "c1"), call("echo", {"x": "e"}, "c2")), "user": ""})
-        return show(out)
+        inp = {**state(call("login", {"name": "ann"}, "c1"), call("echo", {"x": "e"}, "c2")), "user": ""}
+        return show(graph.invoke(inp)), show(list(graph.stream(inp, stream_mode="updates")))
 
     theirs, ours = both(run)
     assert ours == theirs
-    assert ours["user"] == "ann" and ours["messages"][2][1:4] == ("hello ann", "login", "c1")
+    out, updates = ours
+    assert out["user"] == "ann" and out["messages"][2][1:4] == ("hello ann", "login", "c1")
+    assert len(updates[0]["tools"]) == 3  # one update per write: user, login's and echo's messages
 
 
 def test_command_without_its_tool_message_is_refused() -> None:

@@ -20,7 +20,6 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 from typing_extensions import NotRequired, TypedDict
 
-from waypoint.config import var_task
 from waypoint.errors import AgentConfigError, ErrorCode, InvalidChatHistoryError, create_error_message
 from waypoint.graph import END, StateGraph
 from waypoint.graph.message import add_messages
@@ -30,10 +29,7 @@ from waypoint.prebuilt.tool_node import ToolNode
 from waypoint.runtime import Runtime
 from waypoint.types import Send
 
-try:  # the managed value, when waypoint has it
-    from waypoint.managed import RemainingSteps  # type: ignore[attr-defined]
-except ImportError:  # counted from the running task instead (see _remaining_steps)
-    RemainingSteps = int  # type: ignore[misc,assignment]
+from waypoint.managed import RemainingSteps
 
 __all__ = [
     "AgentState",
@@ -77,19 +73,6 @@ class AgentStateWithStructuredResponsePydantic(AgentStatePydantic):
 
 def _get(state: Any, key: str, default: Any = None) -> Any:
     return state.get(key, default) if isinstance(state, dict) else getattr(state, key, default)
-
-
-def _remaining_steps(state: Any) -> int | None:
-    """Steps left before the recursion limit: the state's managed ``remaining_steps`` when
-    present, else counted from the running task (the same number)."""
-    value = _get(state, "remaining_steps")
-    if isinstance(value, int) and not (isinstance(state, BaseModel) and "remaining_steps" not in state.model_fields_set):
-        return value
-    task = var_task.get()
-    if task is None:
-        return value if isinstance(value, int) else None
-    loop = task.loop
-    return loop.stop - (loop.step + 1)
 
 
 # --- the prompt and the model --------------------------------------------------------------
@@ -271,7 +254,7 @@ def create_react_agent(
         state_schema = AgentStateWithStructuredResponse if response_format is not None else AgentState
 
     builtin: list[dict[str, Any]] = []
-    if isinstance(tools, ToolNode):
+    if isinstance(tools, ToolNode) or hasattr(tools, "tools_by_name"):  # also LangGraph's ToolNode
         tool_node = tools
     else:
         builtin = [t for t in tools if isinstance(t, dict)]
@@ -320,7 +303,7 @@ def create_react_agent(
         is_ai = isinstance(response, AIMessage)
         calls = response.tool_calls if is_ai else []
         all_direct = all(c["name"] in return_direct for c in calls) if is_ai else False
-        left = _remaining_steps(state)
+        left = _get(state, "remaining_steps")  # managed: steps left before the recursion limit
         if left is not None and ((left < 1 and all_direct) or (left < 2 and calls)):
             return {"messages": [AIMessage(id=response.id, content=_NEED_MORE_STEPS)]}
         return {"messages": [response]}

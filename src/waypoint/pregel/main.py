@@ -129,6 +129,11 @@ class Pregel(RunnableMixin, InspectMixin):
         return upd or None
 
     def task_update(self, task: Any) -> Any:
+        writes = [w for w in task.writes if w[0] in self.state_keys]
+        if len({ch for ch, _ in writes}) < len(writes):
+            # a channel written twice (a list of Commands and updates): one update per write,
+            # as LangGraph streams it, so no write is hidden behind a later one
+            return [self.writes_to_update([w]) for w in writes]
         return self.writes_to_update(task.writes)
 
     def task_messages(self, task: Any) -> list[Any]:
