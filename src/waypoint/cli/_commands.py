@@ -339,6 +339,51 @@ def delete(ctx: click.Context, thread_ids: tuple[str, ...], pairs: tuple[str, ..
              f"{'dry run: ' if dry_run else ''}{verb} {len(plan)} thread(s), {n} checkpoint(s)" + (f": {names}" if plan else ""))
 
 
+# --- web inspector -------------------------------------------------------------------------------
+
+
+def _load_graph(ref: str) -> Any:
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise CliError(f"--graph expects MODULE:ATTR (e.g. myapp.graph:builder), got {ref!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(f"--graph: cannot import module {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise CliError(f"--graph: module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep 127.0.0.1 unless you know why).")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port (default: a free one).")
+@click.option("--graph", "graph_ref", metavar="MODULE:ATTR", help="Your compiled graph or StateGraph builder, needed to act on threads.")
+@click.option("--allow-writes", is_flag=True, help="Allow resuming interrupts, update_state and forks (needs --graph).")
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, graph_ref: str | None, allow_writes: bool) -> None:
+    """Serve the web inspector: threads, history trees, checkpoints, diffs, store.
+
+    Prints the URL with its access token; every request needs that token. Read-only unless
+    started with --graph and --allow-writes. Needs the 'ui' extra.
+    """
+    if allow_writes and not graph_ref:
+        raise CliError("--allow-writes needs --graph MODULE:ATTR: writes go through your graph's API")
+    try:
+        from waypoint.ui import serve
+    except ImportError as exc:
+        raise CliError(f"the web inspector needs the 'ui' extra (pip install 'waypoint[ui]'): {exc}") from None
+    graph = _load_graph(graph_ref) if graph_ref else None
+    url = _url(ctx)
+    with open_saver(url) as saver, open_store(url) as st:
+        serve(saver, st, host=host, port=port, graph=graph, allow_writes=allow_writes, title=parse_url(url).redacted)
+
+
 # --- store ---------------------------------------------------------------------------------------
 
 

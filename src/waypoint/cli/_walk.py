@@ -14,7 +14,8 @@ out before its corrupt one are the consumer's to drop (``Damaged`` says which th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import click
 
@@ -60,6 +61,60 @@ def thread_ids(saver: BaseCheckpointSaver) -> list[str]:
     return sorted({ids(t)[0] for t in saver.list(None)})
 
 
+def thread_page(
+    saver: BaseCheckpointSaver,
+    *,
+    after: str | None = None,
+    limit: int = 50,
+    contains: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """One page of thread ids in id order, after ``after`` (keyset paging done by the database
+    on SQL and MongoDB, so 100,000 threads are never loaded); ``contains`` keeps ids holding
+    that text, ``filter`` threads with a checkpoint whose metadata matches."""
+    kind = backend_kind(saver)
+    options = {"after": after, "limit": limit, "contains": contains or None, "filter": dict(filter) if filter else None}
+    if kind == "sql":
+        from waypoint.checkpoint._sql import ops
+        from waypoint.checkpoint._sql.requests import READ
+
+        return saver._call(ops.list_thread_ids(saver.dialect, **options), READ, "list_thread_ids")  # type: ignore[attr-defined, no-any-return]
+    if kind == "mongodb":
+        from waypoint.checkpoint.mongodb import _core
+
+        return saver._run(_core.list_thread_ids(saver._ctx, **options))  # type: ignore[attr-defined, no-any-return]
+    if filter:
+        ids_ = sorted({ids(t)[0] for t in saver.list(None, filter=dict(filter))})
+    else:
+        ids_ = thread_ids(saver)
+    return [t for t in ids_ if (after is None or t > after) and (not contains or contains in t)][:limit]
+
+
+def headers(saver: BaseCheckpointSaver, thread_id: str, ns: str = "", *, before: str | None = None, limit: int = 200) -> list[CheckpointTuple]:
+    """A thread's newest ``limit`` checkpoints (older than ``before``) without their values:
+    empty ``channel_values``, pending writes as ``(task_id, channel, None)``. SQL and MongoDB
+    read no blob; other savers go through ``list``."""
+    kind = backend_kind(saver)
+    if kind == "sql":
+        from waypoint.checkpoint._sql import ops
+        from waypoint.checkpoint._sql.requests import READ
+
+        op = ops.list_headers(saver.dialect, saver.serde, thread_id, ns, before=before, limit=limit)  # type: ignore[attr-defined]
+        return saver._call(op, READ, "list_headers")  # type: ignore[attr-defined, no-any-return]
+    if kind == "mongodb":
+        from waypoint.checkpoint.mongodb import _core
+
+        return saver._run(_core.list_headers(saver._ctx, thread_id, ns, before=before, limit=limit))  # type: ignore[attr-defined, no-any-return]
+    before_config = thread_config(thread_id, ns, before) if before else None
+    out = []
+    for t in saver.list(thread_config(thread_id, ns), before=before_config, limit=limit):
+        cp = dict(t.checkpoint)
+        cp["channel_values"] = {}
+        writes = [(task_id, ch, None) for task_id, ch, _ in t.pending_writes or ()]
+        out.append(t._replace(checkpoint=cp, pending_writes=writes))
+    return out
+
+
 def tuples(saver: BaseCheckpointSaver, damaged: Damaged) -> Iterator[CheckpointTuple]:
     """Every checkpoint of every thread that can be read; damaged threads go to ``damaged``."""
     seen: set[tuple[str, str, str]] = set()
@@ -98,4 +153,4 @@ def report(damaged: Damaged) -> None:
     raise CliError(f"{len(damaged.errors)} thread(s) could not be read and were skipped: {'; '.join(parts)}")
 
 
-__all__ = ["Damaged", "report", "thread_ids", "tuples"]
+__all__ = ["Damaged", "headers", "report", "thread_ids", "thread_page", "tuples"]

@@ -16,6 +16,7 @@ from waypoint._ops import Emit, Op
 from waypoint.checkpoint._sql import dialect as q
 from waypoint.checkpoint._sql.codec import (
     EMPTY_TYPE,
+    decode_checkpoint_row,
     decode_each,
     decode_lineage,
     decode_tuples,
@@ -126,11 +127,71 @@ def list_checkpoints(
             remaining -= emitted
 
 
-def list_thread_ids(d: Dialect) -> Op[list[str]]:
-    """Every thread id with a checkpoint, sorted, decoding nothing (one index-only query):
-    tools that walk thread by thread start here, so one corrupt row cannot hide the rest."""
-    rows = yield Fetch("SELECT DISTINCT thread_id FROM waypoint_checkpoints ORDER BY thread_id")
+def list_thread_ids(
+    d: Dialect,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    contains: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+) -> Op[list[str]]:
+    """Thread ids with a checkpoint, sorted, decoding nothing (one index-ordered query): tools
+    that walk thread by thread start here, so one corrupt row cannot hide the rest. ``after``
+    and ``limit`` page by keyset; ``contains`` keeps ids holding that text, ``filter`` threads
+    with a checkpoint whose metadata matches."""
+    where, params = select_where(d, filter=filter)
+    p = d.placeholder
+    if after is not None:
+        where += f" AND thread_id > {p}"
+        params.append(after)
+    if contains:
+        where += f" AND thread_id LIKE {p} ESCAPE '!'"
+        params.append("%" + contains.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
+    sql = f"SELECT DISTINCT thread_id FROM waypoint_checkpoints WHERE {where} ORDER BY thread_id"
+    if limit is not None:
+        sql += f" LIMIT {p}"
+        params.append(int(limit))
+    rows = yield Fetch(sql, params)
     return [str(row[0]) for row in rows]
+
+
+def list_headers(
+    d: Dialect,
+    serde: SerializerProtocol,
+    thread_id: str,
+    checkpoint_ns: str,
+    *,
+    before: str | None = None,
+    limit: int = 200,
+) -> Op[list[CheckpointTuple]]:
+    """A thread's newest checkpoints without their values (two queries, no blob read): each
+    tuple has empty ``channel_values`` and pending writes ``(task_id, channel, None)``. Tools
+    drawing a long history use it; values come from ``get_tuple`` for the one opened."""
+    where, params = select_where(d, thread_id=thread_id, checkpoint_ns=checkpoint_ns, before_id=before)
+    p = d.placeholder
+    rows = yield Fetch(
+        "SELECT 'c', thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, "
+        "CAST(channel_versions AS TEXT), CAST(metadata AS TEXT), NULL, type, checkpoint, metadata_type, "
+        f"metadata_blob FROM waypoint_checkpoints WHERE {where} ORDER BY checkpoint_id DESC LIMIT {p}",
+        [*params, int(limit)],
+    )
+    decoded = [decode_checkpoint_row(row, serde) for row in rows]
+    writes: dict[str, list[Any]] = {}
+    if decoded:
+        found = yield Fetch(
+            "SELECT checkpoint_id, task_id, channel FROM waypoint_writes WHERE thread_id = "
+            f"{p} AND checkpoint_ns = {p} AND checkpoint_id >= {p} AND checkpoint_id <= {p} "
+            "ORDER BY checkpoint_id, task_path, task_id, idx",
+            [thread_id, checkpoint_ns, decoded[-1].checkpoint["id"], decoded[0].checkpoint["id"]],
+        )
+        for cid, task_id, channel in found:
+            writes.setdefault(cid, []).append((task_id, channel, None))
+    out = []
+    for c in decoded:
+        cid = c.checkpoint["id"]
+        parent = make_config(thread_id, checkpoint_ns, c.parent_id) if c.parent_id else None
+        out.append(CheckpointTuple(make_config(thread_id, checkpoint_ns, cid), c.checkpoint, c.metadata, parent, writes.get(cid, [])))
+    return out
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -295,6 +356,7 @@ __all__ = [
     "delete_thread",
     "get_tuple",
     "list_checkpoints",
+    "list_headers",
     "list_thread_ids",
     "prune",
     "put",

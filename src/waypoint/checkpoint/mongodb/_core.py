@@ -15,6 +15,8 @@ range from it, and a stale or missing head only costs a slower query, never a wr
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -314,15 +316,71 @@ def list_checkpoints(
         size = BATCH
 
 
-def list_thread_ids(ctx: Ctx) -> Op[list[str]]:
-    """Every thread id with a checkpoint, sorted, decoding nothing (thread ids only, in the
-    order of the thread index): tools that walk thread by thread start here."""
+def list_thread_ids(
+    ctx: Ctx,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    contains: str | None = None,
+    filter: dict[str, Any] | None = None,
+) -> Op[list[str]]:
+    """Thread ids with a checkpoint, sorted, decoding nothing (thread ids only, in the order of
+    the thread index): tools that walk thread by thread start here. ``after``/``limit`` page by
+    keyset, one index seek per thread (``contains``: ids holding that text; ``filter``: threads
+    with a checkpoint whose metadata matches)."""
+    if after is not None or limit is not None or contains or filter:
+        keys = d.metadata_filter(filter)
+        out: list[str] = []
+        while limit is None or len(out) < limit:
+            cond: dict[str, Any] = {}
+            last = out[-1] if out else after
+            if last is not None:
+                cond["$gt"] = last
+            if contains:
+                cond["$regex"] = re.escape(contains)
+            query: dict[str, Any] = {T: cond} if cond else {}
+            if keys:
+                query["metadata_keys"] = keys[0] if len(keys) == 1 else {"$all": keys}
+            found = yield Find(ctx.names.checkpoints, query, {T: 1, "_id": 0}, sort=[(T, 1)], limit=1)
+            if not found:
+                break
+            out.append(str(found[0][T]))
+        return out
     cursor = yield Open(ctx.names.checkpoints, {}, {T: 1, "_id": 0}, sort=[(T, 1)], batch_size=1000)
     out: list[str] = []
     while docs := (yield Next(cursor, 1000)):
         for doc in docs:
             if not out or out[-1] != doc.get(T):
                 out.append(str(doc.get(T)))
+    return out
+
+
+def list_headers(
+    ctx: Ctx, thread_id: str, checkpoint_ns: str, *, before: str | None = None, limit: int = 200
+) -> Op[list[CheckpointTuple]]:
+    """A thread's newest checkpoints without their values (two queries, no blob read): empty
+    ``channel_values``, pending writes as ``(task_id, channel, None)``."""
+    query: dict[str, Any] = {T: thread_id, N: checkpoint_ns}
+    if before is not None:
+        query["checkpoint_id"] = {"$lt": before}
+    docs = yield Find(ctx.names.checkpoints, query, sort=[("checkpoint_id", -1)], limit=int(limit))
+    decoded = [(doc, *d.decode_checkpoint(ctx.serde, doc)) for doc in docs]
+    writes: dict[str, list[Any]] = defaultdict(list)
+    if docs:
+        found = yield Find(
+            ctx.names.writes, {"checkpoint_key": {"$in": [doc["_id"] for doc in docs]}},
+            {"checkpoint_key": 1, "task_id": 1, "channel": 1, "task_path": 1, "idx": 1},
+        )
+        for w in sorted(found, key=lambda w: (str(w.get("task_path", "")), str(w.get("task_id")), w.get("idx", 0))):
+            writes[w["checkpoint_key"]].append((w.get("task_id"), w.get("channel"), None))
+    out = []
+    for doc, checkpoint, metadata in decoded:
+        checkpoint["channel_values"] = {}
+        parent = doc.get("parent_checkpoint_id")
+        out.append(CheckpointTuple(
+            make_config(thread_id, checkpoint_ns, doc["checkpoint_id"]), checkpoint, metadata,
+            make_config(thread_id, checkpoint_ns, parent) if parent else None, writes.get(doc["_id"], []),
+        ))
     return out
 
 
