@@ -205,6 +205,8 @@ def runnable_node(runnable: Any) -> tuple[Any, Any]:
 
         return func, afunc
 
+    _bubble_through_langgraph()
+
     def lg_func(inp: Any, task: Any) -> Any:
         return _from_langgraph_output(runnable.invoke(inp, _langgraph_config(task)))
 
@@ -222,6 +224,19 @@ _LG_READ_STATE = "__pregel_read_state"  # how LangGraph's ToolNode reads the sta
 
 def _from_langgraph(obj: Any) -> bool:
     return type(obj).__module__.split(".")[0] == "langgraph"
+
+
+def _bubble_through_langgraph() -> None:
+    """Make waypoint's GraphBubbleUp (interrupts, parent commands) also LangGraph's, so
+    LangGraph code that lets its own pass (``ToolNode(handle_tool_errors=True)`` re-raises
+    them instead of answering the model with them) lets waypoint's pass too. LangGraph is
+    already loaded here (a node is one of its objects): taken from ``sys.modules``."""
+    errors = sys.modules.get("langgraph.errors")
+    theirs = getattr(errors, "GraphBubbleUp", None)
+    from waypoint.errors import GraphBubbleUp
+
+    if isinstance(theirs, type) and not issubclass(GraphBubbleUp, theirs):
+        GraphBubbleUp.__bases__ = (*GraphBubbleUp.__bases__, theirs)
 
 
 def _langgraph_config(task: Any) -> dict[str, Any]:

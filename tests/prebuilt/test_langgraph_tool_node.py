@@ -95,3 +95,24 @@ def test_langgraph_tool_node_in_waypoint_react_agent_with_interrupt() -> None:
     out = agent.invoke(Command(resume="yes"), cfg)
     assert [m.content for m in out["messages"][2:]] == ["order 7: yes", "Shipped."]
     assert isinstance(out["messages"][1], AIMessage)
+
+
+@pytest.mark.parametrize("handle", [True, False])
+def test_waypoint_interrupts_pass_langgraph_error_handling(handle: bool) -> None:
+    # handle_tool_errors=True answers every exception except LangGraph's GraphBubbleUp:
+    # waypoint's interrupts are made to count as one, so they still pause the graph
+    from waypoint.checkpoint.memory import InMemorySaver
+    from waypoint.graph import START, MessagesState, StateGraph
+    from waypoint.types import Command, interrupt
+
+    @tool
+    def ask(question: str) -> str:
+        """Ask a human."""
+        return f"answer: {interrupt(question)}"
+
+    graph = (StateGraph(MessagesState).add_node("tools", ToolNode([ask], handle_tool_errors=handle))
+             .add_edge(START, "tools").compile(checkpointer=InMemorySaver()))
+    cfg = {"configurable": {"thread_id": "t"}}
+    out = graph.invoke({"messages": [ai("", call("ask", {"question": "ok?"}, "c1"), id="a1")]}, cfg)
+    assert [i.value for i in out["__interrupt__"]] == ["ok?"]
+    assert graph.invoke(Command(resume="yes"), cfg)["messages"][-1].content == "answer: yes"
