@@ -17,6 +17,7 @@ from tests.prebuilt._models import ScriptedChatModel, ai, call
 from waypoint.errors import AgentConfigError, InvalidChatHistoryError
 from waypoint.graph.message import REMOVE_ALL_MESSAGES
 from waypoint.prebuilt import InjectedStore, ToolRuntime, create_react_agent
+from waypoint.types import Command, interrupt
 
 class Weather(BaseModel):
     city: str
@@ -126,6 +127,37 @@ async def test_rejected_tool_call_is_answered_by_a_state_update(backend: Any, fa
                             as_node="tools")
     out = await face.invoke(agent, None, cfg)
     assert ran == [] and out["messages"][-1].content == "I did not send it."
+
+
+@LOOP
+async def test_interrupt_in_one_of_parallel_tools_reruns_only_that_call(backend: Any, face: Any) -> None:
+    # version="v2": each call is its own task; the finished one's result is saved with the
+    # interrupted step, so resuming runs only the interrupted call again (counted)
+    saver, _ = backend
+    runs: dict[str, int] = {"lookup": 0, "confirm": 0}
+
+    def lookup(order: int) -> str:
+        """Look an order up."""
+        runs["lookup"] += 1
+        return f"order {order} is packed"
+
+    def confirm(order: int) -> str:
+        """Ship an order once a human confirms."""
+        runs["confirm"] += 1
+        return f"order {order}: {interrupt(f'ship order {order}?')}"
+
+    model = ScriptedChatModel(script=[
+        ai("", call("lookup", {"order": 7}, "l1"), call("confirm", {"order": 7}, "s1"), id="a1"),
+        ai("Order 7 is on its way.", id="a2")])
+    agent = create_react_agent(model, [lookup, confirm], checkpointer=saver)
+    cfg = thread()
+    out = await face.invoke(agent, {"messages": [("user", "ship order 7")]}, cfg)
+    assert [i.value for i in out["__interrupt__"]] == ["ship order 7?"] and runs == {"lookup": 1, "confirm": 1}
+    out = await face.invoke(agent, Command(resume="shipped"), cfg)
+    assert runs == {"lookup": 1, "confirm": 2}
+    assert sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage)) == [
+        "order 7 is packed", "order 7: shipped"]
+    assert out["messages"][-1].content == "Order 7 is on its way."
 
 
 # --- side by side with LangGraph ------------------------------------------------------------

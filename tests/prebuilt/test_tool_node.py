@@ -418,3 +418,30 @@ def test_refused_resume_values_are_never_answered_as_tool_errors() -> None:
     assert [i.value for i in graph.get_state(cfg).interrupts] == ["ship it?"]
     out = graph.invoke(Command(resume={"ok": True}), cfg)
     assert out["messages"][-1].content == "approved=True"
+
+
+def test_wrap_tool_call_as_langgraph() -> None:
+    attempts: list[str] = []
+
+    @tool
+    def divide(a: int, b: int) -> float:
+        """Divide."""
+        attempts.append(f"{a}/{b}")
+        return a / b
+
+    def retry_with_b_one(request: Any, execute: Any) -> Any:
+        try:
+            return execute(request)
+        except ZeroDivisionError:
+            fixed = {**request.tool_call, "args": {**request.tool_call["args"], "b": 1}}
+            return execute(request.override(tool_call=fixed))
+
+    def run(L: Any) -> Any:
+        attempts.clear()
+        node = L.ToolNode([divide], handle_tool_errors=False, wrap_tool_call=retry_with_b_one)
+        out = show(run_node(L, node, state(call("divide", {"a": 6, "b": 0}, "c1"), call("divide", {"a": 6, "b": 3}, "c2"))))
+        return out, sorted(attempts)
+
+    theirs, ours = both(run)
+    assert ours == theirs
+    assert [m[1] for m in ours[0]["messages"][2:]] == ["6.0", "2.0"] and ours[1] == ["6/0", "6/1", "6/3"]
