@@ -390,3 +390,12 @@ class AgentConfigError(WaypointError, ValueError):
 
 class InvalidChatHistoryError(WaypointError, ValueError):
     """The agent's messages hold an AI tool call without the ToolMessage answering it."""
+
+
+# --- waypoint.func ---------------------------------------------------------------------------
+
+
+class TaskCallError(WaypointError, RuntimeError):
+    """A functional-API ``@task`` was called where it cannot run: outside a running workflow
+    (call it from an ``@entrypoint``, another ``@task`` or a graph node), or an async task
+    from a sync run (use ``ainvoke``/``astream``)."""

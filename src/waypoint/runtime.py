@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from waypoint.config import var_task
 from waypoint.errors import ConfigError
 from waypoint.pregel.constants import CONF, K_CONTEXT, K_CONTROL
+from waypoint.pregel.constants import CONF, K_CONTEXT, PREVIOUS
 
 if TYPE_CHECKING:
     from waypoint.pregel.node import Task
@@ -188,6 +189,7 @@ def task_runtime(task: Task) -> Runtime[Any]:
         store=loop.store,
         stream_writer=task.writer,
         control=loop.control,
+        previous=loop.values.get(PREVIOUS),  # the functional API's saved value (else None)
         execution_info=ExecutionInfo(
             checkpoint_id=loop.checkpoint_id,
             checkpoint_ns=task.ns,

@@ -9,9 +9,10 @@ from typing import Any
 
 from waypoint.channels.base import MISSING, BaseChannel
 from waypoint.checkpoint.base import ERROR, INTERRUPT, RESUME, SCHEDULED, Checkpoint
-from waypoint.pregel.constants import NO_WRITES, NS_END, NS_SEP, NULL_TASK_ID
+from waypoint.pregel.constants import NO_WRITES, NS_END, NS_SEP, NULL_TASK_ID, RETURN
 
 SPECIAL_CHANNELS = frozenset({ERROR, INTERRUPT, RESUME, SCHEDULED, NO_WRITES})
+NOT_CHANNELS = SPECIAL_CHANNELS | {RETURN}  # writes never applied to a channel
 
 
 class TaskRecord:
@@ -96,7 +97,7 @@ def task_path_str(path: tuple[Any, ...]) -> str:
 def group_writes(writes: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {}
     for ch, v in writes:
-        if ch in SPECIAL_CHANNELS:
+        if ch in NOT_CHANNELS:
             continue
         lst = grouped.get(ch)
         if lst is None:

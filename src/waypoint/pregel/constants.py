@@ -12,6 +12,8 @@ TASKS: Final = "__pregel_tasks"  # Topic of Send packets for the next step
 NO_WRITES: Final = "__no_writes__"  # marks a task that finished without writing anything
 INTERRUPT_SEEN: Final = "__interrupt__"  # versions_seen key recording the last static interrupt
 NULL_TASK_ID: Final = "00000000-0000-0000-0000-000000000000"  # writes made by the caller
+RETURN: Final = "__return__"  # a called task's return value (a pending write, not a channel)
+PREVIOUS: Final = "__previous__"  # the functional API's saved value (``previous``)
 
 # task path prefixes
 PULL: Final = "__pregel_pull"

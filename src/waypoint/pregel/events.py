@@ -83,7 +83,7 @@ class EventsMixin:
                 "id": task.id,
                 "name": task.name,
                 "error": repr(task.error) if task.error is not None else None,
-                "result": self.graph.task_update(task) if task.error is None else None,
+                "result": self.graph.task_result(task) if task.error is None else None,
                 "interrupts": list(task.interrupts),
             }
             if "tasks" in modes:

@@ -108,6 +108,8 @@ def infer_as_node(graph: Pregel, seen: dict[str, dict[str, Any]]) -> str:
     """The node that wrote last (by the versions it saw); ambiguous ties are an error."""
     if len(graph.nodes) == 2 and START in graph.nodes:
         return next(n for n in graph.nodes if n != START)
+    if len(graph.nodes) == 1:  # a functional workflow's one node
+        return next(iter(graph.nodes))
     last = sorted(
         (v, n)
         for n, s in seen.items()

@@ -53,6 +53,7 @@ from waypoint.pregel.constants import (
     TASKS,
 )
 from waypoint.pregel.cache import CacheMixin
+from waypoint.pregel.call import is_call
 from waypoint.pregel.events import EventsMixin
 from waypoint.pregel.persist import PersistMixin
 from waypoint.pregel.resume import StartMixin
@@ -334,7 +335,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
 
     def task_done(self, task: Task) -> None:
         """Record a finished task (success, interrupt, error or parent command)."""
-        if task.parent_command is not None:
+        if task.parent_command is not None and not is_call(task):
             self.parent_command = task.parent_command
             return
         if task.error is not None:
@@ -359,11 +360,12 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         if self.parent_command is not None:
             self.status = "parent_command"
             return False
-        for t in tasks:
+        planned = [t for t in tasks if not is_call(t)]  # a called task's outcome is its caller's
+        for t in planned:
             if t.error is not None:
                 self.status, self.exception = "error", t.error
                 return False
-        if any(t.interrupted for t in tasks):
+        if any(t.interrupted for t in planned):
             self.status = "interrupted"
             self.emit_interrupts(self.pending_interrupts())
             return False
@@ -487,7 +489,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         return {k: m.get(info) for k, m in self.graph.managed.items()}
 
     def pending_interrupts(self) -> list[Interrupt]:
-        return [i for t in self.tasks for i in t.interrupts]
+        return [i for t in self.tasks if not is_call(t) for i in t.interrupts]
 
     def task_config(self, task: Task) -> dict[str, Any]:
         config = task_config(self, task)

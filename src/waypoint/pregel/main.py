@@ -27,6 +27,7 @@ from waypoint.errors import (
     ParentCommandAtRootError,
 )
 from waypoint.pregel.algo import persistent_ns
+from waypoint.pregel.call import call_result, is_call
 from waypoint.pregel.constants import (
     CONF,
     K_CHECKPOINTER,
@@ -64,6 +65,7 @@ class Pregel(RunnableMixin, InspectMixin):
     stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
 
     managed: dict[str, Any] = {}  # state keys filled by the engine (RemainingSteps...): never written
+    inline_ok: bool = True  # a lone task may run on the driver's own thread (see pregel/call.py)
 
     def __init__(
         self,
@@ -129,12 +131,18 @@ class Pregel(RunnableMixin, InspectMixin):
         return upd or None
 
     def task_update(self, task: Any) -> Any:
+        if is_call(task):  # a called task's update is its return value
+            return call_result(task)
         writes = [w for w in task.writes if w[0] in self.state_keys]
         if len({ch for ch, _ in writes}) < len(writes):
             # a channel written twice (a list of Commands and updates): one update per write,
             # as LangGraph streams it, so no write is hidden behind a later one
             return [self.writes_to_update([w]) for w in writes]
         return self.writes_to_update(task.writes)
+
+    def task_result(self, task: Any) -> Any:
+        """A finished task's ``result`` in the ``tasks``/``debug`` streams."""
+        return self.task_update(task)
 
     def task_messages(self, task: Any) -> list[Any]:
         return []

@@ -8,6 +8,7 @@ the node's output into channel writes. The engine plans ``Task``s from nodes eac
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,9 @@ class Task:
         "_config",
         "_runtime",
         "cache_key",
+        "next_call",
+        "future",
+        "direct",
     )
 
     def __init__(
@@ -173,6 +177,11 @@ class Task:
         self._config: dict[str, Any] | None = None
         self._runtime: Any = None
         self.cache_key: Any = None
+        # functional API: index of this task's next ``@task`` call (never reset by a retry, as
+        # in LangGraph), and for a called task the future its caller holds
+        self.next_call = itertools.count().__next__
+        self.future: Any = None
+        self.direct = False
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, id={self.id!r}, path={self.path!r})"

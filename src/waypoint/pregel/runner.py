@@ -19,12 +19,11 @@ from contextvars import copy_context
 from typing import Any
 
 from waypoint.pregel import cache as _cache
+from waypoint.pregel.call import CALL, DONE as _DONE, AsyncCalls, SyncCalls, is_call, settle
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import Task
 from waypoint._process import task_pool
 from waypoint.pregel.retry import arun_task, run_task
-
-_DONE = object()
 
 
 class SyncIO:
@@ -139,6 +138,8 @@ def _drain_queue(q: queue.SimpleQueue) -> Iterator[Any]:
 def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -> Iterator[Any]:
     """Run ``loop`` to its end in this thread, yielding stream items as they arrive."""
     outbox = loop.outbox
+    calls = loop.calls = SyncCalls(loop, q)
+    realtime = realtime or not loop.graph.inline_ok
     try:
         if io is not None:
             io.submit(outbox)
@@ -151,10 +152,16 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
             yield from _drain_queue(q)
             todo = [t for t in loop.tasks if not t.done]
             if len(todo) == 1 and not realtime:
-                run_task(todo[0])
+                calls.set_inline(True)
+                try:
+                    run_task(todo[0])
+                finally:
+                    calls.set_inline(False)
                 loop.task_done(todo[0])
                 if io is not None:
                     io.submit(outbox)
+                if calls.direct:  # tasks the inline task called: record them
+                    yield from _collect(loop, io, q, calls, 0)
             elif todo:
                 yield from _run_concurrently(loop, io, q, todo, realtime)
             loop.after_tick()
@@ -180,6 +187,7 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
 def _run_concurrently(
     loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, todo: list[Task], realtime: bool
 ) -> Iterator[Any]:
+    calls: SyncCalls = loop.calls
     inline = None if realtime else todo[0]
     for t in todo:
         if t is inline:
@@ -188,16 +196,39 @@ def _run_concurrently(
         fut.add_done_callback(lambda f, t=t: q.put((_DONE, t)))
     remaining = len(todo)
     if inline is not None:
-        run_task(inline)
+        calls.set_inline(True)
+        try:
+            run_task(inline)
+        finally:
+            calls.set_inline(False)
         loop.task_done(inline)
         remaining -= 1
         if io is not None:
             io.submit(loop.outbox)
+    yield from _collect(loop, io, q, calls, remaining)
+
+
+def _collect(
+    loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, calls: SyncCalls, remaining: int
+) -> Iterator[Any]:
+    """Record finished tasks until ``remaining`` running tasks (and every task they called)
+    are done, starting the tasks they call; yields stream items meanwhile."""
+    with calls.lock:
+        remaining += calls.direct
+        calls.direct = 0
     while remaining:
         item = q.get()
         if type(item) is tuple and item[0] is _DONE:
-            loop.task_done(item[1])
+            task = item[1]
+            loop.task_done(task)
             remaining -= 1
+            if io is not None:
+                io.submit(loop.outbox)
+            if not task.direct and is_call(task):
+                settle(task.future, task)  # after its writes are queued for the saver
+        elif type(item) is tuple and item[0] is CALL:
+            if calls.start(item[1], item[2]):
+                remaining += 1
             if io is not None:
                 io.submit(loop.outbox)
         else:
@@ -209,6 +240,8 @@ async def adrive(
 ) -> AsyncIterator[Any]:
     """Async twin of ``drive``."""
     outbox = loop.outbox
+    calls = loop.calls = AsyncCalls(loop, q)
+    realtime = realtime or not loop.graph.inline_ok
     try:
         if io is not None:
             await io.submit(outbox)
@@ -222,32 +255,47 @@ async def adrive(
             while not q.empty():
                 yield q.get_nowait()
             todo = [t for t in loop.tasks if not t.done]
+            remaining = 0
+            running = []
             if len(todo) == 1 and not realtime:
-                await arun_task(todo[0])
+                calls.inline = True
+                try:
+                    await arun_task(todo[0])
+                finally:
+                    calls.inline = False
                 loop.task_done(todo[0])
                 if io is not None:
                     await io.submit(outbox)
+                remaining, calls.direct = calls.direct, 0
             elif todo:
-                running = []
                 for t in todo:
                     fut = asyncio.create_task(arun_task(t))
                     fut.add_done_callback(lambda f, t=t: q.put_nowait((_DONE, t)))
                     running.append(fut)
                 remaining = len(todo)
-                try:
-                    while remaining:
-                        item = await q.get()
-                        if type(item) is tuple and item[0] is _DONE:
-                            loop.task_done(item[1])
-                            remaining -= 1
-                            if io is not None:
-                                await io.submit(outbox)
-                        else:
-                            yield item
-                except BaseException:
-                    for fut in running:
-                        fut.cancel()
-                    raise
+            try:
+                while remaining:
+                    item = await q.get()
+                    if type(item) is tuple and item[0] is _DONE:
+                        task = item[1]
+                        loop.task_done(task)
+                        remaining -= 1
+                        if io is not None:
+                            await io.submit(outbox)
+                        if not task.direct and is_call(task):
+                            settle(task.future, task)
+                    elif type(item) is tuple and item[0] is CALL:
+                        if calls.start(item[1], item[2]):
+                            remaining += 1
+                        if io is not None:
+                            await io.submit(outbox)
+                    else:
+                        yield item
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                calls.cancel()
+                raise
             loop.after_tick()
             if loop.cache_out:
                 await _cache.astore(loop.cache, loop.cache_out)

@@ -1,0 +1,107 @@
+"""``@task``: a function whose calls run as persisted tasks of the running workflow."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from typing_extensions import ParamSpec
+
+from waypoint.func.inject import injected, kwargs_for
+from waypoint.graph.branch import is_async_callable
+from waypoint.pregel.call import call_task
+from waypoint.pregel.constants import PUSH, RETURN
+from waypoint.pregel.node import PregelNode, Task, traced
+from waypoint.types import RetryPolicy
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def retry_policies(policy: RetryPolicy | Sequence[RetryPolicy] | None) -> tuple[RetryPolicy, ...] | None:
+    if policy is None:
+        return None
+    if isinstance(policy, RetryPolicy):
+        return (policy,)
+    policies = tuple(policy)
+    for p in policies:
+        if not isinstance(p, RetryPolicy):
+            raise TypeError(f"retry_policy must be a RetryPolicy or a sequence of them, got {p!r}")
+    return policies or None
+
+
+def _write_return(task: Task, out: Any) -> None:
+    task.writes.append((RETURN, out))
+
+
+def task_node(fn: Callable[..., Any], name: str, retry: tuple[RetryPolicy, ...] | None) -> PregelNode:
+    """The engine node that runs ``fn(*args, **kwargs)`` for a call (input ``(args, kwargs)``)."""
+    names = injected(fn, skip_first=False)
+    func: Any = None
+    afunc: Any = None
+    if is_async_callable(fn):
+
+        async def afunc(inp: Any, task: Task) -> Any:
+            args, kwargs = inp
+            return await fn(*args, **kwargs_for(task, names, args, kwargs))
+
+    else:
+
+        def func(inp: Any, task: Task) -> Any:
+            args, kwargs = inp
+            return fn(*args, **kwargs_for(task, names, args, kwargs))
+
+    func, afunc = traced(func, afunc)
+    return PregelNode(name, triggers=(PUSH,), func=func, afunc=afunc, read=lambda values: None,
+                      write=_write_return, retry_policy=retry)
+
+
+class TaskFunction(Generic[P, T]):
+    """A ``@task``: calling it inside a workflow starts a task and returns its future
+    (``.result()`` in sync code, ``await`` in async code)."""
+
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[T]] | Callable[P, T],
+        *,
+        retry_policy: tuple[RetryPolicy, ...] | None,
+        name: str | None,
+    ) -> None:
+        self.func = func
+        self.retry_policy = retry_policy
+        self.name = name or getattr(func, "__name__", type(func).__name__)
+        self.node = task_node(func, self.name, retry_policy)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        return call_task(self.node, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+def task(
+    __func_or_none__: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+) -> Any:
+    """Make a function a task of the functional API (``@task`` or ``@task(...)``).
+
+    Called from inside an ``@entrypoint`` (or another task, or a graph node) it runs
+    concurrently with its caller and returns a future. With a checkpointer its result is saved
+    as soon as it finishes, so a workflow resumed after an interrupt or a crash gets the saved
+    result instead of running it again. ``retry_policy`` retries failures as for graph nodes;
+    ``name`` names the task in streams and state (default: the function's name).
+    """
+    policies = retry_policies(retry_policy)
+
+    def decorate(func: Callable[..., Any]) -> TaskFunction:
+        if not callable(func):
+            raise TypeError(f"@task decorates a function, got {func!r}")
+        return TaskFunction(func, retry_policy=policies, name=name)
+
+    if __func_or_none__ is not None:
+        return decorate(__func_or_none__)
+    return decorate
