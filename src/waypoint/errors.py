@@ -50,6 +50,47 @@ class GraphDrained(GraphBubbleUp):
         super().__init__(f"Graph drained: {reason}")
 
 
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """What an error handler (``add_node(..., error_handler=h)``) is told: the failed node's
+    name and its exception. A handler receives it as its ``error`` parameter."""
+
+    node: str
+    error: BaseException
+
+
+class NodeTimeoutError(WaypointError):
+    """An attempt of a node ran past its ``TimeoutPolicy`` (``kind`` ``"run"`` or
+    ``"idle"``). Not a ``TimeoutError`` (an ``OSError``), so a ``RetryPolicy`` with the default
+    ``retry_on`` retries it."""
+
+    def __init__(
+        self, node: str, elapsed: float, *, kind: str,
+        idle_timeout: float | None = None, run_timeout: float | None = None,
+    ) -> None:
+        if kind == "run":
+            if run_timeout is None:
+                raise ValueError("run_timeout is required when kind='run'")
+            self.timeout = run_timeout
+            what = f"its run timeout of {run_timeout:.3f}s"
+        elif kind == "idle":
+            if idle_timeout is None:
+                raise ValueError("idle_timeout is required when kind='idle'")
+            self.timeout = idle_timeout
+            what = f"its idle timeout of {idle_timeout:.3f}s without progress"
+        else:
+            raise ValueError("kind must be 'run' or 'idle'")
+        super().__init__(
+            f"Node {node!r} exceeded {what} (after {elapsed:.3f}s); raise the limit in "
+            "add_node(..., timeout=...) or call runtime.heartbeat() while it works"
+        )
+        self.node = node
+        self.elapsed = elapsed
+        self.kind = kind
+        self.idle_timeout = idle_timeout
+        self.run_timeout = run_timeout
+
+
 class GraphRecursionError(WaypointError, RecursionError):
     """The graph ran more supersteps than ``recursion_limit`` allows."""
 

@@ -188,6 +188,7 @@ def task_runtime(task: Task) -> Runtime[Any]:
         context=(loop.config.get(CONF) or {}).get(K_CONTEXT),
         store=loop.store,
         stream_writer=task.writer,
+        heartbeat=task.heartbeat,
         control=loop.control,
         previous=loop.values.get(PREVIOUS),  # the functional API's saved value (else None)
         execution_info=ExecutionInfo(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "StateSnapshot",
     "StateUpdate",
     "StreamMode",
+    "TimeoutPolicy",
     "default_retry_on",
     "interrupt",
 ]
@@ -220,6 +222,52 @@ class RetryPolicy(NamedTuple):
     retry_on: (
         type[Exception] | Sequence[type[Exception]] | Callable[[Exception], bool]
     ) = default_retry_on
+
+
+def _seconds(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValueError(f"TimeoutPolicy.{field} must be seconds (a number) or a timedelta, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"TimeoutPolicy.{field} must be greater than 0, got {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimeoutPolicy:
+    """Time limits for each attempt of an async node (``add_node(..., timeout=...)``).
+
+    ``run_timeout``: wall-clock cap of one attempt, never extended. ``idle_timeout``: longest
+    time an attempt may go without progress; progress is ``runtime.heartbeat()`` and, with
+    ``refresh_on="auto"`` (the default), also writes to the custom stream. An attempt over a
+    limit is cancelled and fails with ``NodeTimeoutError`` (retried when the node's
+    ``RetryPolicy`` matches it). Seconds (number) or ``timedelta``.
+    """
+
+    run_timeout: float | timedelta | None = None
+    idle_timeout: float | timedelta | None = None
+    refresh_on: Literal["auto", "heartbeat"] = "auto"
+
+    @classmethod
+    def coerce(cls, value: float | timedelta | TimeoutPolicy | None) -> TimeoutPolicy | None:
+        """A policy with both limits in seconds (a bare number or timedelta is a
+        ``run_timeout``); None when no limit is set. Bad values raise ValueError."""
+        if value is None:
+            return None
+        if not isinstance(value, TimeoutPolicy):
+            value = cls(run_timeout=value)
+        if value.refresh_on not in ("auto", "heartbeat"):
+            raise ValueError(f"TimeoutPolicy.refresh_on must be 'auto' or 'heartbeat', got {value.refresh_on!r}")
+        run = _seconds(value.run_timeout, "run_timeout")
+        idle = _seconds(value.idle_timeout, "idle_timeout")
+        if run is None and idle is None:
+            return None
+        return cls(run_timeout=run, idle_timeout=idle, refresh_on=value.refresh_on)
 
 
 KeyFuncT = TypeVar("KeyFuncT", bound=Callable[..., "str | bytes"])

@@ -44,7 +44,7 @@ def _task_kwargs(fn: Any) -> tuple[bool, tuple[str, ...]]:
     return config_pos, kw
 
 
-_INJECTED = ("config", "store", "writer", "runtime", "previous")
+_INJECTED = ("config", "store", "writer", "runtime", "previous", "error")
 
 
 def _inject(task: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -58,6 +58,8 @@ def _inject(task: Any, names: tuple[str, ...]) -> dict[str, Any]:
             out[name] = task.writer
         elif name == "runtime":
             out[name] = task.runtime
+        elif name == "error":  # an error handler's NodeError (None in other nodes)
+            out[name] = getattr(task, "node_error", None)
         else:  # previous: the functional API's last return value; a graph node has none
             out[name] = None
     return out

@@ -11,7 +11,7 @@ from waypoint.channels.ephemeral_value import EphemeralValue
 from waypoint.channels.last_value import LastValueAfterFinish
 from waypoint.channels.named_barrier_value import NamedBarrierValue, NamedBarrierValueAfterFinish
 from waypoint.channels.topic import Topic
-from waypoint.errors import InvalidUpdateError
+from waypoint.errors import InvalidGraphError, InvalidUpdateError
 from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
 from waypoint.graph.message import MESSAGE_REDUCERS
@@ -76,6 +76,43 @@ def _writers(
     return write, awrite
 
 
+DEFAULT_ERROR_HANDLER = "__default_error_handler__"
+
+
+def with_defaults(builder: StateGraph) -> dict[str, Any]:
+    """The builder's node specs with ``set_node_defaults`` applied (the builder is left as
+    it is): retry and timeout for every node, cache policy and error handler for regular
+    nodes only; a default error handler becomes node ``__default_error_handler__``."""
+    from copy import copy
+
+    from waypoint.graph.state import NodeSpec
+
+    defaults = builder.node_defaults
+    if not defaults:
+        return builder.nodes
+    specs: dict[str, Any] = {}
+    handler = defaults.get("error_handler")
+    if handler is not None:
+        if DEFAULT_ERROR_HANDLER in builder.nodes:
+            raise InvalidGraphError(f"A node named {DEFAULT_ERROR_HANDLER!r} already exists")
+        specs[DEFAULT_ERROR_HANDLER] = NodeSpec(handler, None, None, None, None, is_error_handler=True)
+    for name, spec in builder.nodes.items():
+        spec = copy(spec)
+        if spec.retry_policy is None:
+            spec.retry_policy = defaults.get("retry_policy")
+        if spec.timeout is None:
+            spec.timeout = defaults.get("timeout")
+        if not spec.is_error_handler:
+            if spec.cache_policy is None:
+                spec.cache_policy = defaults.get("cache_policy")
+            if spec.error_handler is None and handler is not None:
+                spec.error_handler = DEFAULT_ERROR_HANDLER
+        specs[name] = spec
+    if DEFAULT_ERROR_HANDLER in specs:  # after the nodes it serves, as LangGraph lists it
+        specs[DEFAULT_ERROR_HANDLER] = specs.pop(DEFAULT_ERROR_HANDLER)
+    return specs
+
+
 def compile_graph(
     builder: StateGraph,
     *,
@@ -94,11 +131,12 @@ def compile_graph(
     channels: dict[str, Any] = {k: ch.copy() for k, ch in builder.channels.items()}
     channels[START] = EphemeralValue(Any, key=START)
     channels[TASKS] = Topic(Send, accumulate=False, key=TASKS)
-    for node, spec in builder.nodes.items():
+    specs = with_defaults(builder)
+    for node, spec in specs.items():
         key = branch_channel(node)
         channels[key] = LastValueAfterFinish(Any, key=key) if spec.defer else EphemeralValue(Any, guard=False, key=key)
     static: dict[str, list[tuple[str, Any]]] = {}
-    triggers: dict[str, list[str]] = {n: [branch_channel(n)] for n in builder.nodes}
+    triggers: dict[str, list[str]] = {n: [branch_channel(n)] for n in specs}
     for src, dst in builder.edges:
         if dst != END:
             static.setdefault(src, []).append((branch_channel(dst), None))
@@ -111,7 +149,7 @@ def compile_graph(
                 triggers[dst].append(key)
         for s in starts:
             static.setdefault(s, []).append((key, s))
-    names = frozenset(builder.nodes) | {START}
+    names = frozenset(specs) | {START}
     state_reader = make_reader(builder.state_schema, state_keys)
     input_keys = frozenset(k for k in builder.schema_keys[builder.input_schema] if k in channels)
 
@@ -126,7 +164,7 @@ def compile_graph(
         START, triggers=(START,), func=_identity, afunc=_aidentity,
         read=lambda values: values.get(START), write=write, awrite=awrite,
     )
-    for node_name, spec in builder.nodes.items():
+    for node_name, spec in specs.items():
         schema = spec.input_schema or builder.state_schema
         keys = builder.schema_keys[schema]
         fn = spec.fn
@@ -140,6 +178,11 @@ def compile_graph(
             func, afunc, subgraph = None, adapt(fn), called_subgraph(fn, Pregel)
         else:
             func, afunc, subgraph = adapt(fn), None, called_subgraph(fn, Pregel)
+        if spec.timeout is not None and afunc is None:
+            raise InvalidGraphError(
+                f"Node {node_name!r} has a timeout but is sync: timeouts need an async node "
+                "(async def), since sync Python code cannot be cancelled safely in-process"
+            )
         func, afunc = traced(func, afunc)
         write, awrite = _writers(
             node_name, write_keys, static.get(node_name, []), branches_of(node_name), names, state_reader
@@ -158,6 +201,8 @@ def compile_graph(
             metadata=spec.metadata,
             cache_policy=spec.cache_policy,
             bound=fn,
+            timeout=spec.timeout,
+            error_handler=spec.error_handler,
         )
     graph = CompiledStateGraph(
         nodes=nodes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from datetime import timedelta
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, get_type_hints
@@ -16,7 +17,7 @@ from waypoint.managed.base import is_managed_value
 from waypoint.graph.schema import ROOT, ROOT_KEYS, channels_for, field_types, is_root_schema, output_items
 from waypoint.pregel.constants import END, NS_END, NS_SEP, START, TASKS
 from waypoint.pregel.main import Pregel
-from waypoint.types import Command, RetryPolicy, Send
+from waypoint.types import Command, RetryPolicy, Send, TimeoutPolicy
 from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 
@@ -27,9 +28,15 @@ class NodeSpec:
         self, fn: Any, input_schema: Any, retry_policy: Any, metadata: Any, ends: Any,
         cache_policy: Any = None,
         defer: bool = False,
+        timeout: Any = None,
+        error_handler: str | None = None,
+        is_error_handler: bool = False,
     ) -> None:
         self.fn = fn
         self.defer = defer
+        self.timeout = timeout  # a coerced TimeoutPolicy or None
+        self.error_handler = error_handler  # name of the node handling this node's errors
+        self.is_error_handler = is_error_handler
         self.input_schema = input_schema
         self.retry_policy = retry_policy
         self.metadata = metadata
@@ -53,6 +60,18 @@ def _check_name(name: str) -> None:
     for ch in (NS_SEP, NS_END):
         if ch in name:
             raise InvalidGraphError(f"Node name {name!r} must not contain {ch!r} (reserved)")
+
+
+def _coerce_timeout(timeout: Any) -> Any:
+    try:
+        return TimeoutPolicy.coerce(timeout)
+    except ValueError as exc:
+        raise InvalidGraphError(f"timeout={timeout!r}: {exc}") from None
+
+
+def _check_handler(handler: Any, name: str) -> None:
+    if not callable(handler) or isinstance(handler, (str, bytes)):
+        raise InvalidGraphError(f"error_handler of {name!r} must be a function, got {handler!r}")
 
 
 def _check_cache_policy(policy: Any) -> None:
@@ -134,6 +153,7 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, dict[str, Branch]] = {}
+        self.node_defaults: dict[str, Any] = {}  # set_node_defaults()
 
     def _add_schema(self, schema: Any, allow_managed: bool = True) -> None:
         if schema in self.schema_keys:
@@ -164,18 +184,27 @@ class StateGraph:
         input_schema: Any = None,
         retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
         cache_policy: Any = None,
+        error_handler: Callable[..., Any] | None = None,
         destinations: dict[str, str] | tuple[str, ...] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node: ``add_node(fn)`` names it after the function; ``add_node(name, fn)``.
         ``fn`` takes the state (plus optionally config, and keyword-only ``store`` /
-        ``writer``), or is a compiled graph (a subgraph)."""
+        ``writer``), or is a compiled graph (a subgraph).
+
+        ``defer``: run only once the graph has nothing else to run. ``cache_policy``: reuse
+        results for equal inputs (needs ``compile(cache=...)``). ``timeout``: a
+        ``TimeoutPolicy`` (or seconds) per attempt, async nodes only. ``error_handler``: a
+        function run instead of failing the run when this node fails (after retries); it gets
+        the node's input (and ``error: NodeError``) and returns an update or a Command."""
         _warn_renamed(kwargs, {"input": "input_schema", "retry": "retry_policy"})
         input_schema = input_schema or kwargs.pop("input", None)
         retry_policy = retry_policy or kwargs.pop("retry", None)
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         _check_cache_policy(cache_policy)
+        timeout = _coerce_timeout(timeout)
         if isinstance(node, str):
             name, fn = node, action
         else:
@@ -199,7 +228,45 @@ class StateGraph:
         ends = tuple(destinations) if destinations else (
             literal_destinations(fn) if plain else None
         )
-        self.nodes[name] = NodeSpec(fn, input_schema, retry_policy, metadata, ends, cache_policy, bool(defer))
+        handler = None
+        if error_handler is not None:
+            handler = f"__error_handler__{name}"
+            if handler in self.nodes:
+                raise InvalidGraphError(f"Error handler node {handler!r} already exists")
+            _check_handler(error_handler, name)
+            self.nodes[handler] = NodeSpec(
+                error_handler, input_schema, None, None, None, is_error_handler=True
+            )
+        self.nodes[name] = NodeSpec(
+            fn, input_schema, retry_policy, metadata, ends, cache_policy, bool(defer),
+            timeout=timeout, error_handler=handler,
+        )
+        return self
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: Any = None,
+        error_handler: Callable[..., Any] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+    ) -> StateGraph:
+        """Policies for every node that does not set its own in ``add_node`` (applied at
+        ``compile()``, not inherited by subgraphs). ``retry_policy`` and ``timeout`` also
+        apply to error-handler nodes; ``cache_policy`` and ``error_handler`` only to regular
+        nodes (an error handler never handles its own failure)."""
+        _check_cache_policy(cache_policy)
+        if error_handler is not None:
+            _check_handler(error_handler, "every node")
+        defaults = self.node_defaults
+        if retry_policy is not None:
+            defaults["retry_policy"] = retry_policy
+        if cache_policy is not None:
+            defaults["cache_policy"] = cache_policy
+        if error_handler is not None:
+            defaults["error_handler"] = error_handler
+        if timeout is not None:
+            defaults["timeout"] = _coerce_timeout(timeout)
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:

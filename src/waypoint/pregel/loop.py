@@ -21,7 +21,7 @@ from waypoint.checkpoint.base import (
     get_thread_id,
     new_checkpoint_id,
 )
-from waypoint.errors import ErrorCode, GraphDrained, GraphRecursionError, InvalidUpdateError, create_error_message
+from waypoint.errors import ErrorCode, GraphDrained, GraphRecursionError, InvalidUpdateError, NodeError, create_error_message
 from waypoint.pregel.algo import (
     NullResume,
     ReplayBound,
@@ -137,6 +137,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         self.cache = graph.cache  # node result cache (None: no lookups, no cost)
         self.cache_wanted: list[Task] = []
         self.cache_out: list[tuple[Any, Any]] = []
+        self.handlers: list[Task] = []  # error-handler tasks the driver runs in this step
 
     # ------------------------------------------------------------------ setup
 
@@ -342,6 +343,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             if isinstance(task.error, GraphDrained):  # a subgraph drained: nothing to record
                 return
             writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
+            if task.node.error_handler is not None and isinstance(task.error, Exception):
+                self._schedule_handler(task)
         elif task.interrupted:
             writes = [(INTERRUPT, list(task.interrupts))]
         else:
@@ -353,6 +356,21 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             self._cache_done(task)
         self.emit_task_result(task)
 
+    def _schedule_handler(self, failed: Task) -> None:
+        """Queue the failed task's error handler: it runs in this step with the failed
+        task's input and ``error=NodeError(node, exception)``; its writes replace the
+        failed node's, and the run goes on."""
+        node = self.graph.nodes.get(failed.node.error_handler)
+        if node is None:
+            return
+        tid = make_task_id(f"{self.checkpoint_id}|{self.ns}|{self.step + 1}|", node.name, f"error:{failed.id}")
+        handler = Task(self, node, tid, (PUSH, "node_error_handler", failed.id), failed.input, (PUSH,),
+                       (*failed.sort_key, "error"))  # its writes apply where the failed task's would
+        handler.node_error = NodeError(failed.name, failed.error)  # type: ignore[arg-type]
+        failed.handled = True
+        self.tasks.append(handler)
+        self.handlers.append(handler)
+
     def after_tick(self) -> bool:
         """Close the step: apply writes and checkpoint. False when the run stops here."""
         tasks = self.tasks
@@ -362,7 +380,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             return False
         planned = [t for t in tasks if not is_call(t)]  # a called task's outcome is its caller's
         for t in planned:
-            if t.error is not None:
+            if t.error is not None and not t.handled:
                 self.status, self.exception = "error", t.error
                 return False
         if any(t.interrupted for t in planned):

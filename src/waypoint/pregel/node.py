@@ -60,6 +60,8 @@ class PregelNode:
         "metadata",
         "cache_policy",
         "cache_ns",
+        "timeout",
+        "error_handler",
     )
 
     def __init__(
@@ -78,6 +80,8 @@ class PregelNode:
         metadata: dict[str, Any] | None = None,
         cache_policy: Any = None,
         bound: Any = None,
+        timeout: Any = None,
+        error_handler: str | None = None,
     ) -> None:
         """``bound`` is the user's code (its ``module.qualname`` names the node's cache)."""
         self.name = name
@@ -92,6 +96,8 @@ class PregelNode:
         self.subgraph = subgraph
         self.metadata = metadata or {}
         self.cache_policy = cache_policy
+        self.timeout = timeout  # a coerced TimeoutPolicy (async nodes only)
+        self.error_handler = error_handler  # the node run when this one fails
         self.cache_ns = namespace(bound if bound is not None else func or afunc, name)
 
 
@@ -140,6 +146,9 @@ class Task:
         "next_call",
         "future",
         "direct",
+        "progress",
+        "node_error",
+        "handled",
     )
 
     def __init__(
@@ -182,6 +191,9 @@ class Task:
         self.next_call = itertools.count().__next__
         self.future: Any = None
         self.direct = False
+        self.progress: Any = None  # the running attempt's timeout.Attempt, when timed
+        self.node_error: Any = None  # an error handler's NodeError (its ``error`` argument)
+        self.handled = False  # failed, and its node's error handler runs instead
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, id={self.id!r}, path={self.path!r})"
@@ -216,7 +228,22 @@ class Task:
 
     @property
     def writer(self) -> Callable[[Any], None]:
-        return self.loop.custom_writer or _noop_writer
+        write = self.loop.custom_writer or _noop_writer
+        progress = self.progress
+        if progress is None or not progress.auto:
+            return write
+
+        def touching(chunk: Any) -> None:  # a custom stream write is progress
+            progress.touch()
+            write(chunk)
+
+        return touching
+
+    def heartbeat(self) -> None:
+        """Record progress for the running attempt's ``idle_timeout`` (no-op otherwise)."""
+        progress = self.progress
+        if progress is not None:
+            progress.touch()
 
     def interrupt(self, value: Any, response_schema: Any = None, validate: Any = None) -> Any:
         """The answer to this task's next ``interrupt()`` call, or GraphInterrupt. ``validate``

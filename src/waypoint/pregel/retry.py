@@ -17,6 +17,7 @@ from waypoint._process import task_pool
 from waypoint.config import var_task
 from waypoint.errors import GraphDrained, GraphInterrupt, NodeInterrupt, ParentCommand
 from waypoint.pregel.node import Task, interrupt_id
+from waypoint.pregel.timeout import run_timed
 from waypoint.types import Command, Interrupt, RetryPolicy
 
 
@@ -114,7 +115,10 @@ async def arun_task(task: Task) -> None:
         try:
             try:
                 if node.afunc is not None:
-                    out = await node.afunc(task.input, task)
+                    if node.timeout is not None:
+                        out = await run_timed(node, task)
+                    else:
+                        out = await node.afunc(task.input, task)
                 else:
                     ctx = copy_context()
                     out = await asyncio.get_running_loop().run_in_executor(

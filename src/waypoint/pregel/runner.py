@@ -164,6 +164,12 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
                     yield from _collect(loop, io, q, calls, 0)
             elif todo:
                 yield from _run_concurrently(loop, io, q, todo, realtime)
+            while loop.handlers:  # error handlers of the step's failed tasks
+                handler = loop.handlers.pop(0)
+                run_task(handler)
+                loop.task_done(handler)
+                if io is not None:
+                    io.submit(outbox)
             loop.after_tick()
             if loop.cache_out:
                 _cache.store(loop.cache, loop.cache_out)
@@ -296,6 +302,12 @@ async def adrive(
                     fut.cancel()
                 calls.cancel()
                 raise
+            while loop.handlers:  # error handlers of the step's failed tasks
+                handler = loop.handlers.pop(0)
+                await arun_task(handler)
+                loop.task_done(handler)
+                if io is not None:
+                    await io.submit(outbox)
             loop.after_tick()
             if loop.cache_out:
                 await _cache.astore(loop.cache, loop.cache_out)
