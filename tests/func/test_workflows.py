@@ -9,6 +9,7 @@ run it again; ``interrupt()`` works inside tasks and entrypoints and is answered
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from typing import Any
@@ -304,3 +305,69 @@ async def test_nested_tasks(saver: Any, face: Face, config: dict) -> None:
     await face.invoke(root, 1, config)
     assert await face.invoke(root, Command(resume="yes"), config) == [13, "yes"]
     assert runs == Counter({"branch": 1, "leaf": 2})
+
+
+async def test_task_cache_policy_reuses_results_across_threads(saver: Any, face: Face, config: dict) -> None:
+    from waypoint.cache.memory import InMemoryCache
+    from waypoint.types import CachePolicy
+
+    runs: Counter = Counter()
+    cache = InMemoryCache()
+
+    @task(cache_policy=CachePolicy(key_func=lambda x, *, unit="": f"{x}{unit}"))
+    def expensive(x: int, *, unit: str = "") -> str:
+        runs[(x, unit)] += 1
+        return f"{x * 3}{unit}"
+
+    @task
+    def uncached(x: int) -> int:
+        runs["uncached"] += 1
+        return x
+
+    @entrypoint(checkpointer=saver, cache=cache)
+    def wf(xs: list[int]) -> list[Any]:
+        return [f.result() for f in [expensive(x) for x in xs]] + [expensive(1, unit="m").result(), uncached(0).result()]
+
+    tid = config["configurable"]["thread_id"]
+    assert await face.invoke(wf, [1, 2], config) == ["3", "6", "3m", 0]
+    other = {"configurable": {"thread_id": tid + "-2"}}
+    chunks = await face.stream(wf, [2, 3], other)
+    assert {"expensive": "6", "__metadata__": {"cached": True}} in chunks  # reused, not run
+    assert {"expensive": "9"} in chunks
+    assert runs == Counter({(1, ""): 1, (2, ""): 1, (3, ""): 1, (1, "m"): 1, "uncached": 2})
+    expensive.clear_cache(cache)
+    await face.invoke(wf, [2], {"configurable": {"thread_id": tid + "-3"}})
+    assert runs[(2, "")] == 2
+
+
+async def test_bad_arguments_are_named_errors() -> None:
+    from waypoint.errors import InvalidGraphError, TaskCallError
+
+    with pytest.raises(InvalidGraphError, match="CachePolicy"):
+        task(cache_policy={"ttl": 5})(lambda x: x)
+    with pytest.raises(InvalidGraphError, match="cache"):
+        entrypoint(cache=object())
+    with pytest.raises(InvalidGraphError, match="generator"):
+        @entrypoint()
+        def gen(x: int):
+            yield x
+    with pytest.raises(InvalidGraphError, match="one\\s+parameter"):
+        entrypoint()(lambda: 1)
+
+    @task
+    def alone(x: int) -> int:
+        return x
+
+    with pytest.raises(TaskCallError, match="outside a running workflow"):
+        alone(1)
+
+    @task
+    async def asynchronous(x: int) -> int:
+        return x
+
+    @entrypoint()
+    def sync_wf(x: int) -> int:
+        return asynchronous(x).result()
+
+    with pytest.raises(TaskCallError, match="ainvoke"):
+        await asyncio.to_thread(sync_wf.invoke, 1)

@@ -12,7 +12,7 @@ from waypoint.channels.last_value import LastValue
 from waypoint.errors import InvalidGraphError
 from waypoint.func.graph import FunctionalGraph
 from waypoint.func.inject import injected, kwargs_for
-from waypoint.func.tasks import retry_policies
+from waypoint.func.tasks import check_cache_policy, retry_policies
 from waypoint.graph.branch import is_async_callable
 from waypoint.pregel.constants import END, PREVIOUS, START
 from waypoint.pregel.node import PregelNode, Task, traced
@@ -32,18 +32,30 @@ class entrypoint(Generic[ContextT]):
     ``invoke``/``ainvoke``/``stream``/``astream``, ``get_state``/``get_state_history``/
     ``update_state`` and their async twins. ``retry_policy`` retries the function and is the
     default for tasks it calls; ``context_schema`` types ``invoke(..., context=...)``.
+    ``cache`` holds cached results of tasks with a ``cache_policy``; ``cache_policy`` here
+    caches the workflow's own result by input and is the default for its tasks.
     """
 
     def __init__(
         self,
         checkpointer: Any = None,
         store: Any = None,
+        cache: Any = None,
         context_schema: type[ContextT] | None = None,
+        cache_policy: Any = None,
         retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
     ) -> None:
+        if cache is not None and not all(
+            callable(getattr(cache, m, None)) for m in ("get", "aget", "set", "aset", "clear", "aclear")
+        ):
+            raise InvalidGraphError(
+                f"entrypoint(cache=...) needs a cache such as waypoint.cache.memory.InMemoryCache(), got {cache!r}"
+            )
         self.checkpointer = checkpointer
         self.store = store
+        self.cache = cache
         self.context_schema = context_schema
+        self.cache_policy = check_cache_policy(cache_policy)
         self.retry_policy = retry_policies(retry_policy)
 
     @dataclass(kw_only=True, slots=True, frozen=True)
@@ -78,6 +90,7 @@ class entrypoint(Generic[ContextT]):
             read=_read_input,
             write=_write_result,
             retry_policy=self.retry_policy,
+            bound=func,
         )
         graph = FunctionalGraph(
             nodes={name: node},
@@ -87,6 +100,8 @@ class entrypoint(Generic[ContextT]):
             state_keys=(END,),
             checkpointer=self.checkpointer,
             store=self.store,
+            cache=self.cache,
+            cache_policy=self.cache_policy,
         )
         graph.context_schema = self.context_schema
         graph.retry_policy = self.retry_policy

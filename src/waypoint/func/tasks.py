@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from typing_extensions import ParamSpec
 
+from waypoint.errors import InvalidGraphError
 from waypoint.func.inject import injected, kwargs_for
 from waypoint.graph.branch import is_async_callable
 from waypoint.pregel.call import call_task
@@ -35,7 +36,20 @@ def _write_return(task: Task, out: Any) -> None:
     task.writes.append((RETURN, out))
 
 
-def task_node(fn: Callable[..., Any], name: str, retry: tuple[RetryPolicy, ...] | None) -> PregelNode:
+def check_cache_policy(policy: Any) -> Any:
+    from waypoint.types import CachePolicy
+
+    if policy is not None and not isinstance(policy, CachePolicy):
+        raise InvalidGraphError(
+            f"cache_policy must be a waypoint.types.CachePolicy, got {policy!r}; "
+            "e.g. @task(cache_policy=CachePolicy(ttl=60))"
+        )
+    return policy
+
+
+def task_node(
+    fn: Callable[..., Any], name: str, retry: tuple[RetryPolicy, ...] | None, cache_policy: Any = None
+) -> PregelNode:
     """The engine node that runs ``fn(*args, **kwargs)`` for a call (input ``(args, kwargs)``)."""
     names = injected(fn, skip_first=False)
     func: Any = None
@@ -54,7 +68,7 @@ def task_node(fn: Callable[..., Any], name: str, retry: tuple[RetryPolicy, ...] 
 
     func, afunc = traced(func, afunc)
     return PregelNode(name, triggers=(PUSH,), func=func, afunc=afunc, read=lambda values: None,
-                      write=_write_return, retry_policy=retry)
+                      write=_write_return, retry_policy=retry, cache_policy=cache_policy, bound=fn)
 
 
 class TaskFunction(Generic[P, T]):
@@ -66,16 +80,26 @@ class TaskFunction(Generic[P, T]):
         func: Callable[P, Awaitable[T]] | Callable[P, T],
         *,
         retry_policy: tuple[RetryPolicy, ...] | None,
+        cache_policy: Any,
         name: str | None,
     ) -> None:
         self.func = func
         self.retry_policy = retry_policy
+        self.cache_policy = cache_policy
         self.name = name or getattr(func, "__name__", type(func).__name__)
-        self.node = task_node(func, self.name, retry_policy)
+        self.node = task_node(func, self.name, retry_policy, cache_policy)
         functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         return call_task(self.node, args, kwargs)
+
+    def clear_cache(self, cache: Any) -> None:
+        """Drop this task's cached results from ``cache`` (the workflow's ``cache=``)."""
+        cache.clear([self.node.cache_ns])
+
+    async def aclear_cache(self, cache: Any) -> None:
+        """Async twin of ``clear_cache``."""
+        await cache.aclear([self.node.cache_ns])
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -86,6 +110,7 @@ def task(
     *,
     name: str | None = None,
     retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+    cache_policy: Any = None,
 ) -> Any:
     """Make a function a task of the functional API (``@task`` or ``@task(...)``).
 
@@ -94,13 +119,16 @@ def task(
     as soon as it finishes, so a workflow resumed after an interrupt or a crash gets the saved
     result instead of running it again. ``retry_policy`` retries failures as for graph nodes;
     ``name`` names the task in streams and state (default: the function's name).
+    ``cache_policy`` (a ``CachePolicy``) reuses the result of an earlier call with the same
+    arguments (``key_func(*args, **kwargs)``) from the workflow's ``cache=``.
     """
     policies = retry_policies(retry_policy)
+    check_cache_policy(cache_policy)
 
     def decorate(func: Callable[..., Any]) -> TaskFunction:
         if not callable(func):
             raise TypeError(f"@task decorates a function, got {func!r}")
-        return TaskFunction(func, retry_policy=policies, name=name)
+        return TaskFunction(func, retry_policy=policies, cache_policy=cache_policy, name=name)
 
     if __func_or_none__ is not None:
         return decorate(__func_or_none__)

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from waypoint._process import task_pool
 from waypoint.config import var_task
 from waypoint.errors import GraphInterrupt, ParentCommand, TaskCallError
+from waypoint.pregel import cache as _cache
 from waypoint.pregel.algo import task_path_str
-from waypoint.pregel.constants import PUSH, RETURN
+from waypoint.pregel.constants import NO_WRITES, PUSH, RETURN
 from waypoint.pregel.node import PregelNode, Task, make_task_id
 from waypoint.pregel.retry import arun_task, run_task
 
@@ -67,6 +68,49 @@ def _with_retry(node: PregelNode, policy: Any) -> PregelNode:
     return PregelNode(node.name, triggers=node.triggers, func=node.func, afunc=node.afunc,
                       read=node.read, write=node.write, awrite=node.awrite, retry_policy=policy,
                       metadata=node.metadata)
+
+
+def call_cache_key(loop: Loop, child: Task) -> Any:
+    """The cache key of a called task when the workflow has a cache and the task (or the
+    workflow) a cache policy; None otherwise. ``key_func`` gets the call's arguments."""
+    if loop.cache is None:
+        return None
+    node = child.node
+    policy = node.cache_policy or loop.graph.cache_policy
+    if policy is None or node.cache_ns is None:
+        return None
+    args, kwargs = child.input
+    return _cache.cache_key(policy, node.cache_ns, *args, **kwargs)
+
+
+def _hit(task: Task, key: Any, found: dict[Any, Any]) -> bool:
+    writes = found.get((key.ns, key.key))
+    if writes is None:
+        task.cache_key = key  # a miss: the result is cached when the task finishes
+        return False
+    task.writes = [tuple(w) for w in writes]
+    task.done = True
+    return True
+
+
+def run_call(task: Task, key: Any) -> None:
+    """Run a called task in a worker thread, or take its result from the cache."""
+    if key is None or not _hit(task, key, _cache.lookup(task.loop.cache, [key])):
+        run_task(task)
+
+
+async def arun_call(task: Task, key: Any) -> None:
+    if key is None or not _hit(task, key, await _cache.alookup(task.loop.cache, [key])):
+        await arun_task(task)
+
+
+def record(loop: Loop, task: Task) -> None:
+    """Driver side of a finished called task (a cache hit is saved as restored writes)."""
+    if task.done:
+        loop._save_writes(task.id, task_path_str(task.path), task.writes or [(NO_WRITES, None)])
+        loop.emit_cached_update(task)
+    else:
+        loop.task_done(task)
 
 
 def settle(fut: Any, task: Task) -> None:
@@ -131,11 +175,16 @@ class SyncCalls:
         if child.done:
             settle(fut, child)
             return False
+        try:
+            key = call_cache_key(self.loop, child)
+        except Exception as exc:  # a failing key_func fails the call, not the run
+            fut.set_exception(exc)
+            return False
         child.future = fut
         child.direct = direct
         if direct:
             self.direct += 1
-        done = task_pool().submit(copy_context().run, run_task, child)
+        done = task_pool().submit(copy_context().run, run_call, child, key)
         done.add_done_callback(lambda f, t=child: self._finished(t))
         return True
 
@@ -186,11 +235,16 @@ class AsyncCalls:
         if child.done:
             settle(fut, child)
             return False
+        try:
+            key = call_cache_key(self.loop, child)
+        except Exception as exc:
+            fut.set_exception(exc)
+            return False
         child.future = fut
         child.direct = direct
         if direct:
             self.direct += 1
-        running = asyncio.create_task(arun_task(child))
+        running = asyncio.create_task(arun_call(child, key))
         running.add_done_callback(lambda f, t=child: self._finished(t))
         self.running.append(running)
         return True

@@ -19,7 +19,7 @@ from contextvars import copy_context
 from typing import Any
 
 from waypoint.pregel import cache as _cache
-from waypoint.pregel.call import CALL, DONE as _DONE, AsyncCalls, SyncCalls, is_call, settle
+from waypoint.pregel.call import CALL, DONE as _DONE, AsyncCalls, SyncCalls, is_call, record, settle
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import Task
 from waypoint._process import task_pool
@@ -226,7 +226,7 @@ def _collect(
         item = q.get()
         if type(item) is tuple and item[0] is _DONE:
             task = item[1]
-            loop.task_done(task)
+            record(loop, task)
             remaining -= 1
             if io is not None:
                 io.submit(loop.outbox)
@@ -284,7 +284,7 @@ async def adrive(
                     item = await q.get()
                     if type(item) is tuple and item[0] is _DONE:
                         task = item[1]
-                        loop.task_done(task)
+                        record(loop, task)
                         remaining -= 1
                         if io is not None:
                             await io.submit(outbox)
