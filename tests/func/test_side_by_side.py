@@ -1,0 +1,97 @@
+"""The same functional-API workflows run under LangGraph 1.2 and waypoint in one process: what
+each streams, returns and shows as state must match (interrupt ids are each library's own)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def _lib(name: str) -> dict[str, Any]:
+    return {
+        "entrypoint": importlib.import_module(f"{name}.func").entrypoint,
+        "task": importlib.import_module(f"{name}.func").task,
+        "saver": importlib.import_module(f"{name}.checkpoint.memory").InMemorySaver,
+        "types": importlib.import_module(f"{name}.types"),
+        "cache": importlib.import_module(f"{name}.cache.memory").InMemoryCache,
+    }
+
+
+def _plain(chunk: Any) -> Any:
+    """Interrupts as their values (ids differ between the libraries by design)."""
+    if isinstance(chunk, tuple):
+        return tuple(_plain(c) for c in chunk)
+    if isinstance(chunk, list):
+        return [_plain(c) for c in chunk]
+    if isinstance(chunk, dict):
+        return {k: _plain(v) for k, v in chunk.items()}
+    if type(chunk).__name__ == "Interrupt":
+        return ("Interrupt", chunk.value)
+    return chunk
+
+
+def approval_flow(name: str) -> list[Any]:
+    lib = _lib(name)
+    entrypoint, task, types = lib["entrypoint"], lib["task"], lib["types"]
+    out: list[Any] = []
+
+    @task
+    def price(item: str) -> int:
+        return {"tea": 3, "cake": 5}[item]
+
+    @task
+    def confirm(total: int) -> Any:
+        return types.interrupt({"total": total})
+
+    @entrypoint(checkpointer=lib["saver"]())
+    def checkout(items: list[str], *, previous: Any = None) -> Any:
+        total = sum(f.result() for f in [price(i) for i in items])
+        answer = confirm(total).result()
+        orders = (previous or {}).get("orders", 0) + (answer == "yes")
+        return entrypoint.final(value={"total": total, "answer": answer}, save={"orders": orders})
+
+    config = {"configurable": {"thread_id": "t"}}
+    for mode in (["updates", "values"], "values"):
+        thread = {"configurable": {"thread_id": f"t-{mode}"}}
+        out.append(sorted(map(repr, _plain(list(checkout.stream(["tea", "cake"], thread, stream_mode=mode))))))
+    out.append(_plain(checkout.invoke(["tea", "cake"], config)))
+    snap = checkout.get_state(config)
+    out.append((snap.values, snap.next, _plain(snap.interrupts), snap.metadata))
+    out.append(_plain(list(checkout.stream(types.Command(resume="yes"), config, stream_mode=["updates", "values"]))))
+    out.append(_plain(checkout.invoke(["tea"], config)))
+    out.append(_plain(checkout.invoke(types.Command(resume="no"), config)))
+    out.append([(s.metadata["source"], s.metadata["step"], s.values, s.next, [t.name for t in s.tasks])
+                for s in checkout.get_state_history(config)])
+    new = checkout.update_state(config, {"total": 0, "answer": "reset"})
+    out.append((sorted(new["configurable"]), checkout.get_state(config).values))
+    return out
+
+
+def cached_tasks(name: str) -> list[Any]:
+    lib = _lib(name)
+    entrypoint, task, types = lib["entrypoint"], lib["task"], lib["types"]
+    runs: list[int] = []
+
+    @task(cache_policy=types.CachePolicy())
+    def square(x: int) -> int:
+        runs.append(x)
+        return x * x
+
+    @entrypoint(checkpointer=lib["saver"](), cache=lib["cache"]())
+    def total(xs: list[int]) -> int:
+        return sum(f.result() for f in [square(x) for x in xs])
+
+    out: list[Any] = []
+    for i, xs in enumerate(([1, 2], [2, 3], [3])):
+        chunks = list(total.stream(xs, {"configurable": {"thread_id": str(i)}}))
+        out.append(sorted(map(repr, chunks)))
+    out.append(sorted(runs))
+    return out
+
+
+def test_approval_flow_matches_langgraph() -> None:
+    assert approval_flow("waypoint") == approval_flow("langgraph")
+
+
+def test_cached_tasks_match_langgraph() -> None:
+    assert cached_tasks("waypoint") == cached_tasks("langgraph")
