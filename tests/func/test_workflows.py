@@ -371,3 +371,40 @@ async def test_bad_arguments_are_named_errors() -> None:
 
     with pytest.raises(TaskCallError, match="ainvoke"):
         await asyncio.to_thread(sync_wf.invoke, 1)
+
+
+async def test_async_task_timeout_and_deprecated_names() -> None:
+    import warnings
+
+    from waypoint.errors import InvalidGraphError, NodeTimeoutError
+    from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
+
+    attempts = Counter()
+
+    @task(timeout=0.05, retry_policy=RetryPolicy(max_attempts=2, retry_on=NodeTimeoutError, **FAST))
+    async def hangs(x: int) -> int:
+        attempts["hangs"] += 1
+        await asyncio.sleep(30)
+        return x
+
+    @entrypoint()
+    async def wf(x: int) -> str:
+        try:
+            return str(await hangs(x))
+        except NodeTimeoutError:
+            return "timed out"
+
+    assert await wf.ainvoke(1) == "timed out"
+    assert attempts["hangs"] == 2  # the timeout is retried like any failure
+    with pytest.raises(InvalidGraphError, match="sync"):
+        task(timeout=1)(lambda x: x)
+    with pytest.raises(TypeError, match="bogus"):
+        entrypoint(bogus=1)
+    with pytest.warns(LangGraphDeprecatedSinceV05):
+        old = task(retry=RetryPolicy(max_attempts=4))(lambda x: x)
+    assert old.retry_policy[0].max_attempts == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LangGraphDeprecatedSinceV05)
+        with pytest.warns(LangGraphDeprecatedSinceV10):
+            ep = entrypoint(config_schema=dict)
+    assert ep.context_schema is dict

@@ -12,11 +12,12 @@ from waypoint.channels.last_value import LastValue
 from waypoint.errors import InvalidGraphError
 from waypoint.func.graph import FunctionalGraph
 from waypoint.func.inject import injected, kwargs_for
-from waypoint.func.tasks import check_cache_policy, retry_policies
+from waypoint.func.tasks import check_cache_policy, check_timeout, renamed, retry_policies
 from waypoint.graph.branch import is_async_callable
 from waypoint.pregel.constants import END, PREVIOUS, START
 from waypoint.pregel.node import PregelNode, Task, traced
 from waypoint.types import RetryPolicy
+from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 ContextT = TypeVar("ContextT")
 R = TypeVar("R")
@@ -33,7 +34,8 @@ class entrypoint(Generic[ContextT]):
     ``update_state`` and their async twins. ``retry_policy`` retries the function and is the
     default for tasks it calls; ``context_schema`` types ``invoke(..., context=...)``.
     ``cache`` holds cached results of tasks with a ``cache_policy``; ``cache_policy`` here
-    caches the workflow's own result by input and is the default for its tasks.
+    caches the workflow's own result by input and is the default for its tasks. ``timeout``
+    limits each attempt of an async entrypoint (as ``@task(timeout=...)``).
     """
 
     def __init__(
@@ -44,7 +46,14 @@ class entrypoint(Generic[ContextT]):
         context_schema: type[ContextT] | None = None,
         cache_policy: Any = None,
         retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
     ) -> None:
+        old = renamed(kwargs, {"retry": ("retry_policy", LangGraphDeprecatedSinceV05),
+                               "config_schema": ("context_schema", LangGraphDeprecatedSinceV10)},
+                      "entrypoint")
+        retry_policy = retry_policy or old.get("retry_policy")
+        context_schema = context_schema or old.get("context_schema")
         if cache is not None and not all(
             callable(getattr(cache, m, None)) for m in ("get", "aget", "set", "aset", "clear", "aclear")
         ):
@@ -57,6 +66,7 @@ class entrypoint(Generic[ContextT]):
         self.context_schema = context_schema
         self.cache_policy = check_cache_policy(cache_policy)
         self.retry_policy = retry_policies(retry_policy)
+        self.timeout = timeout
 
     @dataclass(kw_only=True, slots=True, frozen=True)
     class final(Generic[R, S]):
@@ -91,6 +101,7 @@ class entrypoint(Generic[ContextT]):
             write=_write_result,
             retry_policy=self.retry_policy,
             bound=func,
+            timeout=check_timeout(func, name, self.timeout),
         )
         graph = FunctionalGraph(
             nodes={name: node},

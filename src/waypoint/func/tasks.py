@@ -47,8 +47,42 @@ def check_cache_policy(policy: Any) -> Any:
     return policy
 
 
+def check_timeout(fn: Callable[..., Any], name: str, timeout: Any) -> Any:
+    """``timeout`` as a ``TimeoutPolicy`` (None: no limit); only async functions can have one."""
+    from waypoint.types import TimeoutPolicy
+
+    try:
+        policy = TimeoutPolicy.coerce(timeout)
+    except ValueError as exc:
+        raise InvalidGraphError(f"timeout={timeout!r}: {exc}") from None
+    if policy is not None and not is_async_callable(fn):
+        raise InvalidGraphError(
+            f"{name!r} has a timeout but is sync: timeouts need an async function (async def), "
+            "since sync Python code cannot be cancelled safely in-process"
+        )
+    return policy
+
+
+def renamed(kwargs: dict[str, Any], allowed: dict[str, tuple[str, Any]], where: str) -> dict[str, Any]:
+    """LangGraph's deprecated argument names (warned about as LangGraph does); others refused."""
+    import warnings
+
+    out = {}
+    for old, value in kwargs.items():
+        if old not in allowed:
+            raise TypeError(f"{where}() got an unexpected argument {old!r}")
+        new, category = allowed[old]
+        warnings.warn(category(f"`{old}` is deprecated: use `{new}`"), stacklevel=3)
+        out[new] = value
+    return out
+
+
 def task_node(
-    fn: Callable[..., Any], name: str, retry: tuple[RetryPolicy, ...] | None, cache_policy: Any = None
+    fn: Callable[..., Any],
+    name: str,
+    retry: tuple[RetryPolicy, ...] | None,
+    cache_policy: Any = None,
+    timeout: Any = None,
 ) -> PregelNode:
     """The engine node that runs ``fn(*args, **kwargs)`` for a call (input ``(args, kwargs)``)."""
     names = injected(fn, skip_first=False)
@@ -68,7 +102,8 @@ def task_node(
 
     func, afunc = traced(func, afunc)
     return PregelNode(name, triggers=(PUSH,), func=func, afunc=afunc, read=lambda values: None,
-                      write=_write_return, retry_policy=retry, cache_policy=cache_policy, bound=fn)
+                      write=_write_return, retry_policy=retry, cache_policy=cache_policy, bound=fn,
+                      timeout=timeout)
 
 
 class TaskFunction(Generic[P, T]):
@@ -82,12 +117,14 @@ class TaskFunction(Generic[P, T]):
         retry_policy: tuple[RetryPolicy, ...] | None,
         cache_policy: Any,
         name: str | None,
+        timeout: Any = None,
     ) -> None:
         self.func = func
         self.retry_policy = retry_policy
         self.cache_policy = cache_policy
         self.name = name or getattr(func, "__name__", type(func).__name__)
-        self.node = task_node(func, self.name, retry_policy, cache_policy)
+        self.timeout = check_timeout(func, self.name, timeout)
+        self.node = task_node(func, self.name, retry_policy, cache_policy, self.timeout)
         functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
@@ -111,6 +148,8 @@ def task(
     name: str | None = None,
     retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
     cache_policy: Any = None,
+    timeout: Any = None,
+    **kwargs: Any,
 ) -> Any:
     """Make a function a task of the functional API (``@task`` or ``@task(...)``).
 
@@ -120,15 +159,20 @@ def task(
     result instead of running it again. ``retry_policy`` retries failures as for graph nodes;
     ``name`` names the task in streams and state (default: the function's name).
     ``cache_policy`` (a ``CachePolicy``) reuses the result of an earlier call with the same
-    arguments (``key_func(*args, **kwargs)``) from the workflow's ``cache=``.
+    arguments (``key_func(*args, **kwargs)``) from the workflow's ``cache=``. ``timeout``
+    (seconds, a timedelta or a ``TimeoutPolicy``) limits each attempt of an async task.
     """
+    from waypoint.warnings import LangGraphDeprecatedSinceV05
+
+    old = renamed(kwargs, {"retry": ("retry_policy", LangGraphDeprecatedSinceV05)}, "task")
+    retry_policy = retry_policy or old.get("retry_policy")
     policies = retry_policies(retry_policy)
     check_cache_policy(cache_policy)
 
     def decorate(func: Callable[..., Any]) -> TaskFunction:
         if not callable(func):
             raise TypeError(f"@task decorates a function, got {func!r}")
-        return TaskFunction(func, retry_policy=policies, cache_policy=cache_policy, name=name)
+        return TaskFunction(func, retry_policy=policies, cache_policy=cache_policy, name=name, timeout=timeout)
 
     if __func_or_none__ is not None:
         return decorate(__func_or_none__)
