@@ -2,6 +2,7 @@
 for the same scripted chat model."""
 
 import asyncio
+from dataclasses import dataclass
 import threading
 import uuid
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ import pytest
 from langchain_core.messages import AIMessage, RemoveMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
+from typing_extensions import NotRequired
 
 from tests.hitl.conftest import LOOP
 from tests.prebuilt._libs import lib, show
@@ -185,19 +187,51 @@ VARIANTS = {
     "post-hook-structured": {"post_model_hook": checked, "response_format": ("Answer as JSON", Weather)},
     "interrupt-after-agent": {"interrupt_after": ["agent"]},
     "named": {"name": "forecaster"},
+    "pydantic-state-v2": lambda L, model: (model, {"state_schema": agent_module(L).AgentStatePydantic}),
+    "pydantic-state-v1": lambda L, model: (model, {"state_schema": agent_module(L).AgentStatePydantic,
+                                                   "version": "v1"}),
+    "dynamic-model": lambda L, model: (lambda state, runtime: model.bind_tools([get_weather]), {
+        "context_schema": Units}),
+    "prebound-model": lambda L, model: (model.bind_tools([get_weather]), {}),
+    "tool-node": lambda L, model: (model, {"tools": L.ToolNode([get_weather], handle_tool_errors=True)}),
+    "custom-state": lambda L, model: (model, {"state_schema": custom_state(L), "response_format": Weather}),
 }
+
+
+@dataclass
+class Units:
+    celsius: bool = True
+
+
+def agent_module(L: Any) -> Any:
+    import importlib
+
+    return importlib.import_module(f"{L.name}.prebuilt.chat_agent_executor")
+
+
+def custom_state(L: Any) -> Any:
+    base = agent_module(L).AgentStateWithStructuredResponse
+
+    class WithUser(base):  # type: ignore[misc,valid-type]
+        user: NotRequired[str]
+
+    return WithUser
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return {"paris": "sunny", "oslo": "snow"}[city]
 
 
 def run_agent(L: Any, variant: str, mode: str) -> Any:
     """Run the weather agent with ``L``'s create_react_agent; what a user can observe."""
 
-    def get_weather(city: str) -> str:
-        """The weather in a city."""
-        return {"paris": "sunny", "oslo": "snow"}[city]
-
-    model = ScriptedChatModel(script=weather_script())
-    kwargs = {"prompt": "Be brief.", **VARIANTS[variant]}
-    agent = L.create_react_agent(model, [get_weather], checkpointer=L.InMemorySaver(), **kwargs)
+    scripted = model = ScriptedChatModel(script=weather_script())
+    variant_args = VARIANTS[variant]
+    if callable(variant_args):
+        model, variant_args = variant_args(L, model)
+    kwargs = {"prompt": "Be brief.", "tools": [get_weather], **variant_args}
+    agent = L.create_react_agent(model, checkpointer=L.InMemorySaver(), **kwargs)
     cfg = {"configurable": {"thread_id": "t"}}
     inp: Any = {"messages": [("user", "weather?")]}
     chunks = []
@@ -221,7 +255,7 @@ def run_agent(L: Any, variant: str, mode: str) -> Any:
         "values": show(snap.values),
         "updates": sorted(map(repr, show(chunks))),  # parallel tool tasks finish in any order
         "history": history,
-        "model_saw": [[(type(m).__name__, m.content) for m in seen] for seen in model.seen],
+        "model_saw": [[(type(m).__name__, m.content) for m in seen] for seen in scripted.seen],
         "graph": sorted(agent.get_graph().nodes),
     }
 

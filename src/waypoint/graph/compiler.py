@@ -15,7 +15,7 @@ from waypoint.errors import InvalidGraphError, InvalidUpdateError
 from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
 from waypoint.graph.message import MESSAGE_REDUCERS
-from waypoint.graph.schema import ROOT, coerce_input, make_reader
+from waypoint.graph.schema import ROOT, make_reader
 from waypoint.pregel.constants import END, START, TASKS
 from waypoint.pregel.main import Pregel
 from waypoint.pregel.node import PregelNode, Task, traced
@@ -192,8 +192,7 @@ def compile_graph(
             triggers=triggers[node_name],
             func=func,
             afunc=afunc,
-            read=make_reader(schema, keys),
-            read_send=(lambda s: lambda arg: coerce_input(s, arg))(schema),
+            read=make_reader(schema, keys),  # a Send's argument reaches the node as given, as in LangGraph
             write=write,
             awrite=awrite,
             retry_policy=spec.retry_policy,

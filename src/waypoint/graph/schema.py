@@ -228,14 +228,6 @@ def make_reader(schema: Any, keys: tuple[str, ...]) -> Callable[[dict[str, Any]]
     return read_obj
 
 
-def coerce_input(schema: Any, arg: Any) -> Any:
-    """A Send's argument as the node's input type."""
-    kind = schema_kind(schema)
-    if kind != "dict" and isinstance(arg, dict):
-        return schema(**arg)
-    return arg
-
-
 def _default_of(schema: Any, kind: str, name: str) -> Any:
     if kind == "pydantic":
         f = schema.model_fields[name]
