@@ -95,3 +95,37 @@ def test_approval_flow_matches_langgraph() -> None:
 
 def test_cached_tasks_match_langgraph() -> None:
     assert cached_tasks("waypoint") == cached_tasks("langgraph")
+
+
+def nested_workflows(name: str) -> list[Any]:
+    lib = _lib(name)
+    entrypoint, task, types = lib["entrypoint"], lib["task"], lib["types"]
+    graph_mod = importlib.import_module(f"{name}.graph")
+
+    @task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @entrypoint()
+    def inner(x: int) -> int:
+        return inc(x).result() * types.interrupt("factor?")
+
+    @entrypoint(checkpointer=lib["saver"]())
+    def outer(x: int) -> int:
+        return inner.invoke(x) + 1000
+
+    config = {"configurable": {"thread_id": "1"}}
+    out: list[Any] = [_plain(list(outer.stream(1, config)))]
+    snap = outer.get_state(config, subgraphs=True)
+    out.append((snap.next, [t.name for t in snap.tasks], _plain(snap.interrupts)))
+    out.append(list(outer.stream(types.Command(resume=10), config)))
+    builder = graph_mod.StateGraph(dict).add_node("sub", lambda s: {"v": inner.invoke(s["v"])})
+    g = builder.add_edge(graph_mod.START, "sub").compile(checkpointer=lib["saver"]())
+    out.append(_plain(g.invoke({"v": 2}, config)))
+    out.append(g.invoke(types.Command(resume=3), config))
+    out.append(outer.get_graph().draw_mermaid().split("graph TD;")[1])
+    return out
+
+
+def test_nested_workflows_match_langgraph() -> None:
+    assert nested_workflows("waypoint") == nested_workflows("langgraph")

@@ -37,3 +37,12 @@ class FunctionalGraph(Pregel):
 
     def task_result(self, task: Any) -> Any:
         return {ch: v for ch, v in task.writes if ch in _OUT}
+
+    def get_graph(self, config: Any = None, *, xray: Any = False) -> Any:
+        """The workflow as a drawable graph: ``__start__`` -> the entrypoint -> ``__end__``
+        (``.draw_mermaid()`` renders Mermaid text). Tasks are calls, not nodes: not drawn."""
+        from waypoint.graph.drawing import DrawableGraph, Edge, Node
+
+        name, node = next(iter(self.nodes.items()))
+        nodes = {name: Node(name, name, None, node.metadata), START: Node(START, START), END: Node(END, END)}
+        return DrawableGraph(nodes, [Edge(START, name), Edge(name, END, None, True)])
