@@ -105,10 +105,10 @@ def snapshot_op(graph: Pregel, saver: Any, saved: Any, *, live: bool, recurse: b
 
 
 def infer_as_node(graph: Pregel, seen: dict[str, dict[str, Any]]) -> str:
-    """The node that wrote last (by the versions it saw); ambiguous ties are an error."""
-    if len(graph.nodes) == 2 and START in graph.nodes:
-        return next(n for n in graph.nodes if n != START)
-    if len(graph.nodes) == 1:  # a functional workflow's one node
+    """The node that wrote last (by the versions it saw), LangGraph's rule: ``START`` when
+    no node has run since the input (so a one-node graph's node runs again after the update);
+    the only node of a graph without ``START``; ambiguous ties are an error."""
+    if len(graph.nodes) == 1:  # e.g. a functional workflow's one node
         return next(iter(graph.nodes))
     last = sorted(
         (v, n)
@@ -211,10 +211,13 @@ def _apply_updates(graph: Pregel, loop: Loop, saved: Any, updates: list[StateUpd
         task = Task(loop, node, tid, ("__update__", i), None, node.triggers, (0, as_node, i))
         yield ("write", node, task, values)
         tasks.append(task)
+    before = loop.max_version
     loop._apply_writes([w for t in tasks for w in t.writes])
-    if loop.max_version is not None:
+    if before is not None:
+        # the updating node counts as having run just before its own writes: an update
+        # without as_node right after picks it, and a node its writes trigger wins after
         for t in tasks:
-            loop.seen[t.name] = {**loop.seen.get(t.name, {}), UPDATE_SEEN: loop.max_version}
+            loop.seen[t.name] = {**loop.seen.get(t.name, {}), UPDATE_SEEN: before}
     loop._new_checkpoint("update")
 
 

@@ -112,6 +112,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         self.child_stream = (sink, modes) if stream_subgraphs and sink is not None else None
         self.custom_writer = self._custom_writer() if "custom" in modes and sink else None
         self.pushed_message_ids: set[Any] = set()  # streamed by push_message() already
+        self.held_results: list[dict[str, Any]] = []  # interrupted tasks' task_result events
         self.interrupt_before = interrupt_before
         self.interrupt_after = interrupt_after
         self.recursion_limit = int(config.get("recursion_limit") or DEFAULT_RECURSION_LIMIT)
@@ -165,6 +166,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             self.parent_id: str | None = None
             return []
         self.step = int(saved.metadata.get("step", -1))
+        self.loaded = (saved.checkpoint["id"], saved.metadata)  # for stream events about it
         self.checkpoint_id = saved.checkpoint["id"]
         self.ts = saved.checkpoint["ts"]
         self.source = saved.metadata.get("source", "loop")
@@ -397,7 +399,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             self.crashed = True  # channels may be half-updated: never persist them
             raise
         self._new_checkpoint("loop")
-        self.emit_values()
+        if self.updated is None or not self.updated.isdisjoint(self.graph.output_keys):
+            self.emit_values()  # as LangGraph: a step that changed no output key adds no chunk
         if self.interrupt_after and self._static_interrupt_after(tasks):
             self.status = "interrupt_after"
             self.emit_static_interrupt()

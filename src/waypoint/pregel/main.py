@@ -127,7 +127,11 @@ class Pregel(RunnableMixin, InspectMixin):
         return {k: v for k, v in values.items() if k in self.state_keys}
 
     def writes_to_update(self, writes: list[tuple[str, Any]]) -> Any:
-        upd = {ch: v for ch, v in writes if ch in self.state_keys}
+        keys = self.state_keys
+        upd = {ch: v for ch, v in writes if ch in keys}
+        if len(upd) < sum(1 for ch, _ in writes if ch in keys):
+            # a key written twice (a list of updates): one dict per write, as LangGraph
+            return [{ch: v} for ch, v in writes if ch in keys]
         return upd or None
 
     def task_update(self, task: Any) -> Any:
@@ -141,8 +145,20 @@ class Pregel(RunnableMixin, InspectMixin):
         return self.writes_to_update(task.writes)
 
     def task_result(self, task: Any) -> Any:
-        """A finished task's ``result`` in the ``tasks``/``debug`` streams."""
-        return self.task_update(task)
+        """A finished task's ``result`` in the ``tasks``/``debug`` streams: its writes to
+        state keys, several writes to one key as ``{"$writes": [...]}`` (as LangGraph)."""
+        keys = self.state_keys
+        out: dict[str, Any] = {}
+        for ch, v in task.writes:
+            if ch not in keys:
+                continue
+            if ch in out:
+                prev = out[ch]
+                many = prev["$writes"] if isinstance(prev, dict) and isinstance(prev.get("$writes"), list) else [prev]
+                out[ch] = {"$writes": [*many, v]}
+            else:
+                out[ch] = v
+        return out
 
     def task_messages(self, task: Any) -> list[Any]:
         return []
