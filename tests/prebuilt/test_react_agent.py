@@ -338,3 +338,14 @@ def test_unanswered_tool_call_in_history_is_refused() -> None:
     agent = create_react_agent(model, [])
     with pytest.raises(InvalidChatHistoryError, match="ToolMessage"):
         agent.invoke({"messages": [("user", "x"), ai("", call("t", {}, "c9"), id="old")]})
+
+
+def test_messages_stream_as_langgraph() -> None:
+    def run(L: Any) -> Any:
+        agent = L.create_react_agent(ScriptedChatModel(script=weather_script()[:2]), [get_weather], prompt="x")
+        return [(show(m), meta.get("langgraph_node"), meta.get("langgraph_step"), meta.get("ls_provider"))
+                for m, meta in agent.stream({"messages": [("user", "weather?")]}, stream_mode="messages")]
+
+    ours = run(lib("waypoint"))
+    assert ours == run(lib("langgraph"))
+    assert [node for _, node, _, _ in ours] == ["agent", "tools", "tools", "agent"]

@@ -445,3 +445,14 @@ def test_wrap_tool_call_as_langgraph() -> None:
     theirs, ours = both(run)
     assert ours == theirs
     assert [m[1] for m in ours[0]["messages"][2:]] == ["6.0", "2.0"] and ours[1] == ["6/0", "6/1", "6/3"]
+
+
+def test_human_interrupt_shapes_as_langgraph() -> None:
+    from typing import get_type_hints
+
+    import langgraph.prebuilt.interrupt as theirs
+
+    import waypoint.prebuilt.interrupt as ours
+
+    for name in ("ActionRequest", "HumanInterrupt", "HumanInterruptConfig", "HumanResponse"):
+        assert set(get_type_hints(getattr(ours, name))) == set(get_type_hints(getattr(theirs, name))), name
