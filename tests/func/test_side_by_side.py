@@ -129,3 +129,32 @@ def nested_workflows(name: str) -> list[Any]:
 
 def test_nested_workflows_match_langgraph() -> None:
     assert nested_workflows("waypoint") == nested_workflows("langgraph")
+
+
+def runnable_behaviour(name: str) -> list[Any]:
+    import asyncio
+
+    from langchain_core.runnables import Runnable, RunnableLambda
+
+    lib = _lib(name)
+    entrypoint, task = lib["entrypoint"], lib["task"]
+
+    @task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @entrypoint()
+    def wf(x: int) -> int:
+        return inc(x).result()
+
+    async def events() -> list[str]:
+        return [e["name"] for e in [e async for e in wf.astream_events(1, version="v2")]
+                if e["event"] == "on_chain_end"][-1:]
+
+    return [wf.batch([1, 2, 3]), asyncio.run(wf.abatch([4, 5])), isinstance(wf, Runnable),
+            (RunnableLambda(lambda x: x * 2) | wf).invoke(5), wf.with_config(recursion_limit=5).invoke(1),
+            asyncio.run(events())]
+
+
+def test_runnable_behaviour_matches_langgraph() -> None:
+    assert runnable_behaviour("waypoint") == runnable_behaviour("langgraph")

@@ -16,6 +16,7 @@ from waypoint.func.tasks import check_cache_policy, check_timeout, renamed, retr
 from waypoint.graph.branch import is_async_callable
 from waypoint.pregel.constants import END, PREVIOUS, START
 from waypoint.pregel.node import PregelNode, Task, traced
+from waypoint.pregel.runnable import register
 from waypoint.types import RetryPolicy
 from waypoint.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
@@ -116,6 +117,7 @@ class entrypoint(Generic[ContextT]):
         )
         graph.context_schema = self.context_schema
         graph.retry_policy = self.retry_policy
+        register(FunctionalGraph)  # a Runnable for LangChain when LangChain is already imported
         return graph
 
 
