@@ -9,7 +9,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[sqlite,cli]'
+	$(BIN)/pip install -q -e '.[sqlite,cli,ui]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

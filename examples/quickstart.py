@@ -119,6 +119,7 @@ def main() -> None:
               f"{text(graph.get_state(history[0].config).values['messages'][-1])!r}")
 
     print(f"\ninspect it yourself:  .venv/bin/waypoint --url sqlite:///{path} history ticket-1")
+    print(f"or in a browser:      .venv/bin/waypoint --url sqlite:///{path} ui")
 
 
 if __name__ == "__main__":

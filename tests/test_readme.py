@@ -34,4 +34,5 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
     assert "paused for approval" in out and "status='approved'" in out
     assert "step -1  source=input" in out
     assert "fork from step 1: status='rejected'" in out
+    assert f"waypoint --url sqlite:///{tmp_path / 'demo.db'} ui" in out  # make demo prints the ui line
     assert (tmp_path / "demo.db").exists()

@@ -20,7 +20,7 @@ def _commands(group: click.Group, prefix: str = "waypoint") -> list[str]:
 
 def test_every_command_and_option_is_documented() -> None:
     commands = _commands(cli)
-    assert len(commands) == 12
+    assert len(commands) == 13
     for command in commands:
         assert f"`{command} " in DOC, command
     for option in ("--json", "--import", "WAYPOINT_URL", "WAYPOINT_AES_KEY", "--dry-run", "--force", "--keep-last", "--older-than", "--metadata"):

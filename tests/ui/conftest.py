@@ -90,6 +90,15 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def follow(page: Any, target: Any) -> None:
+    """Click a link or submit button (a selector or a locator) and wait for the page it loads."""
+    with page.expect_navigation():
+        if isinstance(target, str):
+            page.click(target)
+        else:
+            target.click()
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save the page as docs/img/ui-NAME.png when WAYPOINT_UI_SCREENSHOTS=1 (docs/ui.md shows them)."""
     if os.environ.get("WAYPOINT_UI_SCREENSHOTS") == "1":

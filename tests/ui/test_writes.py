@@ -15,7 +15,7 @@ pytest.importorskip("langchain_core")
 
 from tests.cli import _graph  # noqa: E402
 from tests.ui import _data  # noqa: E402
-from tests.ui.conftest import Server, screenshot, start_server  # noqa: E402
+from tests.ui.conftest import Server, follow, screenshot, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,16 @@ def _nodes(page: Any) -> int:
 def test_resume_an_interrupt_and_see_the_new_checkpoints(writable: tuple[Server, str], page: Any) -> None:
     server, _ = writable
     page.goto(server.url)
-    page.click("a.thread-link:text-is('review-1')")
+    follow(page, "a.thread-link:text-is('review-1')")
     before = _nodes(page)
     assert "approve the draft?" in page.inner_text(".interrupt-box")
     page.fill("#resume-value", '"ship it"')
-    page.click("#resume-go")
+    follow(page, "#resume-go")
     page.wait_for_url("**/thread/review-1")
     assert _nodes(page) == before + 2  # approve, then finish
     assert page.locator("#resume-form").count() == 0  # nothing left to answer
     assert "(done)" in page.inner_text("aside")
-    page.locator("#tree a.cp").first.click()
+    follow(page, page.locator("#tree a.cp").first)
     texts = page.locator(".msg .text").all_inner_texts()
     assert texts[-2:] == ["ship it", "published"]
 
@@ -53,16 +53,16 @@ def test_resume_an_interrupt_and_see_the_new_checkpoints(writable: tuple[Server,
 def test_fork_from_a_checkpoint(writable: tuple[Server, str], page: Any) -> None:
     server, _ = writable
     page.goto(server.url)
-    page.click("a.thread-link:text-is('review-2')")
+    follow(page, "a.thread-link:text-is('review-2')")
     lanes_before = {page.locator("#tree a.cp").nth(i).get_attribute("data-lane") for i in range(_nodes(page))}
-    page.locator("#tree a.cp").nth(1).click()  # the checkpoint before the interrupt
+    follow(page, page.locator("#tree a.cp").nth(1))  # the checkpoint before the interrupt
     page.fill("#fork-form textarea[name=value]", '{"count": 41}')
     page.fill("#fork-form input[name=as_node]", "draft")
-    page.click("#fork-form button")
+    follow(page, "#fork-form button")
     page.wait_for_url("**/thread/review-2")
     lanes_after = {page.locator("#tree a.cp").nth(i).get_attribute("data-lane") for i in range(_nodes(page))}
     assert len(lanes_after) == len(lanes_before) + 1
-    assert page.locator("#tree line.fork").count() >= 1
+    assert page.locator("#tree path.fork").count() >= 1
 
 
 def test_writes_need_the_csrf_token(writable: tuple[Server, str], page: Any) -> None:
@@ -77,7 +77,7 @@ def test_live_updates_from_another_process(writable: tuple[Server, str], page: A
 
     server, url = writable
     page.goto(server.url)
-    page.click("a.thread-link:text-is('chat-script')")
+    follow(page, "a.thread-link:text-is('chat-script')")
     page.evaluate("window.__still_here = true")
     before = _nodes(page)
     with SqliteSaver.from_conn_string(url.removeprefix("sqlite:///")) as saver:  # this test process writes

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import click
@@ -370,7 +370,8 @@ def ui(ctx: click.Context, host: str, port: int, graph_ref: str | None, allow_wr
     """Serve the web inspector: threads, history trees, checkpoints, diffs, store.
 
     Prints the URL with its access token; every request needs that token. Read-only unless
-    started with --graph and --allow-writes. Needs the 'ui' extra.
+    started with --graph and --allow-writes. A graph compiled with a store that has a vector
+    index lends it to the store page (semantic search). Needs the 'ui' extra.
     """
     if allow_writes and not graph_ref:
         raise CliError("--allow-writes needs --graph MODULE:ATTR: writes go through your graph's API")
@@ -380,7 +381,10 @@ def ui(ctx: click.Context, host: str, port: int, graph_ref: str | None, allow_wr
         raise CliError(f"the web inspector needs the 'ui' extra (pip install 'waypoint[ui]'): {exc}") from None
     graph = _load_graph(graph_ref) if graph_ref else None
     url = _url(ctx)
-    with open_saver(url) as saver, open_store(url) as st:
+    own_store = getattr(graph, "store", None)  # a graph compiled with an indexed store: semantic search
+    if own_store is not None and getattr(own_store, "index_config", None) is None:
+        own_store = None
+    with open_saver(url) as saver, (nullcontext(own_store) if own_store is not None else open_store(url)) as st:
         serve(saver, st, host=host, port=port, graph=graph, allow_writes=allow_writes, title=parse_url(url).redacted)
 
 

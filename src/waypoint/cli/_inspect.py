@@ -356,9 +356,11 @@ def _writers(saver: BaseCheckpointSaver, a: CheckpointTuple, b: CheckpointTuple,
         for task_id, ch, _ in parent.pending_writes or ():
             by_channel[ch].append(names.get(task_id, task_id[:8]))
         pv, cv = parent.checkpoint["channel_versions"], cur.checkpoint["channel_versions"]
+        source = (cur.metadata or {}).get("source", "?")
         for ch in channels:
             if pv.get(ch) != cv.get(ch):
-                who = by_channel.get(ch) or [f"({(cur.metadata or {}).get('source', '?')})"]
+                # a loop step applies the parent's pending writes; an update or fork does not
+                who = (by_channel.get(ch) if source == "loop" else None) or [f"({source})"]
                 out[ch][:0] = [{"node": n, "step": step} for n in dict.fromkeys(who)]
         cur = parent
     return dict(out)

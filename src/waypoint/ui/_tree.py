@@ -43,6 +43,15 @@ class Edge:
     y2: int
     fork: bool = False
 
+    @property
+    def path(self) -> str:
+        """SVG path: straight within a lane; a fork runs down its own lane, then bends into
+        its parent, so it never crosses the rows in between."""
+        if self.x1 == self.x2:
+            return f"M{self.x1} {self.y1} L{self.x2} {self.y2}"
+        bend = self.y2 - ROW // 2
+        return f"M{self.x1} {self.y1} L{self.x1} {bend} Q{self.x1} {self.y2} {self.x2} {self.y2}"
+
 
 @dataclass
 class Layout:
