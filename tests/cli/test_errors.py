@@ -36,7 +36,7 @@ def test_missing_thread_and_checkpoint(sqlite_db: str) -> None:
     assert fail("show", "nope", url=sqlite_db) == "Error: thread 'nope' not found"
     assert fail("show", "nope", "0123", url=sqlite_db) == "Error: thread 'nope' not found"
     assert "checkpoint 'zzzz' not found in thread 'chat-bob'" in fail("show", "chat-bob", "zzzz", url=sqlite_db)
-    assert "checkpoint '0' matches 5 checkpoints" in fail("diff", "chat-bob", "0", "0", url=sqlite_db)
+    assert "checkpoint '1' matches 5 checkpoints" in fail("diff", "chat-bob", "1", "1", url=sqlite_db)  # ids start 1f0 (uuid6)
     assert fail("export", "nope", "-o", "x.jsonl", url=sqlite_db) == "Error: thread 'nope' not found"
     assert "name the threads to export, or pass --all" in fail("export", "-o", "x.jsonl", url=sqlite_db)
     assert "--filter expects KEY=VALUE" in fail("threads", "-f", "user", url=sqlite_db)

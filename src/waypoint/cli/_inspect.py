@@ -93,10 +93,10 @@ def task_names(t: CheckpointTuple) -> dict[str, str]:
         return out
     _, ns, cid = ids(t)
     step = int((t.metadata or {}).get("step", -1))
-    prefix = f"{cid}|{ns}|{step + 1}|"
+    prefix = (cid, ns, step + 1)
     names = set(t.checkpoint["versions_seen"]) | set(next_nodes(t)) | {START}
-    for name in names:
-        out[make_task_id(prefix, name, PULL)] = name
+    for name in names:  # a StateGraph node is triggered by its branch channel, START by input
+        out[make_task_id(prefix, name, PULL, (START,) if name == START else (BRANCH + name,))] = name
     for i, node in enumerate(_sends(t.checkpoint["channel_values"])):
         out[make_task_id(prefix, node, f"{PUSH}:{i}")] = node
     return out

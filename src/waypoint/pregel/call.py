@@ -53,7 +53,7 @@ def accept_call(loop: Loop, parent: Task, node: PregelNode, args: tuple, kwargs:
     default = getattr(loop.graph, "retry_policy", None)
     if node.retry_policy is None and default:  # the workflow's policy for tasks without one
         node = _with_retry(node, default)
-    prefix = f"{loop.checkpoint_id}|{loop.ns}|{loop.step + 1}|"
+    prefix = (loop.checkpoint_id, loop.ns, loop.step + 1)
     tid = make_task_id(prefix, node.name, f"{PUSH}|{task_path_str(parent.path)}|{index}")
     path = (PUSH, parent.path, index, True)
     child = Task(loop, node, tid, path, (args, kwargs), (PUSH,), (2, parent.sort_key, index))

@@ -205,7 +205,7 @@ def _apply_updates(graph: Pregel, loop: Loop, saved: Any, updates: list[StateUpd
             )
         ids = pending.get(as_node)
         if not task_id:
-            prefix = f"{loop.checkpoint_id}|update|"
+            prefix = (loop.checkpoint_id, loop.ns, "update")
             task_id = ids.pop(0) if ids else make_task_id(prefix, as_node, str(i))
         tid = task_id
         task = Task(loop, node, tid, ("__update__", i), None, node.triggers, (0, as_node, i))

@@ -214,7 +214,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
     def _plan(self, for_run: bool = True) -> list[Task]:
         graph, versions, seen, channels = self.graph, self.versions, self.seen, self.channels
         step = self.step + 1
-        prefix = f"{self.checkpoint_id}|{self.ns}|{step}|"
+        prefix = (self.checkpoint_id, self.ns, step)
         if self.updated is None:
             cands: Any = graph.node_order
         else:
@@ -236,7 +236,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
                         break
             else:
                 continue
-            tid = make_task_id(prefix, name, PULL)
+            tid = make_task_id(prefix, name, PULL, node.triggers)
             inp = node.read(values) if for_run else None
             tasks.append(Task(self, node, tid, (PULL, name), inp, node.triggers, (0, name)))
         sends = values.get(TASKS)

@@ -7,11 +7,12 @@ the node's output into channel writes. The engine plans ``Task``s from nodes eac
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from xxhash import xxh3_128_hexdigest
 
 from waypoint.errors import GraphInterrupt
 from waypoint.pregel.cache import namespace
@@ -28,6 +29,8 @@ from waypoint.pregel.constants import (
     K_STREAM,
     NS_END,
     NS_SEP,
+    PULL,
+    PUSH,
 )
 from waypoint.types import Interrupt, RetryPolicy
 
@@ -101,14 +104,38 @@ class PregelNode:
         self.cache_ns = namespace(bound if bound is not None else func or afunc, name)
 
 
-def make_task_id(prefix: str, name: str, path: str) -> str:
-    """Deterministic uuid-shaped id from (checkpoint id, ns, step) prefix, node and path."""
-    h = hashlib.blake2b(f"{prefix}{name}|{path}".encode(), digest_size=16).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def make_task_id(
+    prefix: tuple[str, str, int | str], name: str, path: str, triggers: Sequence[str] = ()
+) -> str:
+    """Deterministic uuid-shaped id of a task planned from checkpoint ``prefix[0]`` in
+    namespace ``prefix[1]`` at step ``prefix[2]``.
+
+    The same ids as LangGraph's runtime (XXH3-128 of the checkpoint id's bytes followed by the
+    task's namespace, the step, the node, and ``PULL`` plus its sorted triggers or ``PUSH``
+    plus its index), so pending writes saved by either runtime belong to the same tasks when
+    the other one plans the step: a LangGraph thread interrupted mid-step resumes on waypoint.
+    """
+    checkpoint_id, ns, step = prefix
+    task_ns = f"{ns}{NS_SEP}{name}" if ns else name
+    if path == PULL:
+        parts: tuple[str, ...] = (PULL, *sorted(triggers))
+    elif path.startswith(PUSH + NS_END):
+        parts = (PUSH, path[len(PUSH) + 1 :])
+    elif path.startswith(PUSH + NS_SEP):  # a call from a running task: PUSH|parent path|index
+        parts = tuple(path.split(NS_SEP))
+    else:
+        parts = (path,)
+    try:
+        key = bytes.fromhex(checkpoint_id.replace("-", ""))
+    except ValueError:  # not a uuid-shaped id (hand-made in tests, imported data)
+        key = checkpoint_id.encode()
+    h = xxh3_128_hexdigest(key + "".join((task_ns, str(step), name, *parts)).encode())
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def interrupt_id(task_ns: str, index: int) -> str:
-    return hashlib.blake2b(f"{task_ns}#{index}".encode(), digest_size=16).hexdigest()
+    """Id of the ``index``-th interrupt of the task in ``task_ns`` (LangGraph's ids)."""
+    return xxh3_128_hexdigest((f"{task_ns}{NS_SEP}{index}" if index else task_ns).encode())
 
 
 def _noop_writer(chunk: Any) -> None:

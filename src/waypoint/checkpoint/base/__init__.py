@@ -37,7 +37,10 @@ INTERRUPT = "__interrupt__"
 RESUME = "__resume__"
 WRITES_IDX_MAP: dict[str, int] = {ERROR: -1, SCHEDULED: -2, INTERRUPT: -3, RESUME: -4}
 
-CHECKPOINT_FORMAT_VERSION = 1
+# LangGraph's checkpoint format 4, which waypoint's matches: pending Sends live in the
+# ``__pregel_tasks`` channel and task ids are XXH3 hashes (LangGraph names tasks of a format
+# 1 checkpoint differently, so a thread shared with LangGraph must say 4).
+CHECKPOINT_FORMAT_VERSION = 4
 
 
 class LogHint(NamedTuple):
@@ -86,26 +89,28 @@ class CheckpointTuple(NamedTuple):
 _id_lock = threading.Lock()
 renew_lock_after_fork(sys.modules[__name__], "_id_lock")
 _last_id_int = 0
+_GREGORIAN_OFFSET = 0x01B21DD213814000  # 100 ns ticks from 1582-10-15 to 1970-01-01
 
 
 def new_checkpoint_id() -> str:
-    """A UUIDv7-shaped id that sorts lexicographically in creation order.
+    """A version-6 UUID (RFC 9562) that sorts lexicographically in creation order.
 
-    48 bits of milliseconds, then a 74-bit field that starts random each millisecond and
-    strictly increases within this process (unique even within one microsecond); the random
-    start keeps ids from different processes apart.
+    60 bits of 100-nanosecond Gregorian time, most significant first (the layout LangGraph's
+    runtime uses, so ids written by either runtime interleave by time on one thread), then a
+    62-bit field that starts random each tick and strictly increases within this process
+    (unique even within one microsecond); the random start keeps processes apart.
     """
     global _last_id_int
-    ms = time.time_ns() // 1_000_000
-    candidate = (ms << 74) | random.getrandbits(64)
+    ticks = time.time_ns() // 100 + _GREGORIAN_OFFSET
+    candidate = (ticks << 62) | random.getrandbits(62)
     with _id_lock:
         if candidate <= _last_id_int:
             candidate = _last_id_int + 1 + random.getrandbits(16)
         _last_id_int = candidate
-    # lay out as a version-7 UUID: 48 bits ms | 4 version | 12 | 2 variant | 62
-    ts = candidate >> 74
-    rest = candidate & ((1 << 74) - 1)
-    value = (ts << 80) | (0x7 << 76) | ((rest >> 62) << 64) | (0b10 << 62) | (rest & ((1 << 62) - 1))
+    # lay out as a version-6 UUID: 48 bits time high | 4 version | 12 time low | 2 variant | 62
+    ticks = candidate >> 62
+    rest = candidate & ((1 << 62) - 1)
+    value = ((ticks >> 12) << 80) | (0x6 << 76) | ((ticks & 0xFFF) << 64) | (0b10 << 62) | rest
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -1,7 +1,7 @@
 """``uuid6``: time-ordered UUIDs of version 6 (RFC 9562), the id LangGraph's savers use.
 
 Waypoint's own checkpoint ids come from ``waypoint.checkpoint.base.new_checkpoint_id``
-(version-7 shaped); this module serves savers and programs written against LangGraph's
+(the same version-6 layout); this module serves savers and programs written against LangGraph's
 ``langgraph.checkpoint.base.id``.
 """
 
