@@ -163,8 +163,8 @@ def _decode_array(data: Any, start: int = 0) -> Any:
 def encoder_for(cls: type) -> Encoder | None:
     """Encoder for numpy arrays and scalars, if numpy is imported and ``cls`` is one."""
     np = sys.modules.get("numpy")
-    if np is None:
-        return None
+    if np is None or not hasattr(np, "generic") or not hasattr(np, "ndarray"):
+        return None  # not imported, or still being imported by another thread (no instances yet)
     if cls is np.ndarray:
 
         def enc_array(obj: Any, pack: Pack) -> Ext:
