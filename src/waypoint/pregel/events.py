@@ -30,7 +30,8 @@ class EventsMixin:
 
     def emit_values(self: Loop) -> None:
         if "values" in self.modes:
-            self._emit("values", self.output())
+            graph = self.graph
+            self._emit("values", self.output() if graph.stream_keys is None else graph.read_values(self.values))
 
     def _checkpoint_payload(self: Loop, tasks: list[Task]) -> dict[str, Any]:
         parents = dict(self.checkpoint_map)

@@ -183,7 +183,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
                     self._mark_seen(task)
             if TASKS in self.values:
                 self._apply_writes([], clear_only=(TASKS,))
-        writes = [(START, input)] if input is not None else []
+        writes = self.graph.input_writes(input) if input is not None else []
         if extra:
             writes.extend(extra)
         self.records = {}

@@ -20,6 +20,7 @@ from waypoint.channels.untracked_value import UntrackedValue
 from waypoint.config import var_task
 from waypoint.errors import (
     ConfigError,
+    InvalidGraphError,
     GraphDrained,
     GraphInterrupt,
     InvalidUpdateError,
@@ -30,6 +31,7 @@ from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.call import call_result, is_call
 from waypoint.pregel.constants import (
     CONF,
+    START,
     K_CHECKPOINTER,
     K_DURABILITY,
     K_CHECKPOINT_MAP,
@@ -67,13 +69,17 @@ class Pregel(RunnableMixin, InspectMixin):
     managed: dict[str, Any] = {}  # state keys filled by the engine (RemainingSteps...): never written
     inline_ok: bool = True  # a lone task may run on the driver's own thread (see pregel/call.py)
 
+    input_channels: Any = START  # where ``invoke(input)`` writes (a StateGraph: its START)
+    stream_keys: tuple[str, ...] | None = None  # what the values stream shows (None: the output)
+    output_single: str | None = None  # ``output_channels`` given as one channel name
+
     def __init__(
         self,
         *,
-        nodes: dict[str, PregelNode],
-        channels: dict[str, BaseChannel],
-        output_keys: Sequence[str],
-        state_keys: Sequence[str],
+        nodes: dict[str, Any],
+        channels: dict[str, BaseChannel] | None,
+        output_keys: Sequence[str] | None = None,
+        state_keys: Sequence[str] | None = None,
         checkpointer: Any = None,
         store: Any = None,
         interrupt_before: Any = (),
@@ -83,7 +89,36 @@ class Pregel(RunnableMixin, InspectMixin):
         config: dict[str, Any] | None = None,
         cache: Any = None,
         cache_policy: Any = None,
+        input_channels: str | Sequence[str] | None = None,
+        output_channels: str | Sequence[str] | None = None,
+        stream_channels: str | Sequence[str] | None = None,
+        stream_mode: str | None = None,
+        retry_policy: Any = (),
+        context_schema: Any = None,
+        interrupt_before_nodes: Any = None,
+        interrupt_after_nodes: Any = None,
+        auto_validate: bool = True,
     ) -> None:
+        """A graph of nodes and channels. Builders (``StateGraph``) make one; the low-level
+        API makes one directly: ``Pregel(nodes={"n": NodeBuilder()...}, channels={...},
+        input_channels="a", output_channels="b")`` (see ``waypoint.pregel.builder``)."""
+        if input_channels is not None or output_channels is not None:
+            from waypoint.pregel.lowlevel import setup
+
+            nodes, channels, output_keys, state_keys = setup(
+                self, nodes, channels or {}, input_channels, output_channels, stream_channels,
+                retry_policy, auto_validate,
+            )
+            if stream_mode is not None:
+                self.stream_mode = stream_mode
+            if context_schema is not None:
+                self.context_schema = context_schema
+        elif output_keys is None or state_keys is None:
+            raise InvalidGraphError("Pregel(...) needs input_channels= and output_channels=")
+        if interrupt_before_nodes is not None:
+            interrupt_before = interrupt_before_nodes
+        if interrupt_after_nodes is not None:
+            interrupt_after = interrupt_after_nodes
         self.nodes = nodes
         self.cache = cache
         self.cache_policy = cache_policy
@@ -121,7 +156,27 @@ class Pregel(RunnableMixin, InspectMixin):
     # --- hooks a builder may refine ----------------------------------------------------------
 
     def read_output(self, values: dict[str, Any]) -> Any:
+        if self.output_single is not None:
+            return values.get(self.output_single)
         return {k: values[k] for k in self.output_keys if k in values}
+
+    def input_writes(self, input: Any) -> list[tuple[str, Any]]:
+        """The channel writes of a run's input."""
+        chans = self.input_channels
+        if isinstance(chans, str):
+            return [(chans, input)]
+        if not isinstance(input, dict):
+            raise InvalidUpdateError(
+                f"This graph's input_channels are {list(chans)}: pass a dict of them, got {input!r}"
+            )
+        return [(k, v) for k, v in input.items() if k in chans]
+
+    def read_values(self, values: dict[str, Any]) -> Any:
+        """What the ``values`` stream shows of the channel values."""
+        keys = self.stream_keys
+        if keys is None:
+            return self.read_output(values)
+        return {k: values[k] for k in keys if k in values}
 
     def read_state(self, values: dict[str, Any]) -> Any:
         return {k: v for k, v in values.items() if k in self.state_keys}
