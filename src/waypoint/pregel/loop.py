@@ -365,7 +365,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         node = self.graph.nodes.get(failed.node.error_handler)
         if node is None:
             return
-        tid = make_task_id(f"{self.checkpoint_id}|{self.ns}|{self.step + 1}|", node.name, f"error:{failed.id}")
+        tid = make_task_id((self.checkpoint_id, self.ns, self.step + 1), node.name, f"error:{failed.id}")
         handler = Task(self, node, tid, (PUSH, "node_error_handler", failed.id), failed.input, (PUSH,),
                        (*failed.sort_key, "error"))  # its writes apply where the failed task's would
         handler.node_error = NodeError(failed.name, failed.error)  # type: ignore[arg-type]

@@ -105,7 +105,7 @@ class PregelNode:
 
 
 def make_task_id(
-    prefix: tuple[str, str, int | str], name: str, path: str, triggers: Sequence[str] = ()
+    prefix: tuple[str, str, int | str] | str, name: str, path: str, triggers: Sequence[str] = ()
 ) -> str:
     """Deterministic uuid-shaped id of a task planned from checkpoint ``prefix[0]`` in
     namespace ``prefix[1]`` at step ``prefix[2]``.
@@ -115,6 +115,8 @@ def make_task_id(
     plus its index), so pending writes saved by either runtime belong to the same tasks when
     the other one plans the step: a LangGraph thread interrupted mid-step resumes on waypoint.
     """
+    if isinstance(prefix, str):  # a caller's own unique prefix (no LangGraph counterpart)
+        prefix = (prefix, "", "")
     checkpoint_id, ns, step = prefix
     task_ns = f"{ns}{NS_SEP}{name}" if ns else name
     if path == PULL:
