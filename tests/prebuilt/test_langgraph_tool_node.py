@@ -116,3 +116,26 @@ def test_waypoint_interrupts_pass_langgraph_error_handling(handle: bool) -> None
     out = graph.invoke({"messages": [ai("", call("ask", {"question": "ok?"}, "c1"), id="a1")]}, cfg)
     assert [i.value for i in out["__interrupt__"]] == ["ok?"]
     assert graph.invoke(Command(resume="yes"), cfg)["messages"][-1].content == "answer: yes"
+
+
+def test_waypoint_tool_node_in_a_langgraph_graph() -> None:
+    # the other way round: under LangGraph's engine waypoint's ToolNode reads LangGraph's
+    # runtime (store, context) from the config
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.store.memory import InMemoryStore
+
+    from waypoint.prebuilt import InjectedStore as WpInjectedStore
+    from waypoint.prebuilt import ToolNode as WpToolNode
+    from waypoint.prebuilt import ToolRuntime as WpToolRuntime
+
+    @tool
+    def save(text: str, store: Annotated[Any, WpInjectedStore()], runtime: WpToolRuntime) -> str:
+        """Save a text."""
+        store.put(("texts",), runtime.tool_call_id, {"text": text, "user": runtime.context["user"]})
+        return "saved"
+
+    store = InMemoryStore()
+    graph = StateGraph(MessagesState).add_node("tools", WpToolNode([save])).add_edge(START, "tools").compile(store=store)
+    out = graph.invoke({"messages": [ai("", call("save", {"text": "hi"}, "s1"), id="a1")]}, context={"user": "ann"})
+    assert out["messages"][-1].content == "saved"
+    assert store.get(("texts",), "s1").value == {"text": "hi", "user": "ann"}

@@ -349,3 +349,25 @@ def test_messages_stream_as_langgraph() -> None:
     ours = run(lib("waypoint"))
     assert ours == run(lib("langgraph"))
     assert [node for _, node, _, _ in ours] == ["agent", "tools", "tools", "agent"]
+
+
+def test_model_names_need_langchain() -> None:
+    pytest.importorskip("langchain_core")
+    try:
+        import langchain  # noqa: F401
+    except ImportError:
+        with pytest.raises(AgentConfigError, match="pip install langchain"):
+            create_react_agent("openai:gpt-4o", [get_weather])
+    else:  # pragma: no cover - langchain installed: the name is resolved by init_chat_model
+        pytest.skip("langchain is installed here")
+
+
+def test_prebuilt_without_langchain_core_is_a_named_error(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['langchain_core'] = None\n"
+            "from waypoint.errors import LangChainRequiredError\n"
+            "try:\n    import waypoint.prebuilt\nexcept LangChainRequiredError as e:\n    print('refused:', e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "refused: waypoint.prebuilt needs langchain-core" in done.stdout, done.stderr

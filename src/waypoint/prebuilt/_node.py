@@ -21,10 +21,17 @@ Body = Callable[[Any, RunnableConfig, Runtime[Any]], Any]
 ABody = Callable[[Any, RunnableConfig, Runtime[Any]], Awaitable[Any]]
 
 
-def current_runtime() -> Runtime[Any]:
-    """The running node's Runtime (context, store, stream writer), or an empty one."""
+_LG_RUNTIME = "__pregel_runtime"  # where LangGraph's engine puts a node's Runtime in its config
+
+
+def current_runtime(config: RunnableConfig | None = None) -> Runtime[Any]:
+    """The running node's Runtime (context, store, stream writer): waypoint's; LangGraph's
+    when the node runs in a LangGraph graph (same attributes); else an empty one."""
     task = var_task.get()
-    return task.runtime if task is not None else Runtime()
+    if task is not None:
+        return task.runtime
+    theirs = ((config or {}).get("configurable") or {}).get(_LG_RUNTIME)
+    return theirs if theirs is not None else Runtime()
 
 
 class RunnableNode(Runnable[Any, Any]):
@@ -45,13 +52,14 @@ class RunnableNode(Runnable[Any, Any]):
                 f"{self.get_name()!r} has only an async implementation: run the graph with "
                 "ainvoke/astream"
             )
-        return self.func(input, self._config(config), current_runtime())
+        cfg = self._config(config)
+        return self.func(input, cfg, current_runtime(cfg))
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         cfg = self._config(config)
         if self.afunc is None:
-            return await run_in_executor(cfg, self.func, input, cfg, current_runtime())
-        return await self.afunc(input, cfg, current_runtime())
+            return await run_in_executor(cfg, self.func, input, cfg, current_runtime(cfg))
+        return await self.afunc(input, cfg, current_runtime(cfg))
 
     def _config(self, config: RunnableConfig | None) -> RunnableConfig:
         cfg = ensure_config(config)
