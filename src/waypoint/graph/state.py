@@ -434,11 +434,15 @@ class CompiledStateGraph(Pregel):
     def command_writes(self, cmd: Command) -> list[tuple[str, Any]]:
         return map_command(cmd, self.write_keys, self.nodes)
 
-    def get_graph(self, config: Any = None, *, xray: Any = False) -> Any:
-        """The graph's nodes and edges (``.draw_mermaid()`` renders Mermaid text)."""
-        from waypoint.graph.drawing import drawable
+    def get_graph(self, config: Any = None, *, xray: bool | int = False) -> Any:
+        """The graph's nodes and edges (``.draw_mermaid()`` renders Mermaid text); ``xray``
+        draws subgraphs' nodes in place of their node (``True``: all levels, ``n``: n levels).
+        LangChain's ``Graph`` with ``langchain-core`` installed, as LangGraph returns."""
+        from waypoint.graph.drawing import get_graph
 
-        return drawable(self.builder)
+        if not isinstance(xray, (bool, int)):
+            raise TypeError(f"get_graph(xray=...) takes a bool or an int depth, got {xray!r}")
+        return get_graph(self.builder, xray)
 
 
 def map_command(cmd: Command, keys: frozenset[str], nodes: Any) -> list[tuple[str, Any]]:
