@@ -408,3 +408,25 @@ async def test_async_task_timeout_and_deprecated_names() -> None:
         with pytest.warns(LangGraphDeprecatedSinceV10):
             ep = entrypoint(config_schema=dict)
     assert ep.context_schema is dict
+
+
+async def test_sync_code_calls_async_tasks_in_async_runs(saver: Any, config: dict) -> None:
+    runs: Counter = Counter()
+
+    @task
+    async def fetch(x: int) -> int:
+        runs["fetch"] += 1
+        await asyncio.sleep(0)
+        return x + 1
+
+    @task
+    def double_fetch(x: int) -> int:  # sync code in a worker thread awaiting an async task
+        return fetch(x).result() * 2
+
+    @entrypoint(checkpointer=saver)
+    def wf(x: int) -> list[Any]:
+        return [fetch(x).result(), double_fetch(x).result(), interrupt("ok?")]
+
+    assert "__interrupt__" in await wf.ainvoke(1, config)
+    assert await wf.ainvoke(Command(resume="y"), config) == [2, 4, "y"]
+    assert runs["fetch"] == 2  # one call each from wf and double_fetch; none re-run on resume
