@@ -558,3 +558,57 @@ def push_to_stream(config: dict[str, Any], message: Any, metadata: dict[str, Any
 def messages_handler(sink: Any, subgraphs: bool, own_ns: tuple[str, ...]) -> Any:
     """A callback handler that emits ``(namespace, "messages", (message, metadata))``."""
     return _handler_class()(sink, subgraphs, own_ns)
+
+
+# --- idle timeouts: LangChain callback events inside a node count as its progress ----------
+
+_PROGRESS: Any = None
+
+
+def _progress_class() -> Any:
+    global _PROGRESS
+    if _PROGRESS is None:
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        class ProgressHandler(BaseCallbackHandler):
+            """Calls ``touch()`` on every callback event of the runs under a timed node."""
+
+            run_inline = True
+
+            def __init__(self, touch: Any) -> None:
+                self.touch = touch
+
+            def _event(self, *args: Any, **kwargs: Any) -> None:
+                self.touch()
+
+            on_llm_start = on_chat_model_start = on_llm_new_token = on_llm_end = _event
+            on_chain_start = on_chain_end = on_tool_start = on_tool_end = _event
+            on_retriever_start = on_retriever_end = on_custom_event = on_text = _event
+
+        _PROGRESS = ProgressHandler
+    return _PROGRESS
+
+
+async def acall_with_progress(afunc: Any, inp: Any, task: Any, touch: Any) -> Any:
+    """``afunc(inp, task)`` with a handler calling ``touch`` on every LangChain callback
+    event of the node (model tokens, tool and chain runs), whether the node passes its config
+    on or relies on LangChain's context (as LangGraph's ``refresh_on="auto"``)."""
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    handler = _progress_class()(touch)
+    parent = task.config
+    callbacks = parent.get("callbacks")
+    if callbacks is None:
+        callbacks = [handler]
+    elif isinstance(callbacks, list):
+        callbacks = [*callbacks, handler]
+    else:  # a callback manager (a traced run): a copy with the handler, inherited by children
+        callbacks = callbacks.copy()
+        callbacks.add_handler(handler, inherit=True)
+    task._config = cfg = {**parent, "callbacks": callbacks}
+    token = var_child_runnable_config.set(cfg)
+    try:
+        return await afunc(inp, task)
+    finally:
+        var_child_runnable_config.reset(token)
+        task._config = parent

@@ -254,3 +254,27 @@ async def test_handled_failure_resumes_cleanly_on_every_saver(saver: Any, face: 
     step0 = next(s for s in hist if s.metadata["step"] == 0)
     assert {t.name: t.error for t in step0.tasks} == {"a": "ValueError('bad a')", "b": None}
     assert (await face.get_state(graph, config)).next == ()
+
+
+@pytest.mark.parametrize("lib", [WP, LG], ids=["waypoint", "langgraph"])
+@pytest.mark.parametrize("pass_config", [True, False], ids=["config", "context"])
+def test_langchain_runs_inside_a_node_are_progress_under_auto(lib: Any, pass_config: bool) -> None:
+    from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+    step = RunnableLambda(lambda x: x + 1)
+
+    async def work(s: S, config: RunnableConfig) -> dict:
+        n = 0
+        for _ in range(12):  # 0.6 s in total, never 0.5 s without a LangChain run
+            await asyncio.sleep(0.05)
+            n = await (step.ainvoke(n, config) if pass_config else step.ainvoke(n))
+        return {"log": [n]}
+
+    def build(refresh_on: str) -> Any:
+        policy = lib.types.TimeoutPolicy(idle_timeout=0.5, refresh_on=refresh_on)
+        b = lib.graph.StateGraph(S).add_node("work", work, timeout=policy)
+        return b.add_edge(lib.graph.START, "work").compile()
+
+    assert asyncio.run(build("auto").ainvoke({"log": []})) == {"log": [12]}
+    with pytest.raises(lib.errors.NodeTimeoutError, match="idle"):  # heartbeats only
+        asyncio.run(build("heartbeat").ainvoke({"log": []}))

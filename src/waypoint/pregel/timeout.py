@@ -2,7 +2,8 @@
 
 The node runs as its own asyncio task next to one watchdog per limit: the run watchdog
 sleeps ``run_timeout``; the idle watchdog sleeps until ``idle_timeout`` has passed since the
-last progress (``Attempt.touch``). Whichever finishes first wins: the node's result, or the
+last progress (``Attempt.touch``: ``runtime.heartbeat()``; with ``refresh_on="auto"`` also custom
+stream writes and LangChain callback events of the node's runs). Whichever finishes first wins: the node's result, or the
 node is cancelled and the attempt fails with ``NodeTimeoutError``.
 """
 
@@ -12,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from waypoint import _langchain
 from waypoint.errors import NodeTimeoutError
 
 
@@ -43,7 +45,11 @@ async def run_timed(node: Any, task: Any) -> Any:
     attempt = Attempt(policy.refresh_on == "auto")
     task.progress = attempt
     start = time.monotonic()
-    work = asyncio.ensure_future(node.afunc(task.input, task))
+    if attempt.auto and _langchain.loaded():  # LangChain callback events are progress too
+        call = _langchain.acall_with_progress(node.afunc, task.input, task, attempt.touch)
+    else:
+        call = node.afunc(task.input, task)
+    work = asyncio.ensure_future(call)
     watchdogs: dict[asyncio.Future[Any], str] = {}
     if policy.idle_timeout is not None:
         watchdogs[asyncio.ensure_future(attempt.idle(policy.idle_timeout))] = "idle"
