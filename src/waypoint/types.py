@@ -244,7 +244,8 @@ class TimeoutPolicy:
 
     ``run_timeout``: wall-clock cap of one attempt, never extended. ``idle_timeout``: longest
     time an attempt may go without progress; progress is ``runtime.heartbeat()`` and, with
-    ``refresh_on="auto"`` (the default), also writes to the custom stream. An attempt over a
+    ``refresh_on="auto"`` (the default), also custom stream writes and LangChain callback
+    events of the node's runs. An attempt over a
     limit is cancelled and fails with ``NodeTimeoutError`` (retried when the node's
     ``RetryPolicy`` matches it). Seconds (number) or ``timedelta``.
     """
