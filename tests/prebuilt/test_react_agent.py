@@ -346,8 +346,8 @@ def test_messages_stream_as_langgraph() -> None:
         return [(show(m), meta.get("langgraph_node"), meta.get("langgraph_step"), meta.get("ls_provider"))
                 for m, meta in agent.stream({"messages": [("user", "weather?")]}, stream_mode="messages")]
 
-    ours = run(lib("waypoint"))
-    assert ours == run(lib("langgraph"))
+    ours, theirs = run(lib("waypoint")), run(lib("langgraph"))
+    assert sorted(map(repr, ours)) == sorted(map(repr, theirs))  # the two tool tasks finish in any order
     assert [node for _, node, _, _ in ours] == ["agent", "tools", "tools", "agent"]
 
 
