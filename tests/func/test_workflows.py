@@ -430,3 +430,31 @@ async def test_sync_code_calls_async_tasks_in_async_runs(saver: Any, config: dic
     assert "__interrupt__" in await wf.ainvoke(1, config)
     assert await wf.ainvoke(Command(resume="y"), config) == [2, 4, "y"]
     assert runs["fetch"] == 2  # one call each from wf and double_fetch; none re-run on resume
+
+
+async def test_graph_node_calling_tasks_saves_each_as_it_finishes(saver: Any, face: Face, config: dict) -> None:
+    from typing import TypedDict
+
+    from waypoint.graph import START, StateGraph
+
+    runs: Counter = Counter()
+
+    class S(TypedDict, total=False):
+        xs: list[int]
+        total: int
+
+    @task
+    def square(x: int) -> int:
+        runs[x] += 1
+        return x * x
+
+    def node(state: S) -> dict:
+        total = sum(f.result() for f in [square(x) for x in state["xs"]])
+        return {"total": total if interrupt("ok?") else -1}
+
+    graph = StateGraph(S).add_node("node", node).add_edge(START, "node").compile(checkpointer=saver)
+    assert graph.inline_ok is False  # the node refers to a task: it never runs on the driver's thread
+    chunks = await face.stream(graph, {"xs": [1, 2, 3]}, config)
+    assert sorted(map(str, chunks[:3])) == ["{'square': 1}", "{'square': 4}", "{'square': 9}"]
+    assert await face.invoke(graph, Command(resume=True), config) == {"xs": [1, 2, 3], "total": 14}
+    assert runs == Counter({1: 1, 2: 1, 3: 1})

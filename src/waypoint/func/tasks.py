@@ -110,6 +110,8 @@ class TaskFunction(Generic[P, T]):
     """A ``@task``: calling it inside a workflow starts a task and returns its future
     (``.result()`` in sync code, ``await`` in async code)."""
 
+    is_waypoint_task = True  # graph nodes referring to a task keep the driver free (graph/_called.py)
+
     def __init__(
         self,
         func: Callable[P, Awaitable[T]] | Callable[P, T],

@@ -12,7 +12,7 @@ from waypoint.channels.last_value import LastValueAfterFinish
 from waypoint.channels.named_barrier_value import NamedBarrierValue, NamedBarrierValueAfterFinish
 from waypoint.channels.topic import Topic
 from waypoint.errors import InvalidGraphError, InvalidUpdateError
-from waypoint.graph._called import called_subgraph
+from waypoint.graph._called import called_subgraph, calls_tasks
 from waypoint.graph.branch import Branch, adapt, branch_channel, is_async_callable
 from waypoint.graph.message import MESSAGE_REDUCERS
 from waypoint.graph.schema import ROOT, make_reader
@@ -220,6 +220,8 @@ def compile_graph(
     graph.managed = dict(builder.managed)
     graph.context_schema = builder.context_schema
     register(type(graph))  # a Runnable for LangChain when LangChain is already imported
+    if any(calls_tasks(spec.fn) for spec in specs.values()):
+        graph.inline_ok = False  # nodes call @task functions: see waypoint.pregel.call
     graph.stream_mode = "updates"  # a StateGraph streams updates by default, as LangGraph's
     # values (get_state, stream_mode="values") show every channel of every schema, node input
     # schemas included, as LangGraph's do
