@@ -158,3 +158,28 @@ def runnable_behaviour(name: str) -> list[Any]:
 
 def test_runnable_behaviour_matches_langgraph() -> None:
     assert runnable_behaviour("waypoint") == runnable_behaviour("langgraph")
+
+
+def token_stream(name: str) -> list[Any]:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    lib = _lib(name)
+    entrypoint, task = lib["entrypoint"], lib["task"]
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="hello there friend", id="m1")]))
+
+    @task
+    def chat(q: str) -> Any:
+        return model.invoke(q)
+
+    @entrypoint()
+    def wf(q: str) -> str:
+        return chat(q).result().content
+
+    return [(m.content, meta["langgraph_node"]) for m, meta in wf.stream("hi", stream_mode="messages")]
+
+
+def test_token_stream_from_a_task_matches_langgraph() -> None:
+    ours = token_stream("waypoint")
+    assert ours == token_stream("langgraph")
+    assert "".join(c for c, _ in ours) == "hello there friend"
