@@ -117,7 +117,9 @@ def nested_workflows(name: str) -> list[Any]:
     config = {"configurable": {"thread_id": "1"}}
     out: list[Any] = [_plain(list(outer.stream(1, config)))]
     snap = outer.get_state(config, subgraphs=True)
-    out.append((snap.next, [t.name for t in snap.tasks], _plain(snap.interrupts)))
+    inner_state = snap.tasks[0].state  # the invoked workflow's own checkpoint
+    out.append((snap.next, [t.name for t in snap.tasks], _plain(snap.interrupts),
+                inner_state.values, inner_state.next, _plain(inner_state.interrupts)))
     out.append(list(outer.stream(types.Command(resume=10), config)))
     builder = graph_mod.StateGraph(dict).add_node("sub", lambda s: {"v": inner.invoke(s["v"])})
     g = builder.add_edge(graph_mod.START, "sub").compile(checkpointer=lib["saver"]())

@@ -13,7 +13,9 @@ from waypoint.errors import InvalidGraphError
 from waypoint.func.graph import FunctionalGraph
 from waypoint.func.inject import injected, kwargs_for
 from waypoint.func.tasks import check_cache_policy, check_timeout, renamed, retry_policies
+from waypoint.graph._called import called_subgraph
 from waypoint.graph.branch import is_async_callable
+from waypoint.pregel.main import Pregel
 from waypoint.pregel.constants import END, PREVIOUS, START
 from waypoint.pregel.node import PregelNode, Task, traced
 from waypoint.pregel.runnable import register
@@ -101,6 +103,7 @@ class entrypoint(Generic[ContextT]):
             read=_read_input,
             write=_write_result,
             retry_policy=self.retry_policy,
+            subgraph=called_subgraph(func, Pregel),  # a workflow it invokes: inspectable state
             bound=func,
             timeout=check_timeout(func, name, self.timeout),
         )
