@@ -47,6 +47,7 @@ class RunnableNode(Runnable[Any, Any]):
         self.tags = list(tags) if tags else None
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        self._refuse(kwargs)
         if self.func is None:
             raise TypeError(
                 f"{self.get_name()!r} has only an async implementation: run the graph with "
@@ -56,10 +57,15 @@ class RunnableNode(Runnable[Any, Any]):
         return self.func(input, cfg, current_runtime(cfg))
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        self._refuse(kwargs)
         cfg = self._config(config)
         if self.afunc is None:
             return await run_in_executor(cfg, self.func, input, cfg, current_runtime(cfg))
         return await self.afunc(input, cfg, current_runtime(cfg))
+
+    def _refuse(self, kwargs: dict[str, Any]) -> None:
+        if kwargs:
+            raise TypeError(f"{self.get_name()!r}.invoke() got unexpected arguments {sorted(kwargs)}")
 
     def _config(self, config: RunnableConfig | None) -> RunnableConfig:
         cfg = ensure_config(config)
