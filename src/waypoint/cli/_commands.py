@@ -17,7 +17,7 @@ from waypoint.cli import _export, _inspect, _mainmod, _render, _retention, _tran
 from waypoint.cli._urls import CliError, make_serde, open_saver, open_store, parse_url
 from waypoint.errors import CheckpointReadError
 
-URL_HELP = "Database URL: sqlite:///file.db, postgresql://user@host/db or mongodb://host/db (default: $WAYPOINT_URL)."
+URL_HELP = "Database URL: sqlite:///file.db, postgresql://user@host/db or mongodb://host/db; langgraph+sqlite:///old.db or langgraph+postgresql://... reads a LangGraph database (read-only) (default: $WAYPOINT_URL)."
 
 
 def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:

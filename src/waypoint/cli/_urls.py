@@ -21,6 +21,7 @@ from waypoint.checkpoint.base import BaseCheckpointSaver
 from waypoint.checkpoint.serde.base import SerializerProtocol
 
 SCHEMES = ("sqlite", "postgresql", "postgres", "mongodb", "mongodb+srv")
+LANGGRAPH = "langgraph+"  # langgraph+sqlite:///old.db, langgraph+postgresql://...: LangGraph's tables, read-only
 CONNECT_TIMEOUT_S = 5
 DEFAULT_MONGO_DB = "checkpointing_db"
 
@@ -60,6 +61,11 @@ def parse_url(url: str | None) -> DbUrl:
         raise CliError("no database URL: pass --url or set WAYPOINT_URL (sqlite:///file.db, postgresql://..., mongodb://...)")
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
+    if scheme.startswith(LANGGRAPH) and sep:
+        inner = parse_url(url[len(LANGGRAPH):])
+        if inner.kind == "mongodb":
+            raise CliError("langgraph+ URLs read LangGraph's SQLite or PostgreSQL tables: use langgraph+sqlite:///old.db or langgraph+postgresql://...")
+        return DbUrl(url, "langgraph-" + inner.kind, inner.target)
     if not sep or scheme not in SCHEMES:
         raise CliError(
             f"unknown database URL scheme in {redact(url)!r}: use sqlite:///path.db, "
@@ -144,6 +150,9 @@ def open_saver(url: str | None, *, create: bool = False) -> Iterator[BaseCheckpo
     """A ready checkpoint saver for ``url``; ``create`` allows a new SQLite file."""
     db = parse_url(url)
     serde = make_serde()
+    if db.kind.startswith("langgraph-"):
+        yield from _open_langgraph(db, serde, create)
+        return
     if db.kind == "sqlite":
         from waypoint.checkpoint.sqlite import SqliteSaver
 
@@ -167,6 +176,23 @@ def open_saver(url: str | None, *, create: bool = False) -> Iterator[BaseCheckpo
             yield saver
         finally:
             client.close()
+
+
+def _open_langgraph(db: DbUrl, serde: SerializerProtocol, create: bool) -> Iterator[BaseCheckpointSaver]:
+    """A read-only saver over a LangGraph database's own tables."""
+    from waypoint.checkpoint.langgraph_db import LangGraphPostgresReader, LangGraphSqliteReader
+
+    if create:
+        raise CliError(f"{db.redacted} is a LangGraph database, read-only here: write to a waypoint URL (sqlite:///..., postgresql://..., mongodb://...)")
+    if db.kind == "langgraph-sqlite":
+        reader = LangGraphSqliteReader(_sqlite_path(db, False), serde=serde)
+        try:
+            yield reader
+        finally:
+            reader.close()
+    else:
+        with _pg_connect(db) as conn:
+            yield LangGraphPostgresReader(conn, serde=serde)
 
 
 def _store_class(db: DbUrl) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import ormsgpack
 
-from waypoint.checkpoint.serde import _depth, _numpy, _objects, _stdlib
+from waypoint.checkpoint.serde import _depth, _lgformat, _numpy, _objects, _stdlib
 from waypoint.checkpoint.serde._policy import TypePolicy
 from waypoint.errors import SerializationError
 
@@ -121,6 +121,7 @@ class MsgpackCodec:
         self.policy = policy
         self._encoders: dict[type, _stdlib.Encoder] = dict(_stdlib.ENCODERS)
         self._decoders: dict[int, _stdlib.Decoder] = {
+            **_lgformat.decoders(policy),  # codes 0-7: LangGraph's own format, read only
             **_stdlib.DECODERS,
             **_numpy.DECODERS,
             **_objects.object_decoders(policy),
