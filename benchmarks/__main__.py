@@ -30,6 +30,7 @@ WORKLOADS = {
     "store": "benchmarks.bench_store",
     "serde": "benchmarks.bench_serde",
     "concurrency": "benchmarks.bench_concurrency",
+    "lease": "benchmarks.bench_lease",
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")

@@ -28,7 +28,8 @@ STORES = [
 GRAPH = ["waypoint.graph.state:CompiledStateGraph"]
 
 SAVER_METHODS = ["get", "get_tuple", "list", "put", "put_writes", "delete_thread",
-                 "delete_for_runs", "copy_thread", "prune", "put_batch"]
+                 "delete_for_runs", "copy_thread", "prune", "put_batch", "acquire_lease",
+                 "renew_lease", "release_lease"]
 STORE_METHODS = ["batch", "get", "put", "delete", "search", "list_namespaces"]
 GRAPH_METHODS = ["invoke", "stream", "get_state", "get_state_history", "update_state",
                  "bulk_update_state"]

@@ -306,6 +306,41 @@ class ForkedConnectionError(SetupError):
     connection cannot be shared; open it in the child instead."""
 
 
+class ThreadBusyError(WaypointError, RuntimeError):
+    """Another run holds the lease on this thread (one writer per thread); names the thread,
+    when the lease expires and who holds it."""
+
+    def __init__(self, thread_id: str, *, retry_after: float, expires_at: Any = None, holder: str | None = None) -> None:
+        self.thread_id = thread_id
+        self.retry_after = max(0.0, float(retry_after))
+        self.expires_at = expires_at
+        self.holder = holder
+        when = f" (until {expires_at.isoformat(timespec='milliseconds')})" if expires_at is not None else ""
+        super().__init__(
+            f"thread {thread_id!r} is busy: another run holds its lease for {self.retry_after:.1f} s more"
+            f"{when}, held by {holder!r}. Retry when that run ends, or pass "
+            "LeasePolicy(on_busy='wait', wait_timeout=...) (compile(lease=...) or "
+            "config['configurable']['waypoint_lease']) to wait for it"
+        )
+
+
+class LeaseLostError(CheckpointError):
+    """A run's write was refused because its lease on the thread was taken over by a newer
+    run (its fencing token is stale); nothing of that write was stored."""
+
+    def __init__(self, thread_id: str, token: int, *, current: int | None = None, holder: str | None = None) -> None:
+        self.thread_id = thread_id
+        self.token = token
+        self.current = current
+        newer = f" by {holder!r} (token {current})" if current is not None else ""
+        super().__init__(
+            f"lease on thread {thread_id!r} lost: this run's token {token} was taken over{newer} "
+            "after its lease expired (the run stalled longer than the lease's ttl). The write was "
+            "refused and nothing was stored; the newer run owns the thread now. Raise "
+            "LeasePolicy(ttl=...) for nodes that block the heartbeat"
+        )
+
+
 class SyncOnEventLoopError(WaypointError, RuntimeError):
     """A sync method of an async backend was called on its own event loop's thread."""
 

@@ -6,6 +6,7 @@ Also ``interrupt()``, which pauses the running node until the graph is resumed w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from waypoint.cache.key import default_cache_key
 from waypoint.config import var_task
+from waypoint.errors import ConfigError
 
 __all__ = [
     "All",
@@ -21,6 +23,7 @@ __all__ = [
     "Command",
     "Durability",
     "Interrupt",
+    "LeasePolicy",
     "Overwrite",
     "PregelTask",
     "RetryPolicy",
@@ -282,6 +285,38 @@ class CachePolicy(Generic[KeyFuncT]):
 
     key_func: KeyFuncT = default_cache_key  # type: ignore[assignment]
     ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeasePolicy:
+    """How a run holds its thread's lease (``compile(lease=...)`` or, per call,
+    ``config["configurable"]["waypoint_lease"]``; ``False`` runs without a lease).
+
+    ``ttl``: seconds a lease outlives its last renewal; after a holder dies (SIGKILL, power
+    loss) the thread is free again after at most this long. ``on_busy``: what a run does when
+    another run holds the lease: ``"reject"`` raises ThreadBusyError before any node runs,
+    ``"wait"`` retries until the lease is free (then runs on the thread's new head) or until
+    ``wait_timeout`` seconds have passed (then raises ThreadBusyError).
+    """
+
+    ttl: float = 30.0
+    on_busy: Literal["reject", "wait"] = "reject"
+    wait_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not _positive(self.ttl):
+            raise ConfigError(f"LeasePolicy(ttl={self.ttl!r}): use a number of seconds > 0, e.g. ttl=30")
+        if self.on_busy not in ("reject", "wait"):
+            raise ConfigError(f"LeasePolicy(on_busy={self.on_busy!r}): use 'reject' or 'wait'")
+        if not (_positive(self.wait_timeout) or self.wait_timeout == 0):
+            raise ConfigError(
+                f"LeasePolicy(wait_timeout={self.wait_timeout!r}): use a number of seconds >= 0"
+            )
+
+
+def _positive(x: Any) -> bool:
+    """A finite number of seconds > 0 (not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 def interrupt(value: Any, *, response_schema: Any = None) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import marshal
 import threading
+import time
 from bisect import insort
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -39,6 +40,7 @@ from waypoint.checkpoint.base import (
     writes_index,
     WRITES_IDX_MAP,
 )
+from waypoint.checkpoint.base.lease import Lease, busy, get_lease, lost
 from waypoint.checkpoint._fresh import MARSHAL_VERSION as _MARSHAL_VERSION
 from waypoint.checkpoint._fresh import RAW as _RAW
 from waypoint.checkpoint._fresh import rebuild, state_of
@@ -77,6 +79,18 @@ class SyncSaverAsyncFace:
 
     async def aprune(self, thread_ids, *, strategy="keep_latest", keep_last=None):  # type: ignore[no-untyped-def]
         return self.prune(thread_ids, strategy=strategy, keep_last=keep_last)  # type: ignore[attr-defined]
+
+    async def aput_batch(self, calls):  # type: ignore[no-untyped-def]
+        return self.put_batch(calls)  # type: ignore[attr-defined]
+
+    async def aacquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        return self.acquire_lease(thread_id, holder, ttl)  # type: ignore[attr-defined]
+
+    async def arenew_lease(self, lease: Lease) -> Lease:
+        return self.renew_lease(lease)  # type: ignore[attr-defined]
+
+    async def arelease_lease(self, lease: Lease) -> None:
+        return self.release_lease(lease)  # type: ignore[attr-defined]
 
 
 class _Lineage:
@@ -157,6 +171,8 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         self._lineages: dict[tuple[str, str, str], _Lineage] = {}
         # (thread, ns, checkpoint id) -> (task_id, idx) -> (channel, typed value, task_path)
         self._writes: dict[tuple[str, str, str], dict[tuple[str, int], tuple[str, Typed, str]]] = {}
+        # thread -> [token, holder, expires_at (time.time())]; tokens only grow (see base.lease)
+        self._leases: dict[str, list[Any]] = {}
 
     def __enter__(self) -> "InMemorySaver":
         return self
@@ -187,7 +203,10 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         row = copy_checkpoint(checkpoint)
         row["channel_values"] = {}
         row.pop("channel_logs", None)
+        lease = get_lease(config)
         with self._lock:
+            if lease is not None:
+                self._fence(lease)
             for channel, version in new_versions.items():
                 key = (thread_id, ns, channel, str(version))
                 if channel not in values:
@@ -236,13 +255,52 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         checkpoint_id = get_checkpoint_id(config)
         if checkpoint_id is None:
             raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
+        lease = get_lease(config)
         with self._lock:
+            if lease is not None:
+                self._fence(lease)
             bucket = self._writes.setdefault((thread_id, ns, checkpoint_id), {})
             for idx, (channel, value) in enumerate(writes):
                 key = (task_id, writes_index(channel, idx))
                 if channel not in WRITES_IDX_MAP and key in bucket:
                     continue
                 bucket[key] = (channel, self.serde.dumps_typed(value), task_path)
+
+    def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
+        """Apply queued calls under one hold of the lock: no lease takeover in between."""
+        with self._lock:
+            super().put_batch(calls)
+
+    # --- leases (one writer per thread; the clock is this process's) --------------------------
+
+    def acquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        thread_id = str(thread_id)
+        with self._lock:
+            now = time.time()
+            row = self._leases.get(thread_id)
+            if row is not None and row[2] > now and row[1] != holder:
+                raise busy(thread_id, row[1], row[2], now)
+            token = max(row[0] + 1 if row is not None else 0, time.time_ns() // 1000)
+            self._leases[thread_id] = [token, holder, now + ttl]
+            return Lease(thread_id, token, holder, float(ttl), now + ttl)
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        with self._lock:
+            return lease._replace(expires_at=self._fence(lease))
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._lock:
+            row = self._leases.get(lease.thread_id)
+            if row is not None and row[0] == lease.token:
+                row[2] = 0.0
+
+    def _fence(self, lease: Lease) -> float:
+        """Refuse a stale token, else renew the lease (the caller holds the lock)."""
+        row = self._leases.get(lease.thread_id)
+        if row is None or row[0] != lease.token:
+            raise lost(lease, *(row[:2] if row is not None else ()))
+        row[2] = time.time() + lease.ttl
+        return row[2]
 
     # --- read -------------------------------------------------------------------------------
 
@@ -355,6 +413,9 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         thread_id = str(thread_id)
         with self._lock:
             self._ids.pop(thread_id, None)
+            lease = self._leases.get(thread_id)
+            if lease is not None and lease[2] <= time.time():  # a running run keeps its lease
+                del self._leases[thread_id]
             for store in (self._rows, self._blobs, self._lineages, self._writes):
                 for key in [k for k in store if k[0] == thread_id]:
                     del store[key]

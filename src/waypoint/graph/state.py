@@ -377,17 +377,20 @@ class StateGraph:
         interrupt_after: Any = None,
         debug: bool = False,
         name: str | None = None,
+        lease: Any = None,
     ) -> CompiledStateGraph:
         """Validate the graph and return a runnable ``CompiledStateGraph``.
 
         ``checkpointer``: a saver; None inherits the parent's when used as a subgraph, False
         disables checkpointing. ``interrupt_before`` / ``interrupt_after``: node names (or
-        "*") to pause at.
+        "*") to pause at. ``lease``: how runs hold their thread (one writer per thread), a
+        ``LeasePolicy`` (default ``LeasePolicy()``: reject a second run) or False (no lease).
         """
         ib = interrupt_before or ()
         ia = interrupt_after or ()
         self.validate([*(ib if ib != "*" else ()), *(ia if ia != "*" else ())])
         from waypoint.graph.compiler import compile_graph
+        from waypoint.pregel.lease import check_policy
 
         if cache is not None and not all(
             callable(getattr(cache, m, None)) for m in ("get", "aget", "set", "aset", "clear", "aclear")
@@ -395,10 +398,13 @@ class StateGraph:
             raise InvalidGraphError(
                 f"compile(cache=...) needs a cache such as waypoint.cache.memory.InMemoryCache(), got {cache!r}"
             )
-        return compile_graph(
+        policy = check_policy(lease, "compile(lease)")
+        graph = compile_graph(
             self, checkpointer=checkpointer, cache=cache, store=store, interrupt_before=ib,
             interrupt_after=ia, debug=debug, name=name or "LangGraph",
         )
+        graph.lease_policy = policy
+        return graph
 
 
 class CompiledStateGraph(Pregel):

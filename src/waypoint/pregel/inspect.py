@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from waypoint.checkpoint.base import get_checkpoint_ns, get_thread_id
+from waypoint.checkpoint.base.lease import with_lease
 from waypoint.errors import ConfigError, InvalidUpdateError
 from waypoint.pregel.algo import persistent_ns
 from waypoint.pregel.constants import (
@@ -33,6 +34,7 @@ from waypoint.pregel.constants import (
     PULL,
     START,
 )
+from waypoint.pregel.lease import aupdating, updating
 from waypoint.pregel.loop import Loop, _sort_key
 from waypoint.pregel.node import Task, make_task_id
 from waypoint.types import PregelTask, StateSnapshot, StateUpdate
@@ -250,7 +252,7 @@ class InspectMixin:
             config = {**config, CONF: {**conf, "checkpoint_ns": persistent_ns(ns)}}
         return graph, saver, config
 
-    def _run_op(self, op: Op, saver: Any) -> Any:
+    def _run_op(self, op: Op, saver: Any, lease: Any = None) -> Any:
         result = None
         try:
             while True:
@@ -259,9 +261,9 @@ class InspectMixin:
                 if kind == "get_tuple":
                     result = saver.get_tuple(req[1])
                 elif kind == "put":
-                    result = saver.put(*req[1:])
+                    result = saver.put(*fenced(req[1:], lease))
                 elif kind == "put_writes":
-                    result = saver.put_writes(*req[1:])
+                    result = saver.put_writes(*fenced(req[1:], lease))
                 elif kind == "write":
                     result = req[1].write(req[2], req[3])
                 else:  # child_state
@@ -270,7 +272,7 @@ class InspectMixin:
         except StopIteration as stop:
             return stop.value
 
-    async def _arun_op(self, op: Op, saver: Any) -> Any:
+    async def _arun_op(self, op: Op, saver: Any, lease: Any = None) -> Any:
         result = None
         try:
             while True:
@@ -279,9 +281,9 @@ class InspectMixin:
                 if kind == "get_tuple":
                     result = await saver.aget_tuple(req[1])
                 elif kind == "put":
-                    result = await saver.aput(*req[1:])
+                    result = await saver.aput(*fenced(req[1:], lease))
                 elif kind == "put_writes":
-                    result = await saver.aput_writes(*req[1:])
+                    result = await saver.aput_writes(*fenced(req[1:], lease))
                 elif kind == "write":
                     node = req[1]
                     result = await (node.awrite or _as_async(node.write))(req[2], req[3])
@@ -345,13 +347,15 @@ class InspectMixin:
     def bulk_update_state(self, config: dict[str, Any], supersteps: Sequence[Sequence[Any]]) -> dict[str, Any]:
         """Apply supersteps of StateUpdate(values, as_node) as new checkpoints."""
         graph, saver, config = self._inspect_target(config)
-        return self._run_op(update_op(graph, saver, config, supersteps), saver)
+        with updating(self, saver, config) as lease:
+            return self._run_op(update_op(graph, saver, config, supersteps), saver, lease)
 
     async def abulk_update_state(
         self, config: dict[str, Any], supersteps: Sequence[Sequence[Any]]
     ) -> dict[str, Any]:
         graph, saver, config = self._inspect_target(config)
-        return await self._arun_op(update_op(graph, saver, config, supersteps), saver)
+        async with aupdating(self, saver, config) as lease:
+            return await self._arun_op(update_op(graph, saver, config, supersteps), saver, lease)
 
     def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
         """Write ``values`` as if node ``as_node`` (default: the last node that ran) returned
@@ -362,6 +366,13 @@ class InspectMixin:
         self, config: dict[str, Any], values: Any, as_node: str | None = None
     ) -> dict[str, Any]:
         return await self.abulk_update_state(config, [[StateUpdate(values, as_node)]])
+
+
+def fenced(args: tuple[Any, ...], lease: Any) -> tuple[Any, ...]:
+    """A put/put_writes call's arguments, its config carrying ``lease`` (a RunLease) if any."""
+    if lease is None:
+        return args
+    return (with_lease(args[0], lease.lease), *args[1:])
 
 
 def _as_async(fn: Any) -> Any:

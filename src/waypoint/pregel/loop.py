@@ -135,6 +135,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         self.crashed = False
         # RunControl: drain between steps (one per run, shared with its subgraphs)
         self.control: Any = conf.get(K_CONTROL) or RunControl()
+        self.lease: Any = None  # the RunLease its writes carry (pregel/lease.py)
+        self.lease_owned: Any = None  # (RunLease, heartbeat task) when this run took it
         self.cache = graph.cache  # node result cache (None: no lookups, no cost)
         self.cache_wanted: list[Task] = []
         self.cache_out: list[tuple[Any, Any]] = []

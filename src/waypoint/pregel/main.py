@@ -41,13 +41,14 @@ from waypoint.pregel.constants import (
     K_TARGETS,
 )
 from waypoint.pregel.inspect import InspectMixin
+from waypoint.pregel.lease import aend_lease, atake_lease, end_lease, take_lease
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import PregelNode
 from waypoint._langchain import start_graph_run
 from waypoint.pregel.runnable import RunnableMixin
 from waypoint.pregel.runner import AsyncIO, SyncIO, adrive, async_sink, drive
 from waypoint.runtime import with_context
-from waypoint.types import Command
+from waypoint.types import Command, LeasePolicy
 
 _MODES = frozenset({"values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"})
 _STATIC = ("interrupt_before", "interrupt_after")
@@ -65,6 +66,7 @@ class Pregel(RunnableMixin, InspectMixin):
     context_schema: Any = None  # what ``context=`` dicts are turned into (``StateGraph(context_schema=)``)
 
     stream_mode: str = "values"  # what ``stream`` yields without ``stream_mode=``
+    lease_policy: Any = LeasePolicy()  # one writer per thread (``compile(lease=...)``); None: no lease
 
     managed: dict[str, Any] = {}  # state keys filled by the engine (RemainingSteps...): never written
     inline_ok: bool = True  # a lone task may run on the driver's own thread (see pregel/call.py)
@@ -377,6 +379,25 @@ class Pregel(RunnableMixin, InspectMixin):
             loop.head_id = head.checkpoint["id"] if head else None
         return saved
 
+    def _begin(self, loop: Loop, input: Any) -> None:
+        """Take the thread's lease (one writer per thread), then load the starting checkpoint
+        and start the loop; the lease is released again if starting fails."""
+        take_lease(self, loop)
+        try:
+            loop.start(self._load(loop), input)
+        except BaseException:
+            end_lease(loop)
+            raise
+
+    async def _abegin(self, loop: Loop, input: Any) -> None:
+        """Async twin of ``_begin``."""
+        await atake_lease(self, loop)
+        try:
+            loop.start(await self._aload(loop), input)
+        except BaseException:
+            await aend_lease(loop)
+            raise
+
     @staticmethod
     def _modes(stream_mode: Any, debug: bool | None) -> tuple[frozenset[str], bool]:
         if stream_mode is None:
@@ -478,9 +499,8 @@ class Pregel(RunnableMixin, InspectMixin):
         if lc_run is not None:
             lc_run.start()
         saver = loop.checkpointer
-        saved = self._load(loop)
-        loop.start(saved, input)
-        io = SyncIO(saver, loop.durability) if saver else None
+        self._begin(loop, input)
+        io = SyncIO(saver, loop.durability, loop.lease) if saver else None
         realtime = subgraphs or "custom" in modes or "messages" in modes
         items = drive(loop, io, q, realtime)
         for item in items if lc_run is None else self._traced(lc_run, loop, items):
@@ -513,9 +533,8 @@ class Pregel(RunnableMixin, InspectMixin):
         if lc_run is not None:
             await lc_run.astart()
         saver = loop.checkpointer
-        saved = await self._aload(loop)
-        loop.start(saved, input)
-        io = AsyncIO(saver, loop.durability) if saver else None
+        await self._abegin(loop, input)
+        io = AsyncIO(saver, loop.durability, loop.lease) if saver else None
         realtime = subgraphs or "custom" in modes or "messages" in modes
         items = adrive(loop, io, q, realtime)
         async for item in items if lc_run is None else self._atraced(lc_run, loop, items):
@@ -551,9 +570,8 @@ class Pregel(RunnableMixin, InspectMixin):
         if lc_run is not None:
             lc_run.start()
         saver = loop.checkpointer
-        saved = self._load(loop)
-        loop.start(saved, input)
-        io = SyncIO(saver, loop.durability) if saver else None
+        self._begin(loop, input)
+        io = SyncIO(saver, loop.durability, loop.lease) if saver else None
         items = drive(loop, io, q, loop.child_stream is not None)
         for _ in items if lc_run is None else self._traced(lc_run, loop, items):
             pass
@@ -588,9 +606,8 @@ class Pregel(RunnableMixin, InspectMixin):
         if lc_run is not None:
             await lc_run.astart()
         saver = loop.checkpointer
-        saved = await self._aload(loop)
-        loop.start(saved, input)
-        io = AsyncIO(saver, loop.durability) if saver else None
+        await self._abegin(loop, input)
+        io = AsyncIO(saver, loop.durability, loop.lease) if saver else None
         items = adrive(loop, io, q, loop.child_stream is not None)
         async for _ in items if lc_run is None else self._atraced(lc_run, loop, items):
             pass

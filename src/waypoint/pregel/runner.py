@@ -20,6 +20,8 @@ from typing import Any
 
 from waypoint.pregel import cache as _cache
 from waypoint.pregel.call import CALL, DONE as _DONE, AsyncCalls, SyncCalls, is_call, record, settle
+from waypoint.errors import LeaseLostError
+from waypoint.pregel.lease import aend_lease, end_lease
 from waypoint.pregel.loop import Loop
 from waypoint.pregel.node import Task
 from waypoint._process import task_pool
@@ -29,9 +31,10 @@ from waypoint.pregel.retry import arun_task, run_task
 class SyncIO:
     """Performs saver calls from sync runs."""
 
-    def __init__(self, saver: Any, durability: str) -> None:
+    def __init__(self, saver: Any, durability: str, lease: Any = None) -> None:
         self.saver = saver
         self.background = durability == "async"
+        self.lease = lease  # a RunLease: every batch carries it and renews it
         self._queue: deque[tuple[Any, ...]] = deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
@@ -40,7 +43,16 @@ class SyncIO:
         self._error: BaseException | None = None
 
     def _do(self, batch: list[tuple[Any, ...]]) -> None:
-        self.saver.put_batch(batch)
+        lease = self.lease
+        if lease is None:
+            self.saver.put_batch(batch)
+            return
+        try:
+            self.saver.put_batch(lease.stamp(batch))
+        except LeaseLostError as exc:
+            lease.lost = exc
+            raise
+        lease.touch()
 
     def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:
@@ -85,15 +97,25 @@ class SyncIO:
 class AsyncIO:
     """Performs saver calls from async runs."""
 
-    def __init__(self, saver: Any, durability: str) -> None:
+    def __init__(self, saver: Any, durability: str, lease: Any = None) -> None:
         self.saver = saver
         self.background = durability == "async"
+        self.lease = lease
         self._queue: deque[tuple[Any, ...]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
 
     async def _do(self, batch: list[tuple[Any, ...]]) -> None:
-        await self.saver.aput_batch(batch)
+        lease = self.lease
+        if lease is None:
+            await self.saver.aput_batch(batch)
+            return
+        try:
+            await self.saver.aput_batch(lease.stamp(batch))
+        except LeaseLostError as exc:
+            lease.lost = exc
+            raise
+        lease.touch()
 
     async def submit(self, ops: list[tuple[Any, ...]]) -> None:
         if not ops:
@@ -185,8 +207,11 @@ def drive(loop: Loop, io: SyncIO | None, q: queue.SimpleQueue, realtime: bool) -
             loop.cache_out.clear()
         loop.finish()
         if io is not None:
-            io.submit(outbox)
-            io.flush()
+            try:
+                io.submit(outbox)
+                io.flush()
+            finally:
+                end_lease(loop)
     yield from _drain_queue(q)
 
 
@@ -324,8 +349,11 @@ async def adrive(
             loop.cache_out.clear()
         loop.finish()
         if io is not None:
-            await io.submit(outbox)
-            await io.flush()
+            try:
+                await io.submit(outbox)
+                await io.flush()
+            finally:
+                await aend_lease(loop)
     while not q.empty():
         yield q.get_nowait()
 

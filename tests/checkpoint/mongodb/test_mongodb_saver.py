@@ -14,7 +14,7 @@ from tests.checkpoint.mongodb.conftest import Recording
 from tests.checkpoint.mongodb.helpers import Conversation
 from waypoint._ops import stream
 from waypoint.checkpoint.base import LogHint, empty_checkpoint
-from waypoint.checkpoint.mongodb import MongoDBSaver, _core
+from waypoint.checkpoint.mongodb import MongoDBSaver, _core, _write
 from waypoint.checkpoint.mongodb._exec import Bulk, Find, Open, SyncExecutor, Txn
 from waypoint.checkpoint.mongodb.aio import AsyncMongoDBSaver
 from waypoint.errors import (
@@ -118,7 +118,7 @@ async def test_put_runs_in_a_transaction_when_supported(saver: Any, recorded: An
     cp = empty_checkpoint()
     cp["channel_versions"] = dict(conv.versions)
     cp["channel_values"] = dict(conv.values)
-    _, rec = recorded(_core.put(saver._ctx, conv.config, cp, {"source": "loop", "step": 1}, {}))
+    _, rec = recorded(_write.put(saver._ctx, conv.config, cp, {"source": "loop", "step": 1}, {}))
     actions = [r.action for r in rec.requests if isinstance(r, Txn)]
     assert actions == (["begin", "commit"] if supported else [])
     writes = [r.coll for r in rec.requests if isinstance(r, Bulk)]
@@ -143,7 +143,7 @@ async def test_a_crash_mid_put_leaves_the_last_checkpoint_readable(transactions:
             cp["channel_versions"] = {**conv.versions, "messages": version}
             cp["channel_values"] = {**conv.values, "messages": messages}
             cp["channel_logs"] = {"messages": LogHint(conv.versions["messages"], len(conv.messages))}
-            op = _core.put(saver._ctx, conv.config, cp, {"source": "loop", "step": 99}, {"messages": version})
+            op = _write.put(saver._ctx, conv.config, cp, {"source": "loop", "step": 99}, {"messages": version})
             with SyncExecutor(saver.client, saver.db) as ex:  # a process dying: the op just stops
                 request = next(op)
                 for _ in range(crash_after):

@@ -98,7 +98,7 @@ def test_setup_concurrently_from_processes(url: str) -> None:
         start_at = time.time() + 1.5
         assert pool.starmap(_setup, [(url, start_at)] * 3) == [True] * 3
     with psycopg.Connection.connect(url) as conn:
-        assert conn.execute("SELECT v FROM waypoint_checkpoint_migrations ORDER BY v").fetchall() == [(1,), (2,)]
+        assert conn.execute("SELECT v FROM waypoint_checkpoint_migrations ORDER BY v").fetchall() == [(1,), (2,), (3,)]
     with PostgresSaver.from_conn_string(url) as saver:
         saver.setup()  # again: idempotent
 

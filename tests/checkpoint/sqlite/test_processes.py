@@ -19,7 +19,7 @@ GRAPH = textwrap.dedent(
     from pathlib import Path
     from typing import Annotated, TypedDict
     from waypoint.graph import StateGraph, START, END
-    from waypoint.types import Command, interrupt
+    from waypoint.types import Command, LeasePolicy, interrupt
 
     backend, target, mode, side = sys.argv[1:5]
     side = Path(side)
@@ -79,7 +79,9 @@ GRAPH = textwrap.dedent(
         from waypoint.checkpoint.postgres import PostgresSaver
         saver_cm = PostgresSaver.from_conn_string(target)
     with saver_cm as saver:
-        graph = b.compile(checkpointer=saver)
+        # a killed holder's lease expires after 1 s; the next run waits for that, then resumes
+        lease = LeasePolicy(ttl=1.0, on_busy="wait", wait_timeout=30)
+        graph = b.compile(checkpointer=saver, lease=lease)
         config = {"configurable": {"thread_id": "proc"}}
         if mode in ("start", "kill"):
             out = graph.invoke({"log": ["in"]}, config)

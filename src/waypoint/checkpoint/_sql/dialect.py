@@ -141,6 +141,32 @@ DELETE FROM waypoint_log_chunks WHERE thread_id = ? AND NOT EXISTS (
     AND l.checkpoint_ns = waypoint_log_chunks.checkpoint_ns
     AND l.lineage_id = waypoint_log_chunks.lineage_id)"""
 
+# Thread leases (one writer per thread; see checkpoint/base/lease.py). ``{now}`` is the
+# database clock as Unix seconds (``Dialect.now``). A token only grows: the next one is the old
+# one plus one, but at least the clock in microseconds, so a thread deleted (its free lease row
+# with it) and used again never hands out a token an earlier, still running run of it holds.
+ACQUIRE_LEASE = """
+INSERT INTO waypoint_leases (thread_id, token, holder, expires_at)
+VALUES (?, CAST({now} * 1000000 AS BIGINT), ?, {now} + ?)
+ON CONFLICT (thread_id) DO UPDATE SET
+  token = CASE WHEN waypoint_leases.token >= excluded.token THEN waypoint_leases.token + 1
+    ELSE excluded.token END,
+  holder = excluded.holder, expires_at = excluded.expires_at
+WHERE waypoint_leases.expires_at <= {now} OR waypoint_leases.holder = excluded.holder
+RETURNING token, expires_at"""
+
+SELECT_LEASE = "SELECT token, holder, expires_at, {now} FROM waypoint_leases WHERE thread_id = ?"
+
+# the fence: renews the lease if (and only if) the token is still the thread's current one
+FENCE_LEASE = """
+UPDATE waypoint_leases SET expires_at = {now} + ? WHERE thread_id = ? AND token = ?
+RETURNING expires_at"""
+
+# delete_thread erases a lease that is free; a running run's lease stays (it keeps writing)
+DELETE_FREE_LEASE = "DELETE FROM waypoint_leases WHERE thread_id = ? AND expires_at <= {now}"
+
+RELEASE_LEASE = "UPDATE waypoint_leases SET expires_at = 0 WHERE thread_id = ? AND token = ?"
+
 CREATE_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS waypoint_checkpoint_migrations (v INTEGER PRIMARY KEY)"
 )
@@ -172,12 +198,17 @@ class Dialect:
     prune_lineages: str  # params (thread, thread)
     delete_runs: tuple[str, ...]  # each with one param: the run ids
     run_ids_param: Callable[[Sequence[str]], Any]
+    now: str = ""  # the database clock as Unix seconds (a float expression)
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""
         if self.placeholder == "?":
             return sql
         return sql.replace("%", "%%").replace("?", self.placeholder)
+
+    def lease_sql(self, sql: str) -> str:
+        """A lease statement with this dialect's clock and placeholders."""
+        return self.q(sql).replace("{now}", self.now)
 
 
 def select_where(

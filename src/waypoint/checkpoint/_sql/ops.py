@@ -14,6 +14,7 @@ from typing import Any
 
 from waypoint._ops import Emit, Op
 from waypoint.checkpoint._sql import dialect as q
+from waypoint.checkpoint._sql import leases
 from waypoint.checkpoint._sql.codec import (
     EMPTY_TYPE,
     decode_checkpoint_row,
@@ -44,6 +45,7 @@ from waypoint.checkpoint.base import (
     prune_keep_count,
     writes_index,
 )
+from waypoint.checkpoint.base.lease import Lease, get_lease
 from waypoint.checkpoint.log import LOG_TYPE, LogRef, LogWrite, plan_write
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import CorruptCheckpointError, SetupError
@@ -229,7 +231,32 @@ def put(
     metadata: CheckpointMetadata,
     new_versions: ChannelVersions,
 ) -> Op[dict[str, Any]]:
-    """Store the checkpoint row, the blobs of ``new_versions`` and any log chunks."""
+    """Store the checkpoint row, the blobs of ``new_versions`` and any log chunks; a leased
+    write (its config carries a Lease) is fenced in the same transaction."""
+    out = yield from _put(d, serde, config, checkpoint, metadata, new_versions)
+    yield from _fence(d, [config])
+    return out
+
+
+def _fence(d: Dialect, configs: Sequence[Mapping[str, Any]]) -> Op[None]:
+    """Fence (and renew) every distinct lease the configs of one transaction carry, last: the
+    lease row is locked only for the commit, never while the writes wait on other locks."""
+    seen: set[Lease] = set()
+    for config in configs:
+        lease = get_lease(config)
+        if lease is not None and lease not in seen:
+            seen.add(lease)
+            yield from leases.fence(d, lease)
+
+
+def _put(
+    d: Dialect,
+    serde: SerializerProtocol,
+    config: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    new_versions: ChannelVersions,
+) -> Op[dict[str, Any]]:
     thread_id = get_thread_id(config)
     ns = get_checkpoint_ns(config)
     parent_id = get_checkpoint_id(config)
@@ -272,12 +299,29 @@ def put(
 
 
 def put_batch(d: Dialect, serde: SerializerProtocol, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
-    """Several ``put``/``put_writes`` calls as one operation: one transaction, one commit."""
+    """Several ``put``/``put_writes`` calls as one operation: one transaction, one commit, one
+    fence per lease."""
+    configs = []
     for name, args in map(batch_call, calls):
-        yield from (put if name == "put" else put_writes)(d, serde, *args)
+        yield from (_put if name == "put" else _put_writes)(d, serde, *args)
+        configs.append(args[0])
+    yield from _fence(d, configs)
 
 
 def put_writes(
+    d: Dialect,
+    serde: SerializerProtocol,
+    config: Mapping[str, Any],
+    writes: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str = "",
+) -> Op[None]:
+    """Store a task's writes (fenced when leased)."""
+    yield from _put_writes(d, serde, config, writes, task_id, task_path)
+    yield from _fence(d, [config])
+
+
+def _put_writes(
     d: Dialect,
     serde: SerializerProtocol,
     config: Mapping[str, Any],
@@ -308,6 +352,7 @@ def put_writes(
 def delete_thread(d: Dialect, thread_id: str) -> Op[None]:
     for sql in q.DELETE_THREAD:
         yield Execute(d.q(sql), (str(thread_id),))
+    yield Execute(d.lease_sql(q.DELETE_FREE_LEASE), (str(thread_id),))
 
 
 def delete_for_runs(d: Dialect, run_ids: Sequence[str]) -> Op[None]:

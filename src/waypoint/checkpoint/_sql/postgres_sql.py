@@ -93,6 +93,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoint_log_pages""",
         "DROP TABLE waypoint_log_pages",
     ),
+    # 3: thread leases (one writer per thread); expires_at in Unix seconds
+    (
+        f"""CREATE TABLE IF NOT EXISTS waypoint_leases (
+  thread_id {_T} PRIMARY KEY,
+  token BIGINT NOT NULL,
+  holder TEXT NOT NULL,
+  expires_at DOUBLE PRECISION NOT NULL
+)""",
+    ),
 )
 
 
@@ -221,6 +230,7 @@ POSTGRES = Dialect(
     prune_lineages=PRUNE_LINEAGES,
     delete_runs=DELETE_RUNS,
     run_ids_param=_run_ids,
+    now="extract(epoch FROM clock_timestamp())::float8",
 )
 
 __all__ = ["POSTGRES"]

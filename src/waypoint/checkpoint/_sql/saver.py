@@ -17,7 +17,7 @@ from typing import Any
 from waypoint import _bridge
 from waypoint._process import ForkAware
 from waypoint._ops import Op
-from waypoint.checkpoint._sql import ops
+from waypoint.checkpoint._sql import leases, ops
 from waypoint.checkpoint._sql.dialect import Dialect
 from waypoint.checkpoint._sql.requests import READ, WRITE
 from waypoint.checkpoint.serde.base import SerializerProtocol
@@ -29,6 +29,7 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     PruneStrategy,
 )
+from waypoint.checkpoint.base.lease import Lease
 
 
 class SqlSaver(ForkAware, BaseCheckpointSaver):
@@ -151,6 +152,20 @@ class SqlSaver(ForkAware, BaseCheckpointSaver):
     ) -> None:
         self._call(ops.prune(self.dialect, thread_ids, strategy, keep_last), WRITE, "prune")
 
+    # --- leases (one writer per thread) ------------------------------------------------------
+
+    def acquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        """Take the thread's lease: a new fencing token, or ThreadBusyError."""
+        return self._call(leases.acquire(self.dialect, thread_id, holder, ttl), WRITE, "acquire_lease")
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        """Extend the lease by its ttl; LeaseLostError when a newer run took it over."""
+        return self._call(leases.fence(self.dialect, lease), WRITE, "renew_lease")
+
+    def release_lease(self, lease: Lease) -> None:
+        """Free the lease now (its token stays; a stale one changes nothing)."""
+        self._call(leases.release(self.dialect, lease), WRITE, "release_lease")
+
     # --- async face -------------------------------------------------------------------------
 
     async def aget_tuple(self, config: dict[str, Any]) -> CheckpointTuple | None:
@@ -188,6 +203,15 @@ class SqlSaver(ForkAware, BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         await self._acall(ops.put_writes(self.dialect, self.serde, config, writes, task_id, task_path), WRITE)
+
+    async def aacquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        return await self._acall(leases.acquire(self.dialect, thread_id, holder, ttl), WRITE)
+
+    async def arenew_lease(self, lease: Lease) -> Lease:
+        return await self._acall(leases.fence(self.dialect, lease), WRITE)
+
+    async def arelease_lease(self, lease: Lease) -> None:
+        await self._acall(leases.release(self.dialect, lease), WRITE)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._acall(ops.delete_thread(self.dialect, thread_id), WRITE)

@@ -85,6 +85,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoint_log_pages""",
         "DROP TABLE waypoint_log_pages",
     ),
+    # 3: thread leases (one writer per thread); expires_at in Unix seconds
+    (
+        """CREATE TABLE IF NOT EXISTS waypoint_leases (
+  thread_id TEXT PRIMARY KEY,
+  token INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  expires_at REAL NOT NULL
+) WITHOUT ROWID""",
+    ),
 )
 
 
@@ -199,6 +208,7 @@ SQLITE = Dialect(
     prune_lineages=PRUNE_LINEAGES,
     delete_runs=DELETE_RUNS,
     run_ids_param=_run_ids,
+    now="((julianday('now') - 2440587.5) * 86400.0)",
 )
 
 __all__ = ["SQLITE"]

@@ -474,3 +474,6 @@ class BaseCheckpointSaver(ABC):
         strategy: PruneStrategy = "keep_latest",
         keep_last: int | None = None,
     ) -> None: ...
+
+
+from waypoint.checkpoint.base.lease import LEASE_KEY, Lease, SupportsLeases, get_lease  # noqa: E402

@@ -22,7 +22,8 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     PruneStrategy,
 )
-from waypoint.checkpoint.mongodb import _core, _maintenance
+from waypoint.checkpoint.base.lease import Lease
+from waypoint.checkpoint.mongodb import _core, _leases, _maintenance, _write
 from waypoint.checkpoint.mongodb._docs import Names
 from waypoint.checkpoint.mongodb._exec import SyncExecutor
 from waypoint.checkpoint.mongodb._threaded import ThreadedAsyncFace
@@ -93,15 +94,27 @@ class MongoDBSaver(ThreadedAsyncFace, BaseCheckpointSaver):
     def put(
         self, config: dict[str, Any], checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> dict[str, Any]:
-        return self._run(_core.put(self._ctx, config, checkpoint, metadata, new_versions))
+        return self._run(_write.put(self._ctx, config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        self._run(_core.put_writes(self._ctx, config, writes, task_id, task_path))
+        self._run(_write.put_writes(self._ctx, config, writes, task_id, task_path))
 
     def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
-        self._run(_core.put_batch(self._ctx, calls))
+        self._run(_write.put_batch(self._ctx, calls))
+
+    def acquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        """Take the thread's lease: a new fencing token, or ThreadBusyError."""
+        return self._run(_leases.acquire(self._ctx, thread_id, holder, ttl))
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        """Extend the lease by its ttl; LeaseLostError when a newer run took it over."""
+        return self._run(_leases.fence(self._ctx, lease))
+
+    def release_lease(self, lease: Lease) -> None:
+        """Free the lease now (its token stays; a stale one changes nothing)."""
+        self._run(_leases.release(self._ctx, lease))
 
     def delete_thread(self, thread_id: str) -> None:
         self._run(_maintenance.delete_thread(self._ctx, thread_id))

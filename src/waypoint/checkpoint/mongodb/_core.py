@@ -2,13 +2,9 @@
 
 Operations yield requests from ``_exec`` (find, cursor, bulk write, transaction) and receive
 their results; they do no I/O, so ``MongoDBSaver`` and ``AsyncMongoDBSaver`` are shells that
-drive them with a sync or an async executor (``waypoint._ops``). Maintenance operations
-(delete, copy, prune) live in ``_maintenance``.
-
-Write order is what makes a crash harmless without a transaction: a lineage's length is
-claimed first, then its pages, new lineages, blobs, and the checkpoint document last, so no
-checkpoint ever points at something missing. With a replica set (or mongos) the same writes run
-in one transaction, retried on transient conflicts. The per-thread *head* document is only a
+drive them with a sync or an async executor (``waypoint._ops``). This module holds the
+transaction helper, reads and setup; the write path is in ``_write``, thread leases in
+``_leases``, maintenance operations (delete, copy, prune) in ``_maintenance``. The per-thread *head* document is only a
 hint (a lower bound on the newest checkpoint id): the latest checkpoint is found with an index
 range from it, and a stale or missing head only costs a slower query, never a wrong answer.
 """
@@ -22,26 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import UpdateOne
 
 from waypoint._ops import Emit, Op
 from waypoint.checkpoint.base import (
-    batch_call,
-    WRITES_IDX_MAP,
-    ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-    LogHint,
     get_checkpoint_id,
     list_scope,
     get_checkpoint_ns,
     get_thread_id,
     make_config,
     now_iso,
-    writes_index,
 )
-from waypoint.checkpoint.log import LOG_TYPE, Lineage, assemble, encode_chain, pages_needed, plan_write
+from waypoint.checkpoint.log import LOG_TYPE, Lineage, assemble, pages_needed
 from waypoint.checkpoint.mongodb import _docs as d
 from waypoint.checkpoint.mongodb._docs import EMPTY_TYPE, N, T, Names, key
 from waypoint.checkpoint.mongodb._exec import Bulk, Command, Find, Indexes, Next, Open, TransactionConflict, Txn
@@ -98,157 +89,6 @@ def atomically(ctx: Ctx, body: Callable[[], Op[Any]]) -> Op[Any]:
             if use:
                 yield Txn("abort")
             raise
-
-
-# --- put -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _LogPlan:
-    blobs: list[dict[str, Any]]
-    claims: list[tuple[str, int, int]]  # (lineage _id, old length, new length)
-    lineages: list[dict[str, Any]]
-    pages: list[dict[str, Any]]
-
-
-def _plan_logs(
-    ctx: Ctx, thread_id: str, ns: str, logs: Mapping[str, tuple[Any, list[Any], LogHint]], optimistic: bool
-) -> Op[_LogPlan]:
-    """Read the stored base of every log channel and plan its write (``log.plan_write``).
-
-    ``optimistic``: assume each base is still its lineage's head (true unless the thread was
-    forked) instead of reading the lineage rows; the conditional length claim catches a wrong
-    guess and the caller retries non-optimistically.
-    """
-    base_ids = {
-        ch: key(thread_id, ns, ch, str(hint.base_version))
-        for ch, (_, _, hint) in logs.items()
-        if hint.base_version is not None
-    }
-    found = (yield Find(ctx.names.blobs, {"_id": {"$in": sorted(set(base_ids.values()))}})) if base_ids else []
-    bases = {doc["_id"]: doc for doc in found if doc.get("type") == LOG_TYPE}
-    lineages: dict[str, Any] = {}
-    if not optimistic and bases:
-        lineage_ids = sorted({key(thread_id, ns, doc.get("lineage")) for doc in bases.values()})
-        lineages = {row["_id"]: row for row in (yield Find(ctx.names.lineages, {"_id": {"$in": lineage_ids}}))}
-    plan = _LogPlan([], [], [], [])
-    for ch, (version, value, hint) in logs.items():
-        base_ref = base = None
-        doc = bases.get(base_ids.get(ch, ""))
-        try:
-            if doc is not None and optimistic:
-                base_ref, base = d.log_of(doc)
-            elif doc is not None and (row := lineages.get(key(thread_id, ns, doc.get("lineage")))):
-                base_ref, base = d.log_of(doc)[0], d.lineage_of(row)
-        except (ValueError, KeyError):
-            base_ref = base = None  # an unreadable base: store the value as a fresh log
-        write = plan_write(value, hint, base_ref, base)
-        if write.new_lineage is not None:
-            plan.lineages.append(d.lineage_doc(thread_id, ns, write.new_lineage))
-        # the chain of the lineage the new version points into: the new one, or a base level
-        full = (write.new_lineage or base).chain  # type: ignore[union-attr]  # no base => new
-        chain = encode_chain(full[: [lid for lid, _ in full].index(write.ref.lineage) + 1])
-        if write.extend is not None:
-            lid, old, new = write.extend
-            plan.claims.append((key(thread_id, ns, lid), old, new))
-        for page in write.pages:
-            items = [list(d.typed(ctx.serde, item)) for item in page.items]
-            plan.pages.append(d.page_doc(thread_id, ns, page.lineage, page.page, items))
-        plan.blobs.append(d.blob_doc(thread_id, ns, ch, version, **d.log_blob_fields(write.ref, chain)))
-    return plan
-
-
-def _insert_if_absent(doc: dict[str, Any]) -> UpdateOne:
-    body = {k: v for k, v in doc.items() if k != "_id"}
-    return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": body}, upsert=True)
-
-
-def put(
-    ctx: Ctx,
-    config: dict[str, Any],
-    checkpoint: Checkpoint,
-    metadata: CheckpointMetadata,
-    new_versions: ChannelVersions,
-) -> Op[dict[str, Any]]:
-    thread_id, ns = get_thread_id(config), get_checkpoint_ns(config)
-    parent_id = get_checkpoint_id(config)
-    values = checkpoint.get("channel_values", {})
-    hints = checkpoint.get("channel_logs") or {}
-    cp_doc = d.checkpoint_doc(ctx.serde, thread_id, ns, checkpoint, metadata, parent_id)
-    plain: list[dict[str, Any]] = []
-    logs: dict[str, tuple[Any, list[Any], LogHint]] = {}
-    for ch, version in new_versions.items():
-        if ch not in values:
-            plain.append(d.blob_doc(thread_id, ns, ch, version, type=EMPTY_TYPE))
-        elif ch in hints and isinstance(values[ch], list):
-            logs[ch] = (version, list(values[ch]), hints[ch])
-        else:
-            ty, data = d.typed(ctx.serde, values[ch])
-            plain.append(d.blob_doc(thread_id, ns, ch, version, type=ty, value=data))
-
-    optimistic = [True]
-
-    def body() -> Op[None]:
-        plan = _LogPlan([], [], [], [])
-        if logs:
-            plan = yield from _plan_logs(ctx, thread_id, ns, logs, optimistic[0])
-        if plan.claims:
-            ops = [UpdateOne({"_id": lid, "length": old}, {"$set": {"length": new}}) for lid, old, new in plan.claims]
-            result = yield Bulk(ctx.names.lineages, ops)
-            if result.matched_count != len(ops):
-                optimistic[0] = False
-                raise _Retry("a log lineage is no longer where its base version ended")
-        if plan.pages:
-            yield Bulk(ctx.names.pages, [
-                UpdateOne({"_id": p["_id"]}, {"$set": {"items": p["items"]},
-                          "$setOnInsert": {k: p[k] for k in (T, N, "lineage", "page")}}, upsert=True)
-                for p in plan.pages
-            ])
-        if plan.lineages:
-            yield Bulk(ctx.names.lineages, [_insert_if_absent(row) for row in plan.lineages])
-        blobs = plain + plan.blobs
-        if blobs:
-            yield Bulk(ctx.names.blobs, [_insert_if_absent(doc) for doc in blobs])
-        yield Bulk(ctx.names.checkpoints, [ReplaceOne({"_id": cp_doc["_id"]}, cp_doc, upsert=True)])
-
-    yield from atomically(ctx, body)
-    head = {"$max": {"checkpoint_id": checkpoint["id"]}, "$setOnInsert": {T: thread_id, N: ns}}
-    try:
-        yield Bulk(ctx.names.heads, [UpdateOne({"_id": key(thread_id, ns)}, head, upsert=True)])
-    except StorageError:
-        pass  # the head is a hint; get_tuple stays correct without it
-    return make_config(thread_id, ns, checkpoint["id"])
-
-
-def put_batch(ctx: Ctx, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
-    """The engine's queued ``put``/``put_writes`` calls, in order, over one executor session
-    (each ``put`` keeps its own transaction, so a crash still never orphans a checkpoint)."""
-    for name, args in map(batch_call, calls):
-        yield from (put if name == "put" else put_writes)(ctx, *args)
-
-
-def put_writes(
-    ctx: Ctx, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-) -> Op[None]:
-    thread_id, ns = get_thread_id(config), get_checkpoint_ns(config)
-    checkpoint_id = get_checkpoint_id(config)
-    if checkpoint_id is None:
-        raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
-    ops = []
-    for idx, (channel, value) in enumerate(writes):
-        doc = d.write_doc(thread_id, ns, checkpoint_id, task_id, writes_index(channel, idx), channel,
-                          d.typed(ctx.serde, value), task_path)
-        _id = doc.pop("_id")
-        update = {"$set": doc} if channel in WRITES_IDX_MAP else {"$setOnInsert": doc}
-        ops.append(UpdateOne({"_id": _id}, update, upsert=True))
-    if len(ops) == 1:
-        yield Bulk(ctx.names.writes, ops)
-    elif ops:
-
-        def body() -> Op[None]:
-            yield Bulk(ctx.names.writes, ops)
-
-        yield from atomically(ctx, body)
 
 
 # --- read ------------------------------------------------------------------------------------

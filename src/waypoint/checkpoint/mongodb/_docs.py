@@ -66,6 +66,10 @@ class Names:
         return f"{self.prefix}checkpoint_heads"
 
     @property
+    def leases(self) -> str:
+        return f"{self.prefix}checkpoint_leases"
+
+    @property
     def migrations(self) -> str:
         return f"{self.prefix}checkpoint_migrations"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
 from waypoint import _mongo
@@ -66,6 +67,22 @@ class Bulk:
 
     def call(self, db: Any, session: Any) -> Any:
         return db[self.coll].bulk_write(self.ops, ordered=True, session=session)
+
+
+@dataclass
+class Modify:
+    """``find_one_and_update`` (an update pipeline allowed): returns the document after the
+    update, or None when nothing matched."""
+
+    coll: str
+    filter: dict[str, Any]
+    update: Any
+    upsert: bool = False
+
+    def call(self, db: Any, session: Any) -> Any:
+        return db[self.coll].find_one_and_update(
+            self.filter, self.update, upsert=self.upsert, return_document=ReturnDocument.AFTER, session=session
+        )
 
 
 @dataclass

@@ -30,8 +30,12 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def delete_thread(ctx: Ctx, thread_id: str) -> Op[None]:
+    """Delete the thread's documents, and its lease unless a run holds it (tokens still only
+    grow: see ``_leases``)."""
     for coll in ctx.names.thread_scoped():
         yield Bulk(coll, [DeleteMany({T: str(thread_id)})])
+    free = {"$expr": {"$lte": ["$expires_at", {"$toLong": "$$NOW"}]}}  # a running run keeps its lease
+    yield Bulk(ctx.names.leases, [DeleteMany({"_id": key(str(thread_id)), **free})])
 
 
 def _drop(ctx: Ctx, checkpoint_ids: Sequence[str]) -> Op[None]:

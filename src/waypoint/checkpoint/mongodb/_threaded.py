@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from waypoint.checkpoint.base.lease import Lease
 from waypoint.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple, PruneStrategy
 
 _DONE = object()
@@ -59,6 +60,15 @@ class ThreadedAsyncFace:
         self, thread_ids: Sequence[str], *, strategy: PruneStrategy = "keep_latest", keep_last: int | None = None
     ) -> None:
         await asyncio.to_thread(self.prune, thread_ids, strategy=strategy, keep_last=keep_last)  # type: ignore[attr-defined]
+
+    async def aacquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        return await asyncio.to_thread(self.acquire_lease, thread_id, holder, ttl)  # type: ignore[attr-defined]
+
+    async def arenew_lease(self, lease: Lease) -> Lease:
+        return await asyncio.to_thread(self.renew_lease, lease)  # type: ignore[attr-defined]
+
+    async def arelease_lease(self, lease: Lease) -> None:
+        await asyncio.to_thread(self.release_lease, lease)  # type: ignore[attr-defined]
 
     async def asetup(self) -> None:
         await asyncio.to_thread(self.setup)  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ from waypoint.checkpoint.base import (
     CheckpointTuple,
     PruneStrategy,
 )
-from waypoint.checkpoint.mongodb import _core, _maintenance
+from waypoint.checkpoint.base.lease import Lease
+from waypoint.checkpoint.mongodb import _core, _leases, _maintenance, _write
 from waypoint.checkpoint.mongodb._docs import Names
 from waypoint.checkpoint.mongodb._exec import AsyncExecutor
 from waypoint.checkpoint.serde.base import SerializerProtocol
@@ -99,15 +100,24 @@ class AsyncMongoDBSaver(LoopBound, BaseCheckpointSaver):
     async def aput(
         self, config: dict[str, Any], checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> dict[str, Any]:
-        return await self._run(_core.put(self._ctx, config, checkpoint, metadata, new_versions))
+        return await self._run(_write.put(self._ctx, config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self, config: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        await self._run(_core.put_writes(self._ctx, config, writes, task_id, task_path))
+        await self._run(_write.put_writes(self._ctx, config, writes, task_id, task_path))
 
     async def aput_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
-        await self._run(_core.put_batch(self._ctx, calls))
+        await self._run(_write.put_batch(self._ctx, calls))
+
+    async def aacquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        return await self._run(_leases.acquire(self._ctx, thread_id, holder, ttl))
+
+    async def arenew_lease(self, lease: Lease) -> Lease:
+        return await self._run(_leases.fence(self._ctx, lease))
+
+    async def arelease_lease(self, lease: Lease) -> None:
+        await self._run(_leases.release(self._ctx, lease))
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._run(_maintenance.delete_thread(self._ctx, thread_id))
@@ -150,6 +160,15 @@ class AsyncMongoDBSaver(LoopBound, BaseCheckpointSaver):
 
     def put_batch(self, calls: Sequence[tuple[Any, ...]]) -> None:
         wait(self._loop_for("put_batch"), self.aput_batch(calls), "put_batch")
+
+    def acquire_lease(self, thread_id: str, holder: str, ttl: float) -> Lease:
+        return wait(self._loop_for("acquire_lease"), self.aacquire_lease(thread_id, holder, ttl), "acquire_lease")
+
+    def renew_lease(self, lease: Lease) -> Lease:
+        return wait(self._loop_for("renew_lease"), self.arenew_lease(lease), "renew_lease")
+
+    def release_lease(self, lease: Lease) -> None:
+        wait(self._loop_for("release_lease"), self.arelease_lease(lease), "release_lease")
 
     def delete_thread(self, thread_id: str) -> None:
         wait(self._loop_for("delete_thread"), self.adelete_thread(thread_id), "delete_thread")
