@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = r'''
 import asyncio, os, sys
 from waypoint.func import entrypoint, task
-from waypoint.types import Command, interrupt
+from waypoint.types import Command, LeasePolicy, interrupt
 
 kind, target, db, phase, mode, log = sys.argv[1:7]
 
@@ -72,7 +72,9 @@ def build(saver):
     return pipeline
 
 
-config = {"configurable": {"thread_id": "order-7"}}
+# a process that died keeps the thread's lease until it expires (1 s here); the next waits for it
+lease = LeasePolicy(ttl=1.0, on_busy="wait", wait_timeout=60)
+config = {"configurable": {"thread_id": "order-7", "waypoint_lease": lease}}
 if phase == "1":
     inp = 5
 else:
