@@ -43,18 +43,42 @@ def find_bad_text(value: Any, *, nul: bool = True) -> tuple[str, str] | None:
     """The first string (or dict key) in a JSON-like ``value`` that breaks the rule above, with
     the problem; ``nul=False`` only looks for lone surrogates."""
     stack = [value]
+    pop, push = stack.pop, stack.extend
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            if item.isascii() and "\x00" not in item:
+                continue
             problem = text_problem(item) if nul else _surrogate_problem(item)
             if problem is not None:
                 return item, problem
-        elif isinstance(item, Mapping):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+        elif kind is dict or (kind is not list and isinstance(item, Mapping)):
+            push(item.keys())
+            push(item.values())
+        elif kind is list or kind is tuple:
+            push(item)
+        elif isinstance(item, str):
+            found = find_bad_text(str(item), nul=nul)
+            if found is not None:
+                return found
         elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+            push(item)
     return None
 
+def value_text_error(text: str, where: str) -> Exception | None:
+    """The SerializationError for a stored value holding ``text`` (checked by each store while
+    it encodes or copies the value, where a non-ASCII string is already at hand), or None."""
+    problem = _surrogate_problem(text)
+    if problem is None:
+        return None
+    from waypoint.errors import SerializationError
 
-__all__ = ["check_text", "find_bad_text", "text_problem"]
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return SerializationError(
+        f"{where}: the string {shown!r} {problem}; no database can store it (replace or drop "
+        "the character)"
+    )
+
+
+__all__ = ["check_text", "find_bad_text", "text_problem", "value_text_error"]

@@ -15,6 +15,7 @@ import pytest
 
 from tests.backends import store_factories
 from waypoint.checkpoint.base import empty_checkpoint
+from waypoint.store.base import GetOp, PutOp
 from waypoint.errors import (
     ConfigError,
     InvalidFilterError,
@@ -118,6 +119,10 @@ async def test_store_text_rules(store, api):
         await api.call(store, "put", ("a",), "k2", {"v": ["ok", {"deep": "\ud800"}]})
     with pytest.raises(SerializationError, match="surrogate"):
         await api.call(store, "put", ("a",), "k2", {"\udc00": 1})
+    ops = [PutOp(("a",), "first", {"v": 1}), GetOp(("a",), "k"), PutOp(("a",), "bad", {"v": "x\ud800"})]
+    with pytest.raises(SerializationError, match="surrogate"):
+        await api.call(store, "batch", ops)
+    assert await api.call(store, "get", ("a",), "first") is None  # nothing of the batch applied
     assert await api.call(store, "list_namespaces") == [("a",)]
     assert await api.call(store, "get", ("a",), "k2") is None
 

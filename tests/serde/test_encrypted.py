@@ -142,3 +142,30 @@ def test_missing_cryptography_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "cryptography", None)
     with pytest.raises(SerializationError, match=r"waypoint\[crypto\]"):
         EncryptedSerializer(key=KEY)
+
+
+def test_values_sealed_to_a_place(enc: EncryptedSerializer) -> None:
+    """Issue 19 #3: with a place, the ciphertext is bound to it (tag ``+aesb``); elsewhere it
+    is an EncryptedPlacementError naming the place it was expected at; ``reseal`` moves it;
+    unbound ``+aes`` data written before binding stays readable at any place."""
+    from waypoint.errors import EncryptedPlacementError
+
+    here = ("write", "t1", "", "cp-1", "task-a", "0")
+    there = ("write", "t2", "", "cp-1", "task-a", "0")
+    tag, data = enc.dumps_typed(["secret"], here)
+    assert tag == "msgpack+aesb"
+    assert enc.loads_typed((tag, data), here) == ["secret"]
+    with pytest.raises(EncryptedPlacementError, match="expected at write thread_id='t2'") as info:
+        enc.loads_typed((tag, data), there)
+    assert "secret" not in str(info.value)
+    moved = enc.reseal((tag, data), here, there)
+    assert enc.loads_typed(moved, there) == ["secret"]
+    with pytest.raises(EncryptedPlacementError):
+        enc.loads_typed(moved, here)
+    with pytest.raises(EncryptedPlacementError):  # resealing from the wrong place
+        enc.reseal((tag, data), there, here)
+    legacy = enc.dumps_typed(["old"])
+    assert legacy[0] == "msgpack+aes" and enc.reseal(legacy, here, there) == legacy
+    assert enc.loads_typed(legacy, there) == enc.loads_typed(legacy) == ["old"]
+    with pytest.raises(SerializationError, match="load it with EncryptedSerializer"):
+        JsonPlusSerializer().loads_typed((tag, data))

@@ -144,3 +144,29 @@ def test_mutated_gadget_payloads_run_no_class_code() -> None:
                 del buf[pos]
         _load(ser, "msgpack", bytes(buf))
     assert gadgets.RAN == []
+
+
+def test_random_and_moved_bytes_under_a_bound_tag() -> None:
+    """Issue 19 #3: ``+aesb`` data (sealed to a place) as random bytes, at a random place, or a
+    real sealed value at any other place: always a SerializationError (EncryptedPlacementError
+    for the moved ones), never a value."""
+    from waypoint.errors import EncryptedPlacementError
+
+    rng = random.Random(1919)
+    enc = EncryptedSerializer(key=b"0123456789abcdef")
+    place = ("blob", "victim", "", "secret", "1")
+    sealed = enc.dumps_typed({"card": "4111"}, place)
+    assert enc.loads_typed(sealed, place) == {"card": "4111"}
+    for _ in range(2_000):
+        parts = list(place)
+        i = rng.randrange(len(parts))
+        parts[i] = parts[i] + rng.choice(["x", "\x00", " ", "é", "1"])
+        with pytest.raises(EncryptedPlacementError):
+            enc.loads_typed(sealed, tuple(parts))
+        data = rng.randbytes(rng.choice((0, 11, 28, 40, 100)))
+        with pytest.raises(SerializationError):
+            enc.loads_typed((rng.choice(["msgpack+aesb", "json+aesb", "+aesb"]), data), place)
+    with pytest.raises(EncryptedPlacementError, match="load it through the saver"):
+        enc.loads_typed(sealed)
+    with pytest.raises(SerializationError):  # relabelled unbound: the associated data differs
+        enc.loads_typed(("msgpack+aes", sealed[1]))

@@ -32,11 +32,11 @@ def temp_id(thread_id: str) -> str:
     return f"{PREFIX}:{uuid.uuid4().hex}:{thread_id}"
 
 
-def _sql_swap(dialect: Any, tmp: str, thread_id: str) -> Op[None]:
+def _sql_swap(dialect: Any, tmp: str, thread_id: str, serde: Any) -> Op[None]:
     from waypoint.checkpoint._sql import ops
 
     yield from ops.delete_thread(dialect, thread_id)
-    yield from ops.copy_thread(dialect, tmp, thread_id)
+    yield from ops.copy_thread(dialect, tmp, thread_id, serde)  # reseals encrypted values
     yield from ops.delete_thread(dialect, tmp)
 
 
@@ -75,7 +75,7 @@ def swap(saver: BaseCheckpointSaver, tmp: str, thread_id: str) -> None:
         if kind == "sql":
             from waypoint.checkpoint._sql.requests import WRITE
 
-            saver._call(_sql_swap(saver.dialect, tmp, thread_id), WRITE, "replace_thread")  # type: ignore[attr-defined]
+            saver._call(_sql_swap(saver.dialect, tmp, thread_id, saver.serde), WRITE, "replace_thread")  # type: ignore[attr-defined]
         elif kind == "mongodb":
             saver._run(_mongo_swap(saver._ctx, tmp, thread_id))  # type: ignore[attr-defined]
         elif kind == "memory":

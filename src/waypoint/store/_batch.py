@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
-from waypoint._text import find_bad_text
-from waypoint.errors import SerializationError
 from waypoint.store._embed import IndexSpec, Vector, validate_fields
 from waypoint.store._filters import FilterCondition, compile_filter
 from waypoint.store._items import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
@@ -80,13 +78,6 @@ def _check_put(op: PutOp) -> None:
     if op.index is not None and op.index is not False:
         validate_fields(op.index, "put index")
     validate_ttl(op.ttl)
-    if value is not None:
-        bad = find_bad_text(value, nul=False)
-        if bad is not None:
-            raise SerializationError(
-                f"store value for key {op.key!r} in namespace {op.namespace!r}: the string "
-                f"{bad[0]!r} {bad[1]}; no database can store it (replace or drop the character)"
-            )
 
 
 def _check_list(op: ListNamespacesOp) -> None:

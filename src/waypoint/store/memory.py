@@ -14,6 +14,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
+from waypoint.errors import SerializationError
+from waypoint._text import value_text_error
 from waypoint._process import renew_lock_after_fork
 from waypoint.store._batch import BatchPlan, BatchVectors, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import Vector, normalize_index
@@ -49,9 +51,30 @@ __all__ = ["InMemoryStore"]
 def _copy(value: Any) -> Any:
     """Copy the containers of a JSON-like value; leaves (str, numbers, ...) are immutable."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {_storable(k): _copy(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_copy(v) for v in value]
+    return _storable(value)
+
+
+def _values(plan: BatchPlan) -> dict[int, dict[str, Any]]:
+    """A private copy of each put's value, by op index; raises SerializationError naming the
+    item for text no database could store."""
+    out: dict[int, dict[str, Any]] = {}
+    for i, op in enumerate(plan.ops):
+        if isinstance(op, PutOp) and op.value is not None:
+            try:
+                out[i] = _copy(dict(op.value))
+            except SerializationError as exc:
+                raise SerializationError(f"{exc} (key {op.key!r} in namespace {op.namespace!r})") from None
+    return out
+
+
+def _storable(value: Any) -> Any:
+    """``value``, unless it is text no database could store (a lone surrogate): every store
+    refuses those, this one too, so code moves between backends unchanged."""
+    if type(value) is str and not value.isascii() and (error := value_text_error(value, "store value")):
+        raise error
     return value
 
 
@@ -117,14 +140,16 @@ class InMemoryStore(ThreadSweeping, BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embeds first, outside the lock."""
         plan = plan_batch(ops, self._index)
-        return self._apply(plan, embed_plan(plan, self._index))
+        values = _values(plan)  # copied (and checked) before anything is embedded or applied
+        return self._apply(plan, embed_plan(plan, self._index), values)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`: awaits the embedder, then runs the same code."""
         plan = plan_batch(ops, self._index)
-        return self._apply(plan, await aembed_plan(plan, self._index))
+        values = _values(plan)
+        return self._apply(plan, await aembed_plan(plan, self._index), values)
 
-    def _apply(self, plan: BatchPlan, vectors: BatchVectors) -> list[Result]:
+    def _apply(self, plan: BatchPlan, vectors: BatchVectors, values: dict[int, dict[str, Any]]) -> list[Result]:
         results: list[Result] = []
         with self._lock:
             now = self._clock()
@@ -133,7 +158,7 @@ class InMemoryStore(ThreadSweeping, BaseStore):
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
                 elif isinstance(op, PutOp):
-                    self._put(op, now, rows.get(i))
+                    self._put(op, now, rows.get(i), values.get(i))
                     results.append(None)
                 elif isinstance(op, SearchOp):
                     query = vectors.queries.get(i)
@@ -176,15 +201,16 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         if not items:
             del self._data[namespace]
 
-    def _put(self, op: PutOp, now: datetime, rows: list[int] | None) -> None:
-        """Write or delete one item; ``rows`` are its vectors, already in the matrix."""
-        if op.value is None:
+    def _put(self, op: PutOp, now: datetime, rows: list[int] | None, value: dict[str, Any] | None) -> None:
+        """Write or delete one item (``value``: its copy); ``rows`` are its vectors, already in
+        the matrix."""
+        if value is None:
             self._drop(op.namespace, op.key)
             return
         previous = self._live(op.namespace, op.key, now)
         created_at = previous.created_at if previous is not None else now
         self._drop(op.namespace, op.key)
-        record = _Record(_copy(dict(op.value)), created_at, now, op.ttl)
+        record = _Record(value, created_at, now, op.ttl)
         if rows:
             record.rows = rows
         self._data.setdefault(op.namespace, {})[op.key] = record

@@ -29,6 +29,7 @@ from waypoint.checkpoint.base import (
 )
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, assemble_chunks, levels
 from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.errors import CheckpointReadError, CorruptCheckpointError, read_error
 
 EMPTY_TYPE = "empty"
@@ -44,6 +45,17 @@ _SKIP = ("channel_values", "channel_versions", "channel_logs", "id")
 Row = Sequence[Any]
 
 
+def dumps_at(serde: SerializerProtocol, value: Any, place: tuple[str, ...] | None) -> tuple[str, bytes]:
+    """``serde.dumps_typed(value)``, sealed to ``place`` when the serializer binds places
+    (``EncryptedSerializer``); callers build ``place`` only for such serializers."""
+    return serde.dumps_typed(value) if place is None else serde.dumps_typed(value, place)  # type: ignore[call-arg]
+
+
+def loads_at(serde: SerializerProtocol, data: tuple[str, bytes], place: tuple[str, ...] | None) -> Any:
+    """``serde.loads_typed(data)``, checked against ``place`` when the serializer binds places."""
+    return serde.loads_typed(data) if place is None else serde.loads_typed(data, place)  # type: ignore[call-arg]
+
+
 def dumps_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -51,10 +63,12 @@ def dumps_json(value: Any) -> str:
 # --- encoders --------------------------------------------------------------------------------
 
 
-def encode_checkpoint(serde: SerializerProtocol, checkpoint: Checkpoint) -> tuple[str, bytes, str]:
+def encode_checkpoint(
+    serde: SerializerProtocol, checkpoint: Checkpoint, place: tuple[str, ...] | None = None
+) -> tuple[str, bytes, str]:
     """(type, body bytes, channel_versions json): everything but values, logs and the id."""
     body = {k: v for k, v in checkpoint.items() if k not in _SKIP}
-    type_, data = serde.dumps_typed(body)
+    type_, data = dumps_at(serde, body, place)
     return type_, data, dumps_json(dict(checkpoint.get("channel_versions") or {}))
 
 
@@ -89,7 +103,7 @@ def _exact(value: Any) -> bool:
 
 
 def encode_metadata(
-    serde: SerializerProtocol, metadata: Mapping[str, Any]
+    serde: SerializerProtocol, metadata: Mapping[str, Any], place: tuple[str, ...] | None = None
 ) -> tuple[str, str | None, bytes | None, str | None]:
     """(json, exact type, exact bytes, run_id column) for a checkpoint's metadata."""
     md = dict(metadata)
@@ -97,7 +111,7 @@ def encode_metadata(
     type_: str | None = None
     data: bytes | None = None
     if not _exact(md):
-        type_, data = serde.dumps_typed(md)
+        type_, data = dumps_at(serde, md, place)
     run_id = md.get("run_id")
     return text, type_, data, None if run_id is None else str(run_id)
 
@@ -159,8 +173,9 @@ class CheckpointRow(NamedTuple):
 def decode_checkpoint_row(row: Row, serde: SerializerProtocol) -> CheckpointRow:
     """Decode a ``c`` row: the checkpoint without channel values, metadata and parent."""
     where = Where(row[1], row[2], row[3])
+    bound = binds_place(serde)
     try:
-        body = serde.loads_typed((row[8], bytes(row[9])))
+        body = loads_at(serde, (row[8], bytes(row[9])), ("checkpoint", *where) if bound else None)
         if not isinstance(body, dict):
             raise TypeError(f"checkpoint body is a {type(body).__name__}, not a dict")
         versions = json.loads(row[5])
@@ -170,7 +185,7 @@ def decode_checkpoint_row(row: Row, serde: SerializerProtocol) -> CheckpointRow:
         raise where.corrupt("cannot decode the checkpoint row", exc=exc) from exc
     try:
         if row[10] is not None:
-            metadata = serde.loads_typed((row[10], bytes(row[11])))
+            metadata = loads_at(serde, (row[10], bytes(row[11])), ("metadata", *where) if bound else None)
         else:
             metadata = json.loads(row[6])
         if not isinstance(metadata, dict):
@@ -195,8 +210,9 @@ def decode_blob_row(row: Row, serde: SerializerProtocol, where: Where) -> Any:
         if not isinstance(row[6], str) or not isinstance(row[7], int) or row[7] < 0:
             raise where.corrupt(f"malformed log reference {row[6]!r}:{row[7]!r}", channel)
         return LogRef(row[6], row[7])
+    place = ("blob", where.thread_id, where.checkpoint_ns, channel, str(row[5])) if binds_place(serde) else None
     try:
-        return serde.loads_typed((type_, bytes(row[9])))
+        return loads_at(serde, (type_, bytes(row[9])), place)
     except Exception as exc:
         raise where.corrupt("cannot decode stored value", channel, exc) from exc
 
@@ -204,8 +220,9 @@ def decode_blob_row(row: Row, serde: SerializerProtocol, where: Where) -> Any:
 def decode_write_row(row: Row, serde: SerializerProtocol) -> PendingWrite:
     """Decode a ``w`` row into ``(task_id, channel, value)``."""
     where = Where(row[1], row[2], row[3])
+    place = ("write", *where, row[4], str(row[7])) if binds_place(serde) else None
     try:
-        value = serde.loads_typed((row[8], bytes(row[9])))
+        value = loads_at(serde, (row[8], bytes(row[9])), place)
     except Exception as exc:
         raise where.corrupt(f"cannot decode pending write of task {row[4]!r}", row[5], exc) from exc
     return (row[4], row[5], value)
@@ -235,10 +252,13 @@ def decode_page_row(row: Row, serde: SerializerProtocol) -> list[Any]:
     (every turn rereads the thread's history) is rebuilt from its cached decoded state, as
     fresh objects, instead of being deserialized item by item."""
     type_, data = row[8], bytes(row[9])
+    place = ("page", row[1], row[2], row[4], str(row[7])) if binds_place(serde) else None
     cache = _page_cache(serde) if len(data) >= CACHE_MIN_BYTES else None
     if cache is None:
-        return _decode_items(serde, type_, data)
-    return cache.read(type_, data, lambda: _decode_items(serde, type_, data))
+        return _decode_items(serde, type_, data, place)
+    # a sealed page is cached under its place too: the same bytes elsewhere must not hit
+    key = type_ if place is None else f"{type_}\x00{dumps_json(place)}"
+    return cache.read(key, data, lambda: _decode_items(serde, type_, data, place))
 
 
 CACHE_MIN_BYTES = 4096  # smaller rows (one turn's messages) decode as fast as a cache hit
@@ -257,8 +277,8 @@ def _page_cache(serde: SerializerProtocol) -> PageCache | None:
     return cache
 
 
-def _decode_items(serde: SerializerProtocol, type_: str, data: bytes) -> list[Any]:
-    items = serde.loads_typed((type_, data))
+def _decode_items(serde: SerializerProtocol, type_: str, data: bytes, place: tuple[str, ...] | None = None) -> list[Any]:
+    items = loads_at(serde, (type_, data), place)
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"log page holds a {type(items).__name__}, not a list")
     return list(items)
@@ -376,7 +396,9 @@ __all__ = [
     "decode_tuples",
     "decode_write_row",
     "decode_lineage",
+    "dumps_at",
     "dumps_json",
+    "loads_at",
     "encode_chain",
     "encode_checkpoint",
     "encode_filter_value",

@@ -24,9 +24,11 @@ from waypoint.checkpoint._sql.codec import (
     encode_chain,
     encode_checkpoint,
     encode_metadata,
+    dumps_at,
     last_key,
     nul_mismatch,
 )
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.checkpoint._sql.dialect import Dialect, select_where
 from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
 from waypoint.checkpoint.base import (
@@ -263,6 +265,7 @@ def _put(
     values = checkpoint.get("channel_values") or {}
     logs = checkpoint.get("channel_logs") or {}
     row = checkpoint_row_params(serde, thread_id, ns, checkpoint, metadata, parent_id)
+    bound = binds_place(serde)
     blobs: list[tuple[Any, ...]] = []
     lineages: list[tuple[Any, ...]] = []
     extends: list[tuple[Any, ...]] = []
@@ -281,10 +284,11 @@ def _put(
                 lid, old, new = plan.extend
                 extends.append((new, thread_id, ns, lid, old))
             for chunk in plan.chunks:
-                chunks.append((thread_id, ns, chunk.lineage, chunk.first, *serde.dumps_typed(chunk.items)))
+                page = ("page", thread_id, ns, chunk.lineage, str(chunk.first)) if bound else None
+                chunks.append((thread_id, ns, chunk.lineage, chunk.first, *dumps_at(serde, chunk.items, page)))
             trims.extend((thread_id, ns, *trim) for trim in plan.trims)
         else:
-            blobs.append((*key, *serde.dumps_typed(values[channel]), None, None))
+            blobs.append((*key, *dumps_at(serde, values[channel], ("blob", *key) if bound else None), None, None))
     for sql, seq in (
         (q.INSERT_BLOB, blobs),
         (q.INSERT_LINEAGE, lineages),
@@ -337,8 +341,11 @@ def _put_writes(
         raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
     regular: list[tuple[Any, ...]] = []
     special: list[tuple[Any, ...]] = []
+    bound = binds_place(serde)
     for idx, (channel, value) in enumerate(writes):
-        row = (thread_id, ns, checkpoint_id, task_id, writes_index(channel, idx), channel, *serde.dumps_typed(value), task_path)
+        at = writes_index(channel, idx)
+        place = ("write", thread_id, ns, checkpoint_id, task_id, str(at)) if bound else None
+        row = (thread_id, ns, checkpoint_id, task_id, at, channel, *dumps_at(serde, value, place), task_path)
         (special if channel in WRITES_IDX_MAP else regular).append(row)
     if regular:
         yield ExecuteMany(d.q(q.INSERT_WRITE), regular)
@@ -363,9 +370,52 @@ def delete_for_runs(d: Dialect, run_ids: Sequence[str]) -> Op[None]:
         yield Execute(sql, (d.run_ids_param(ids),))
 
 
-def copy_thread(d: Dialect, source_thread_id: str, target_thread_id: str) -> Op[None]:
+def copy_thread(
+    d: Dialect, source_thread_id: str, target_thread_id: str, serde: SerializerProtocol | None = None
+) -> Op[None]:
+    """Copy every row of a thread in SQL; then, when ``serde`` seals values to their place,
+    reseal the copied values for the target thread (decrypted and encrypted again, never
+    loaded), so they read back there and nowhere else."""
+    source, target = str(source_thread_id), str(target_thread_id)
     for sql in q.COPY_THREAD:
-        yield Execute(d.q(sql), (str(target_thread_id), str(source_thread_id)))
+        yield Execute(d.q(sql), (target, source))
+    if serde is not None and binds_place(serde) and source != target:
+        yield from _reseal_thread(d, serde, source, target)
+
+
+# (table, kind, key columns after thread_id, (type, bytes) column pairs) of sealed values
+_SEALED = (
+    ("waypoint_checkpoints", "checkpoint", ("checkpoint_ns", "checkpoint_id"), (("type", "checkpoint"),)),
+    ("waypoint_checkpoints", "metadata", ("checkpoint_ns", "checkpoint_id"), (("metadata_type", "metadata_blob"),)),
+    ("waypoint_blobs", "blob", ("checkpoint_ns", "channel", "version"), (("type", "blob"),)),
+    ("waypoint_writes", "write", ("checkpoint_ns", "checkpoint_id", "task_id", "idx"), (("type", "blob"),)),
+    ("waypoint_log_chunks", "page", ("checkpoint_ns", "lineage_id", "first_item"), (("type", "items"),)),
+)
+
+
+def _reseal_thread(d: Dialect, serde: Any, source: str, target: str) -> Op[None]:
+    from waypoint.checkpoint.serde.encrypted import BOUND_SUFFIX
+    from waypoint.errors import EncryptedPlacementError
+
+    for table, kind, keys, ((type_col, data_col),) in _SEALED:
+        cols = ", ".join(keys)
+        rows = yield Fetch(
+            d.q(f"SELECT {cols}, {type_col}, {data_col} FROM {table} WHERE thread_id = ? "
+                f"AND {type_col} LIKE ?"),
+            (target, "%" + BOUND_SUFFIX),
+        )
+        updates = []
+        for row in rows:
+            key, tag, data = row[: len(keys)], row[-2], bytes(row[-1])
+            parts = tuple(str(k) for k in key)
+            try:
+                _, sealed = serde.reseal((tag, data), (kind, source, *parts), (kind, target, *parts))
+            except EncryptedPlacementError:
+                continue  # the target's own row (not overwritten by the copy): already its own
+            updates.append((sealed, target, *key))
+        if updates:
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            yield ExecuteMany(d.q(f"UPDATE {table} SET {data_col} = ? WHERE thread_id = ? AND {where}"), updates)
 
 
 def prune(d: Dialect, thread_ids: Sequence[str], strategy: str, keep_last: int | None) -> Op[None]:
@@ -388,8 +438,9 @@ def checkpoint_row_params(
     parent_id: str | None,
 ) -> tuple[Any, ...]:
     """Parameters of ``INSERT_CHECKPOINT`` for one checkpoint (bulk loaders use this too)."""
-    type_, body, versions_json = encode_checkpoint(serde, checkpoint)
-    md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata)
+    where = ("checkpoint", thread_id, ns, checkpoint["id"]) if binds_place(serde) else None
+    type_, body, versions_json = encode_checkpoint(serde, checkpoint, where)
+    md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata, where and ("metadata", *where[1:]))
     return (thread_id, ns, checkpoint["id"], parent_id, type_, body, versions_json, md_json, md_type, md_blob, run_id)
 
 

@@ -141,7 +141,7 @@ class SqlSaver(ForkAware, BaseCheckpointSaver):
         self._call(ops.delete_for_runs(self.dialect, run_ids), WRITE, "delete_for_runs")
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._call(ops.copy_thread(self.dialect, source_thread_id, target_thread_id), WRITE, "copy_thread")
+        self._call(ops.copy_thread(self.dialect, source_thread_id, target_thread_id, self.serde), WRITE, "copy_thread")
 
     def prune(
         self,
@@ -220,7 +220,7 @@ class SqlSaver(ForkAware, BaseCheckpointSaver):
         await self._acall(ops.delete_for_runs(self.dialect, run_ids), WRITE)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._acall(ops.copy_thread(self.dialect, source_thread_id, target_thread_id), WRITE)
+        await self._acall(ops.copy_thread(self.dialect, source_thread_id, target_thread_id, self.serde), WRITE)
 
     async def aprune(
         self,

@@ -37,6 +37,7 @@ from waypoint.checkpoint.mongodb import _docs as d
 from waypoint.checkpoint.mongodb._docs import EMPTY_TYPE, N, T, Names, key
 from waypoint.checkpoint.mongodb._exec import Bulk, Command, Find, Indexes, Next, Open, TransactionConflict, Txn
 from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.errors import CheckpointReadError, SetupError, StorageError, read_error
 
 MAX_ATTEMPTS = 8
@@ -121,8 +122,8 @@ def list_checkpoints(
     limit: int | None = None,
 ) -> Op[None]:
     """Stream matching checkpoints newest first, in batches (a few queries per batch)."""
-    thread_id, ns, checkpoint_id, limit = list_scope(config, filter, limit)
     metadata_keys = d.metadata_filter(filter)  # validated before anything runs
+    thread_id, ns, checkpoint_id, limit = list_scope(config, filter, limit)
     if limit is not None and limit <= 0:
         return
     query: dict[str, Any] = {}
@@ -287,7 +288,7 @@ def _tuple(
     writes: list[Mapping[str, Any]],
 ) -> CheckpointTuple:
     thread_id, ns, checkpoint_id = doc[T], doc[N], doc["checkpoint_id"]
-    loads = ctx.serde.loads_typed
+    serde, bound = ctx.serde, binds_place(ctx.serde)
 
     def corrupt(message: str, channel: str | None, exc: BaseException | None = None) -> CheckpointReadError:
         return read_error(
@@ -305,14 +306,16 @@ def _tuple(
             if blob.get("type") == LOG_TYPE:
                 values[channel] = _read_log(ctx, blob, pages)
             else:
-                values[channel] = loads((blob["type"], bytes(blob["value"])))
+                place = ("blob", thread_id, ns, channel, str(version)) if bound else None
+                values[channel] = d.untyped(serde, blob["type"], blob["value"], place)
         except Exception as exc:
             raise corrupt(f"cannot decode stored value: {exc!r}", channel, exc) from exc
     checkpoint["channel_values"] = values
     pending = []
     for w in sorted(writes, key=lambda w: (str(w.get("task_path", "")), str(w.get("task_id")), w.get("idx", 0))):
         try:
-            pending.append((w["task_id"], w["channel"], loads((w["type"], bytes(w["value"])))))
+            place = ("write", thread_id, ns, checkpoint_id, w["task_id"], str(w["idx"])) if bound else None
+            pending.append((w["task_id"], w["channel"], d.untyped(serde, w["type"], w["value"], place)))
         except Exception as exc:
             raise corrupt(f"cannot decode pending write of task {w.get('task_id')!r}: {exc!r}", w.get("channel"), exc) from exc
     parent = doc.get("parent_checkpoint_id")
@@ -329,12 +332,16 @@ def _read_log(ctx: Ctx, blob: Mapping[str, Any], pages: Mapping[str, Any]) -> li
     ref, lineage = d.log_of(blob)
     t, n = blob[T], blob[N]
     fetched = {}
+    bound = binds_place(ctx.serde)
     for lid, page in pages_needed(ref, lineage):
         items = pages.get(key(t, n, lid, page))
         if items is not None:
-            fetched[(lid, page)] = items
-    loads = ctx.serde.loads_typed
-    return [loads((ty, bytes(data))) for ty, data in assemble(ref, Lineage(lineage.chain, ref.length), fetched)]
+            fetched[(lid, page)] = [
+                (ty, data, ("item", t, n, lid, str(page), str(i)) if bound else None)
+                for i, (ty, data) in enumerate(items)
+            ]
+    serde = ctx.serde
+    return [d.untyped(serde, ty, data, place) for ty, data, place in assemble(ref, Lineage(lineage.chain, ref.length), fetched)]
 
 
 # --- setup -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from waypoint.checkpoint.base import Checkpoint, CheckpointMetadata, copy_checkpoint
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, decode_chain
 from waypoint.checkpoint.serde.base import SerializerProtocol
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.errors import CorruptCheckpointError, InvalidFilterError, read_error
 
 EMPTY_TYPE = "empty"
@@ -164,9 +165,42 @@ def metadata_filter(filter: Mapping[str, Any] | None) -> list[str]:
 # --- builders ------------------------------------------------------------------------------
 
 
-def typed(serde: SerializerProtocol, value: Any) -> tuple[str, Binary]:
-    ty, data = serde.dumps_typed(value)
+def typed(serde: SerializerProtocol, value: Any, place: tuple[str, ...] | None = None) -> tuple[str, Binary]:
+    """``value`` through the serde, sealed to ``place`` when given (only for serializers that
+    bind places: see ``EncryptedSerializer``)."""
+    ty, data = serde.dumps_typed(value) if place is None else serde.dumps_typed(value, place)  # type: ignore[call-arg]
     return ty, Binary(data)
+
+
+def untyped(serde: SerializerProtocol, ty: Any, data: Any, place: tuple[str, ...] | None = None) -> Any:
+    """Inverse of :func:`typed`."""
+    return serde.loads_typed((ty, bytes(data))) if place is None else serde.loads_typed((ty, bytes(data)), place)  # type: ignore[call-arg]
+
+
+def reseal(serde: Any, coll: str, doc: dict[str, Any], target: str) -> None:
+    """Reseal the encrypted values of ``doc`` (a document of kind ``coll``: ``checkpoints``,
+    ``blobs``, ``writes`` or ``pages``) from its thread to ``target`` in place, without loading
+    them: what ``copy_thread`` does when the serializer binds values to their place."""
+    source, ns = doc[T], doc[N]
+
+    def move(kind: str, ty_field: str, data_field: str, *parts: Any, holder: Any = None) -> None:
+        holder = doc if holder is None else holder
+        ty, data = holder[ty_field], holder[data_field]
+        if isinstance(ty, str) and isinstance(data, (bytes, bytearray)):
+            tail = tuple(str(p) for p in parts)
+            _, sealed = serde.reseal((ty, bytes(data)), (kind, source, ns, *tail), (kind, target, ns, *tail))
+            holder[data_field] = Binary(sealed)
+
+    if coll == "checkpoints":
+        move("checkpoint", "type", "checkpoint", doc["checkpoint_id"])
+        move("metadata", "metadata_type", "metadata", doc["checkpoint_id"])
+    elif coll == "blobs" and "value" in doc:
+        move("blob", "type", "value", doc["channel"], doc["version"])
+    elif coll == "writes":
+        move("write", "type", "value", doc["checkpoint_id"], doc["task_id"], doc["idx"])
+    elif coll == "pages":
+        for i, item in enumerate(doc.get("items") or ()):
+            move("item", 0, 1, doc["lineage"], doc["page"], i, holder=item)
 
 
 def checkpoint_doc(
@@ -180,8 +214,9 @@ def checkpoint_doc(
     row = copy_checkpoint(checkpoint)
     row["channel_values"] = {}
     row.pop("channel_logs", None)
-    cty, cdata = typed(serde, row)
-    mty, mdata = typed(serde, dict(metadata))
+    bound = binds_place(serde)
+    cty, cdata = typed(serde, row, ("checkpoint", thread_id, ns, checkpoint["id"]) if bound else None)
+    mty, mdata = typed(serde, dict(metadata), ("metadata", thread_id, ns, checkpoint["id"]) if bound else None)
     doc: dict[str, Any] = {
         "_id": key(thread_id, ns, checkpoint["id"]),
         T: thread_id,
@@ -238,9 +273,10 @@ def write_doc(
 def decode_checkpoint(serde: SerializerProtocol, doc: Mapping[str, Any]) -> tuple[Checkpoint, CheckpointMetadata]:
     """The checkpoint (without values) and metadata of a checkpoint document."""
     where = {"thread_id": doc.get(T), "checkpoint_ns": doc.get(N), "checkpoint_id": doc.get("checkpoint_id")}
+    place = (doc.get(T), doc.get(N), doc.get("checkpoint_id")) if binds_place(serde) else None
     try:
-        row = serde.loads_typed((doc["type"], bytes(doc["checkpoint"])))
-        metadata = serde.loads_typed((doc["metadata_type"], bytes(doc["metadata"])))
+        row = untyped(serde, doc["type"], doc["checkpoint"], place and ("checkpoint", *place))
+        metadata = untyped(serde, doc["metadata_type"], doc["metadata"], place and ("metadata", *place))
         if not isinstance(row, dict) or not isinstance(row.get("channel_versions"), dict):
             raise ValueError("not a checkpoint")
         return copy_checkpoint(row), dict(metadata)  # type: ignore[return-value]

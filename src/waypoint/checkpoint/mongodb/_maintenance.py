@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo import DeleteMany, DeleteOne, ReplaceOne, UpdateOne
 
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint._ops import Op
 from waypoint.checkpoint.base import PruneStrategy, prune_keep_count
 from waypoint.checkpoint.log import LOG_TYPE
@@ -137,11 +138,15 @@ def copy_thread(ctx: Ctx, source_thread_id: str, target_thread_id: str) -> Op[No
     names = ctx.names
     fields = d.key_fields(names)
     pairs = set()
+    kinds = {names.pages: "pages", names.blobs: "blobs", names.writes: "writes", names.checkpoints: "checkpoints"}
+    bound = binds_place(ctx.serde)
     for coll in (names.lineages, names.pages, names.blobs, names.writes, names.checkpoints):
         cursor = yield Open(coll, {T: src}, batch_size=500)
         while docs := (yield Next(cursor, 500)):
             ops = []
             for doc in docs:
+                if bound and coll in kinds:
+                    d.reseal(ctx.serde, kinds[coll], doc, dst)  # encrypted values follow the copy
                 doc[T] = dst
                 doc["_id"] = key(*(doc[f] for f in fields[coll]))
                 if coll == names.writes:

@@ -16,6 +16,7 @@ from typing import Any
 from pymongo import ReplaceOne, UpdateOne
 
 from waypoint._ops import Op
+from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.checkpoint.base import (
     batch_call,
     WRITES_IDX_MAP,
@@ -90,8 +91,10 @@ def _plan_logs(
         if write.extend is not None:
             lid, old, new = write.extend
             plan.claims.append((key(thread_id, ns, lid), old, new))
+        bound = binds_place(ctx.serde)
         for page in write.pages:
-            items = [list(d.typed(ctx.serde, item)) for item in page.items]
+            items = [list(d.typed(ctx.serde, item, ("item", thread_id, ns, page.lineage, str(page.page), str(i)) if bound else None))
+                     for i, item in enumerate(page.items)]
             plan.pages.append(d.page_doc(thread_id, ns, page.lineage, page.page, items))
         plan.blobs.append(d.blob_doc(thread_id, ns, ch, version, **d.log_blob_fields(write.ref, chain)))
     return plan
@@ -126,7 +129,8 @@ def _put_body(
         elif ch in hints and isinstance(values[ch], list):
             logs[ch] = (version, list(values[ch]), hints[ch])
         else:
-            ty, data = d.typed(ctx.serde, values[ch])
+            place = ("blob", thread_id, ns, ch, str(version)) if binds_place(ctx.serde) else None
+            ty, data = d.typed(ctx.serde, values[ch], place)
             plain.append(d.blob_doc(thread_id, ns, ch, version, type=ty, value=data))
 
     optimistic = [True]
@@ -227,9 +231,12 @@ def _writes_body(
     if checkpoint_id is None:
         raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
     ops = []
+    bound = binds_place(ctx.serde)
     for idx, (channel, value) in enumerate(writes):
-        doc = d.write_doc(thread_id, ns, checkpoint_id, task_id, writes_index(channel, idx), channel,
-                          d.typed(ctx.serde, value), task_path)
+        at = writes_index(channel, idx)
+        place = ("write", thread_id, ns, checkpoint_id, task_id, str(at)) if bound else None
+        doc = d.write_doc(thread_id, ns, checkpoint_id, task_id, at, channel,
+                          d.typed(ctx.serde, value, place), task_path)
         _id = doc.pop("_id")
         update = {"$set": doc} if channel in WRITES_IDX_MAP else {"$setOnInsert": doc}
         ops.append(UpdateOne({"_id": _id}, update, upsert=True))

@@ -6,6 +6,14 @@ to the ciphertext as associated data, so stored tags cannot be swapped. Loading 
 ``+aes`` passes the data to the inner serializer unchanged, so data written before encryption
 was turned on stays readable (``allow_unencrypted=False`` refuses it instead).
 
+Bound to a place: the savers pass each value's *place* (a tuple of strings: what it is and
+where it lives, e.g. ``("blob", thread_id, checkpoint_ns, channel, version)``). A value dumped
+with a place is tagged ``"<inner tag>+aesb"`` and its place is part of the associated data too,
+so a ciphertext copied to another thread, namespace, channel, write or version fails to
+decrypt there (``EncryptedPlacementError``); ``reseal`` moves a value to a new place without
+loading it (``copy_thread``). Values without a place, and ``"+aes"`` rows written before
+binding, stay unbound and readable anywhere.
+
 Keys are 16, 24 or 32 bytes (AES-128/192/256), given as ``key=`` or read from the
 ``WAYPOINT_AES_KEY`` environment variable; see ``parse_key`` for the accepted text forms.
 Needs the ``cryptography`` package (``pip install 'waypoint[crypto]'``).
@@ -16,14 +24,19 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint.errors import SerializationError
+from waypoint.errors import EncryptedPlacementError, SerializationError
 
 ENV_VAR = "WAYPOINT_AES_KEY"
 LANGGRAPH_ENV_VAR = "LANGGRAPH_AES_KEY"  # read by from_pycryptodome_aes, as LangGraph does
 SUFFIX = "+aes"
+BOUND_SUFFIX = "+aesb"
+"""Tag suffix of a value sealed to its place (the place is part of the associated data)."""
+Place = Sequence[str]
 NONCE_SIZE = 12
 _GCM_TAG_SIZE = 16
 _KEY_SIZES = (16, 24, 32)
@@ -151,39 +164,99 @@ class EncryptedSerializer:
             )
         return cls(serde, key=key, allow_unencrypted=allow_unencrypted)
 
-    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        """Serialize with ``inner`` and encrypt; the tag gains ``+aes``."""
+    binds_place = True
+    """Savers pass a ``place`` to :meth:`dumps_typed` / :meth:`loads_typed` when this is true."""
+
+    def dumps_typed(self, obj: Any, place: Place | None = None) -> tuple[str, bytes]:
+        """Serialize with ``inner`` and encrypt; the tag gains ``+aes``, or ``+aesb`` when the
+        ciphertext is sealed to ``place``."""
         tag, data = self.inner.dumps_typed(obj)
         nonce = os.urandom(NONCE_SIZE)
-        return tag + SUFFIX, nonce + self._cipher.encrypt(nonce, data, tag.encode("utf-8"))
+        if place is None:
+            return tag + SUFFIX, nonce + self._cipher.encrypt(nonce, data, tag.encode("utf-8"))
+        return tag + BOUND_SUFFIX, nonce + self._cipher.encrypt(nonce, data, _aad(tag, place))
 
-    def loads_typed(self, data: tuple[str, bytes]) -> Any:
-        """Decrypt ``+aes`` data and load it with ``inner``; other tags go straight to ``inner``."""
-        try:
-            tag, payload = data
-        except (TypeError, ValueError):
-            raise SerializationError("loads_typed expects a (tag, bytes) pair") from None
-        if not isinstance(tag, str) or not tag.endswith(SUFFIX):
+    def loads_typed(self, data: tuple[str, bytes], place: Place | None = None) -> Any:
+        """Decrypt ``+aes``/``+aesb`` data and load it with ``inner``; other tags go straight to
+        ``inner``. ``+aesb`` data must be loaded at the ``place`` it was sealed for."""
+        tag, payload = _pair(data)
+        if not isinstance(tag, str) or not tag.endswith((SUFFIX, BOUND_SUFFIX)):
             if not self.allow_unencrypted:
                 raise SerializationError(
                     f"refusing unencrypted data (tag {tag!r}): allow_unencrypted is off"
                 )
             return self.inner.loads_typed(data)
-        inner_tag = tag[: -len(SUFFIX)]
+        inner_tag, plain = self._open(tag, payload, place)
+        return self.inner.loads_typed((inner_tag, plain))
+
+    def reseal(self, data: tuple[str, bytes], old: Place, new: Place) -> tuple[str, bytes]:
+        """The ``+aesb`` value sealed for ``old`` sealed for ``new`` instead, without loading it
+        (what ``copy_thread`` does with each value); any other data is returned unchanged."""
+        tag, payload = _pair(data)
+        if not isinstance(tag, str) or not tag.endswith(BOUND_SUFFIX):
+            return data
+        inner_tag, plain = self._open(tag, payload, old)
+        nonce = os.urandom(NONCE_SIZE)
+        return tag, nonce + self._cipher.encrypt(nonce, plain, _aad(inner_tag, new))
+
+    def _open(self, tag: str, payload: Any, place: Place | None) -> tuple[str, bytes]:
+        bound = tag.endswith(BOUND_SUFFIX)
+        inner_tag = tag[: -len(BOUND_SUFFIX if bound else SUFFIX)]
         if not isinstance(payload, bytes | bytearray | memoryview):
             raise SerializationError(f"loads_typed expects bytes, got {type(payload).__name__}")
         payload = bytes(payload)
         if len(payload) < NONCE_SIZE + _GCM_TAG_SIZE:
             raise SerializationError(f"encrypted payload too short ({len(payload)} bytes)")
-        try:
-            plain = self._cipher.decrypt(
-                payload[:NONCE_SIZE], payload[NONCE_SIZE:], inner_tag.encode("utf-8")
+        if bound and place is None:
+            raise EncryptedPlacementError(
+                f"{tag!r} data is sealed to the place it is stored at; load it through the "
+                "saver that stored it (which knows that place), not with loads_typed alone"
             )
+        aad = _aad(inner_tag, place) if bound else inner_tag.encode("utf-8")  # type: ignore[arg-type]
+        try:
+            return inner_tag, self._cipher.decrypt(payload[:NONCE_SIZE], payload[NONCE_SIZE:], aad)
         except Exception as exc:  # cryptography's InvalidTag
+            if bound:
+                raise EncryptedPlacementError(
+                    f"cannot decrypt {tag!r} data expected at {_describe(place)}: it was sealed "
+                    "for another place (copied or moved from another thread, namespace, channel, "
+                    "write or version), or tampered with, or the key is wrong"
+                ) from exc
             raise SerializationError(
                 f"cannot decrypt {tag!r} data: wrong key, or the data or its tag was tampered with"
             ) from exc
-        return self.inner.loads_typed((inner_tag, plain))
 
 
-__all__ = ["ENV_VAR", "EncryptedSerializer", "parse_key"]
+def _pair(data: Any) -> tuple[Any, Any]:
+    try:
+        tag, payload = data
+    except (TypeError, ValueError):
+        raise SerializationError("loads_typed expects a (tag, bytes) pair") from None
+    return tag, payload
+
+
+def _aad(inner_tag: str, place: Place) -> bytes:
+    """Associated data of a bound value: its inner tag and its place, unambiguously framed."""
+    return inner_tag.encode("utf-8") + b"\x00" + json.dumps([str(p) for p in place]).encode("ascii")
+
+
+def _describe(place: Any) -> str:
+    kind, *parts = place
+    names = {
+        "checkpoint": ("thread_id", "checkpoint_ns", "checkpoint_id"),
+        "metadata": ("thread_id", "checkpoint_ns", "checkpoint_id"),
+        "blob": ("thread_id", "checkpoint_ns", "channel", "version"),
+        "write": ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+        "page": ("thread_id", "checkpoint_ns", "lineage", "first_item"),
+    }.get(kind)
+    if names is None or len(names) != len(parts):
+        return f"{kind} {parts!r}"
+    return f"{kind} " + ", ".join(f"{n}={p!r}" for n, p in zip(names, parts))
+
+
+def binds_place(serde: Any) -> bool:
+    """Whether ``serde`` seals values to their place (savers then pass one)."""
+    return getattr(serde, "binds_place", False) is True
+
+
+__all__ = ["BOUND_SUFFIX", "ENV_VAR", "EncryptedSerializer", "binds_place", "parse_key"]

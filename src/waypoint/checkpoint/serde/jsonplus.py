@@ -136,7 +136,7 @@ class JsonPlusSerializer:
                     f"refusing {tag[:60]!r} data: tags carry at most one compression level"
                 )
             return self.loads_typed((inner, _inflate(payload, self.max_inflated_size)))
-        if isinstance(tag, str) and tag.endswith("+aes"):
+        if isinstance(tag, str) and tag.endswith(("+aes", "+aesb")):
             raise SerializationError(
                 f"tag {tag!r} marks encrypted data: load it with EncryptedSerializer"
             )

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from waypoint._ops import Op
+from waypoint._text import value_text_error
 from waypoint.errors import SerializationError, CorruptStoreItemError
 from waypoint.store._batch import BatchPlan, BatchVectors
 from waypoint.store._filters import FilterCondition
@@ -75,7 +76,11 @@ def encode_values(plan: BatchPlan) -> dict[int, str]:
     for i, op in enumerate(plan.ops):
         if isinstance(op, PutOp) and op.value is not None:
             try:
-                out[i] = dump_json(op.value)
+                out[i] = text = dump_json(op.value)
+                if not text.isascii() and (error := value_text_error(text, f"store value for key {op.key!r} in namespace {op.namespace!r}")):
+                    raise error
+            except SerializationError:
+                raise
             except (TypeError, ValueError) as exc:
                 raise SerializationError(
                     f"store value for key {op.key!r} in namespace {op.namespace!r} is not JSON "

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 from bson.int64 import Int64
 
+from waypoint._text import value_text_error
 from waypoint.errors import ConfigError, CorruptStoreItemError, SerializationError
 from waypoint.store._items import Item, SearchItem
 from waypoint.store._vectors import unit_rows
@@ -70,8 +71,14 @@ def encode_value(value: Any, where: str) -> Any:
                     f"{where}: dict key {k!r} is a {type(k).__name__}; MongoDB stores str "
                     "keys only, convert it with str()"
                 )
+            if not k.isascii() and (error := value_text_error(k, where)):
+                raise error
             out[escape_key(k)] = encode_value(v, where)
         return out
+    if type(value) is str:
+        if not value.isascii() and (error := value_text_error(value, where)):
+            raise error
+        return value
     if isinstance(value, (list, tuple)):
         return [encode_value(v, where) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):

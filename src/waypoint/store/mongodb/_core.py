@@ -142,9 +142,13 @@ def apply(ctx: Ctx, plan: BatchPlan, vectors: BatchVectors) -> Op[list[Result]]:
     """Run a planned batch in order; returns one result per op."""
     batch = _Batch(truncate_ms(ctx.clock()))
     results: list[Result] = []
+    values = {  # encoded (and checked) before the first write of the batch
+        i: encode_value(op.value, f"value of {op.namespace!r}/{op.key!r}")
+        for i, op in enumerate(plan.ops) if isinstance(op, PutOp) and op.value is not None
+    }
     for i, op in enumerate(plan.ops):
         if isinstance(op, PutOp):
-            _put(ctx, op, batch, vectors.documents.get(i))
+            _put(ctx, op, batch, vectors.documents.get(i), values.get(i))
             results.append(None)
             continue
         if (pending := batch.flush()) is not None:
@@ -161,7 +165,7 @@ def apply(ctx: Ctx, plan: BatchPlan, vectors: BatchVectors) -> Op[list[Result]]:
     return results
 
 
-def _put(ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] | None) -> None:
+def _put(ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] | None, value: Any) -> None:
     """Queue the write models of one put or delete."""
     now = batch.now
     where = {"ns": ns_text(op.namespace), "key": op.key}
@@ -171,7 +175,7 @@ def _put(ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] |
     fields: dict[str, Any] = {
         **namespace_fields(op.namespace),
         "key": op.key,
-        "value": encode_value(op.value, f"value of {op.namespace!r}/{op.key!r}"),
+        "value": value,
         "updated_at": now,
     }
     unset: dict[str, str] = {}
