@@ -127,6 +127,6 @@ def test_store_import_that_fails_while_writing_restores_what_it_replaced(tmp_pat
     path = tmp_path / "nul.jsonl"
     _store_file(path, 601, {"value": typed(make_serde(), {"text": "a\x00b"})})
     line = fail("store", "import", str(path), url=pg_url)
-    assert "store import failed and the 500 item(s) written were restored" in line and "UntranslatableCharacter" in line, line
+    assert "store import failed and the 500 item(s) written were restored" in line and "NUL character" in line, line
     with open_store(pg_url) as store:
         assert [(i.namespace, i.key, i.value) for i in store.search((), limit=1000)] == [(("bulk", "n2"), "k5", {"i": "old"})]
