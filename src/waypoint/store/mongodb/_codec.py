@@ -181,8 +181,8 @@ def to_item(doc: Mapping[str, Any]) -> Item:
             value=decode_value(doc["value"]),
             key=doc["key"],
             namespace=tuple(doc["namespace"]),
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
+            created_at=_when(doc["created_at"]),
+            updated_at=_when(doc["updated_at"]),
         )
 
 
@@ -193,10 +193,17 @@ def to_search_item(doc: Mapping[str, Any]) -> SearchItem:
             tuple(doc["namespace"]),
             doc["key"],
             decode_value(doc["value"]),
-            doc["created_at"],
-            doc["updated_at"],
+            _when(doc["created_at"]),
+            _when(doc["updated_at"]),
             doc.get("score"),
         )
+
+
+def _when(value: Any) -> datetime:
+    """A stored timestamp, which BSON gives back as a datetime (anything else: tampered)."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"timestamp {value!r} is a {type(value).__name__}, not a date")
+    return value
 
 
 @contextmanager
