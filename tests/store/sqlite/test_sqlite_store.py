@@ -193,3 +193,26 @@ async def test_async_store_sync_face_refuses_on_its_loop(tmp_path: Path) -> None
                 call()
         item = await asyncio.to_thread(store.get, ("n",), "k")
         assert item.value == {"v": 1}
+
+
+def test_list_namespaces_max_depth_keeps_a_legacy_label_with_nul() -> None:
+    """Issue 19 #4: a label holding NUL, written before NUL was refused, is listed whole at
+    every max_depth (SQLite's JSON functions cut such a label at the NUL)."""
+    import json
+    import sqlite3
+
+    from waypoint.store.sqlite import SqliteStore
+
+    store = SqliteStore(sqlite3.connect(":memory:", check_same_thread=False))
+    store.setup()
+    store.put(("a",), "k", {"v": 1})
+    store.put(("b", "c", "d"), "k", {"v": 1})
+    created, updated = store.conn.execute("SELECT created_at, updated_at FROM waypoint_store").fetchone()
+    with store.conn:  # the row an earlier version wrote for put(("a\x00b", "c"), "k", {})
+        store.conn.execute(
+            "INSERT INTO waypoint_store (prefix, key, labels, value, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", ("a\x00b.c", "k", json.dumps(["a\x00b", "c"]), "{}", created, updated))
+    assert store.list_namespaces(max_depth=1) == [("a",), ("a\x00b",), ("b",)]
+    assert store.list_namespaces(max_depth=2) == [("a",), ("a\x00b", "c"), ("b", "c")]
+    assert store.list_namespaces(max_depth=1, limit=1, offset=1) == [("a\x00b",)]
+    assert store.list_namespaces() == [("a",), ("a\x00b", "c"), ("b", "c", "d")]

@@ -92,6 +92,16 @@ def _number(value: float | int) -> float | int:
     return value
 
 
+_BYTE_HEAD = (
+    "(WITH RECURSIVE cut(pos, n) AS (SELECT 0, 0 UNION ALL "
+    "SELECT pos + instr(substr(CAST(s.prefix AS BLOB), pos + 1), X'2E'), n + 1 FROM cut "
+    "WHERE n < ? AND instr(substr(CAST(s.prefix AS BLOB), pos + 1), X'2E') > 0) "
+    "SELECT CAST(substr(CAST(s.prefix AS BLOB), 1, CASE WHEN max(n) < ? "
+    "THEN length(CAST(s.prefix AS BLOB)) ELSE max(pos) - 1 END) AS TEXT) FROM cut)"
+)
+"""The prefix cut before its depth-th "." counted in bytes (params: depth, depth)."""
+
+
 class SqliteDialect(StoreDialect):
     """SQLite: ``?`` placeholders, JSON1 functions, integer-microsecond timestamps."""
 
@@ -240,9 +250,12 @@ class SqliteDialect(StoreDialect):
         return "json_array_length(s.labels) >= ?", [depth]
 
     def head(self, depth: int) -> SqlParams:
-        sql = ("substr(s.prefix, 1, (SELECT sum(length(j.value)) + count(*) - 1 "
-               "FROM json_each(s.labels) AS j WHERE j.key < ?))")
-        return sql, [depth]
+        # A label holding NUL (written before NUL was refused) is cut short by SQLite's JSON
+        # functions, so such rows find the depth-th "." in the prefix's bytes instead.
+        sql = ("CASE WHEN instr(CAST(s.prefix AS BLOB), X'00') = 0 THEN "
+               "substr(s.prefix, 1, (SELECT sum(length(j.value)) + count(*) - 1 "
+               "FROM json_each(s.labels) AS j WHERE j.key < ?)) ELSE " + _BYTE_HEAD + " END")
+        return sql, [depth, depth, depth]
 
     def ns_order(self, expr: str) -> str:
         return f"replace({expr}, '.', char(1))"
