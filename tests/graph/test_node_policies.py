@@ -278,3 +278,43 @@ def test_langchain_runs_inside_a_node_are_progress_under_auto(lib: Any, pass_con
     assert asyncio.run(build("auto").ainvoke({"log": []})) == {"log": [12]}
     with pytest.raises(lib.errors.NodeTimeoutError, match="idle"):  # heartbeats only
         asyncio.run(build("heartbeat").ainvoke({"log": []}))
+
+
+def interrupting_handler_graph(lib: Any, checkpointer: Any, calls: list) -> Any:
+    def a(s: S) -> dict:
+        calls.append("a")
+        raise ValueError("bad")
+
+    def handler(s: S, error: lib.errors.NodeError) -> dict:
+        calls.append(("h", type(error.error).__name__))
+        answer = lib.types.interrupt("retry or skip?")
+        return {"log": [f"answer {answer}"]}
+
+    g = lib.graph.StateGraph(S).add_node("a", a, error_handler=handler).add_edge(lib.graph.START, "a")
+    return g.compile(checkpointer=checkpointer)
+
+
+def test_an_interrupted_error_handler_resumes_without_rerunning_the_failed_node() -> None:
+    def run(lib: Any) -> Any:
+        calls: list = []
+        graph = interrupting_handler_graph(lib, lib.memory.InMemorySaver(), calls)
+        cfg = {"configurable": {"thread_id": "1"}}
+        first = graph.invoke({"log": []}, cfg)["__interrupt__"][0].value
+        snap = graph.get_state(cfg)
+        out = graph.invoke(lib.types.Command(resume="skip"), cfg)
+        return first, snap.next, out, calls
+
+    wp = run(WP)
+    assert wp == run(LG)
+    # on resume the handler gets the stored error (its repr, a str), as in LangGraph
+    assert wp[3] == ["a", ("h", "ValueError"), ("h", "str")]
+
+
+@LOOP
+async def test_interrupted_error_handler_resumes_on_every_saver(saver: Any, face: Face, config: dict) -> None:
+    calls: list = []
+    graph = interrupting_handler_graph(WP, saver, calls)
+    await face.invoke(graph, {"log": []}, config)
+    out = await face.invoke(graph, wp_types.Command(resume="skip"), config)
+    assert out == {"log": ["answer skip"]}
+    assert [c if isinstance(c, str) else c[0] for c in calls] == ["a", "h", "h"]

@@ -21,7 +21,7 @@ from waypoint.checkpoint.base import (
     get_thread_id,
     new_checkpoint_id,
 )
-from waypoint.errors import ErrorCode, GraphDrained, GraphRecursionError, InvalidUpdateError, NodeError, create_error_message
+from waypoint.errors import ErrorCode, GraphDrained, GraphRecursionError, InvalidUpdateError, create_error_message
 from waypoint.pregel.algo import (
     NullResume,
     ReplayBound,
@@ -55,6 +55,7 @@ from waypoint.pregel.constants import (
 from waypoint.pregel.cache import CacheMixin
 from waypoint.pregel.call import is_call
 from waypoint.pregel.events import EventsMixin
+from waypoint.pregel.handlers import HandlersMixin
 from waypoint.pregel.persist import PersistMixin
 from waypoint.pregel.resume import StartMixin
 from waypoint.pregel.node import Task, interrupt_id, make_task_id, task_config
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
 _EMPTY: dict[str, Any] = {}
 
 
-class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
+class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin, HandlersMixin):
     """State of one run of a graph in one checkpoint namespace."""
 
     def __init__(
@@ -284,7 +285,7 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
             return False
         self.emit_task_starts(tasks)
         for t in tasks:
-            if t.done:  # restored from the checkpoint's writes: not run again
+            if t.done and not t.handled:  # restored from the checkpoint's writes: not run again
                 self.emit_cached_update(t)
         if self.cache is not None:
             self._want_cache(tasks)
@@ -292,6 +293,8 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
 
     def _match_records(self, tasks: list[Task]) -> None:
         rmap = self.resume_map or _EMPTY
+        if self.graph.has_error_handlers:
+            self._resume_handlers(tasks)  # appends the handlers that were interrupted
         for task in tasks:
             rec = self.records.get(task.id)
             if rec is None:
@@ -359,21 +362,6 @@ class Loop(StartMixin, EventsMixin, PersistMixin, CacheMixin):
         if task.cache_key is not None:
             self._cache_done(task)
         self.emit_task_result(task)
-
-    def _schedule_handler(self, failed: Task) -> None:
-        """Queue the failed task's error handler: it runs in this step with the failed
-        task's input and ``error=NodeError(node, exception)``; its writes replace the
-        failed node's, and the run goes on."""
-        node = self.graph.nodes.get(failed.node.error_handler)
-        if node is None:
-            return
-        tid = make_task_id((self.checkpoint_id, self.ns, self.step + 1), node.name, f"error:{failed.id}")
-        handler = Task(self, node, tid, (PUSH, "node_error_handler", failed.id), failed.input, (PUSH,),
-                       (*failed.sort_key, "error"))  # its writes apply where the failed task's would
-        handler.node_error = NodeError(failed.name, failed.error)  # type: ignore[arg-type]
-        failed.handled = True
-        self.tasks.append(handler)
-        self.handlers.append(handler)
 
     def after_tick(self) -> bool:
         """Close the step: apply writes and checkpoint. False when the run stops here."""

@@ -151,6 +151,7 @@ class Pregel(RunnableMixin, InspectMixin):
             k for k, ch in channels.items() if type(ch).finish is not BaseChannel.finish
         )
         self.untracked = tuple(k for k, ch in channels.items() if isinstance(ch, UntrackedValue))
+        self.has_error_handlers = any(n.error_handler for n in nodes.values())
         self.log_channels = frozenset(
             k for k, ch in channels.items() if isinstance(ch, BinaryOperatorAggregate)
         )
