@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from waypoint.cli._commands import cli
     except ImportError as exc:
-        print(f"Error: the waypoint command needs the 'cli' extra (pip install 'waypoint[cli]'): {exc}", file=sys.stderr)
+        print(f"Error: the waypoint command needs the 'cli' extra (pip install 'waypoint-graph[cli]'): {exc}", file=sys.stderr)
         return 1
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="waypoint", standalone_mode=False)

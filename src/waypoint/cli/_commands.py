@@ -20,6 +20,18 @@ from waypoint.errors import CheckpointReadError
 URL_HELP = "Database URL: sqlite:///file.db, postgresql://user@host/db or mongodb://host/db; langgraph+sqlite:///old.db or langgraph+postgresql://... reads a LangGraph database (read-only) (default: $WAYPOINT_URL)."
 
 
+def _dist_version() -> str:
+    """The installed distribution's version (``waypoint-graph``; ``waypoint`` in old installs)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("waypoint-graph", "waypoint"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "unknown (not installed as a distribution)"
+
+
 def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
 
@@ -68,7 +80,7 @@ def progress(label: str, total: int | None) -> Iterator[Callable[..., None]]:
 @click.option("--main", "main_program", metavar="PROGRAM.py|MODULE",
               help="Load classes the writing program defined in its __main__ from this file or module (its "
                    "`if __name__ == '__main__'` block does not run).")
-@click.version_option(package_name="waypoint", prog_name="waypoint")
+@click.version_option(version=_dist_version(), prog_name="waypoint")
 @click.pass_context
 def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...], main_program: str | None) -> None:
     """Inspect, export, migrate and prune waypoint checkpoints.
@@ -378,7 +390,7 @@ def ui(ctx: click.Context, host: str, port: int, graph_ref: str | None, allow_wr
     try:
         from waypoint.ui import serve
     except ImportError as exc:
-        raise CliError(f"the web inspector needs the 'ui' extra (pip install 'waypoint[ui]'): {exc}") from None
+        raise CliError(f"the web inspector needs the 'ui' extra (pip install 'waypoint-graph[ui]'): {exc}") from None
     graph = _load_graph(graph_ref) if graph_ref else None
     url = _url(ctx)
     own_store = getattr(graph, "store", None)  # a graph compiled with an indexed store: semantic search

@@ -112,7 +112,7 @@ def _extra(module: str, extra: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        raise CliError(f"{extra} support is not installed: pip install 'waypoint[{extra}]'") from None
+        raise CliError(f"{extra} support is not installed: pip install 'waypoint-graph[{extra}]'") from None
 
 
 def _mongo_client(db: DbUrl) -> Any:

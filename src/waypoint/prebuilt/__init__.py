@@ -2,7 +2,7 @@
 ``tools_condition``, ``ValidationNode``, ``create_react_agent``, and the markers a tool uses to
 receive graph data (``InjectedState``, ``InjectedStore``, ``ToolRuntime``; LangChain's
 ``InjectedToolCallId`` is re-exported). Needs ``langchain-core``: ``pip install
-'waypoint[prebuilt]'``.
+'waypoint-graph[prebuilt]'``.
 """
 
 from waypoint._langchain import require

@@ -16,7 +16,7 @@ binding, stay unbound and readable anywhere.
 
 Keys are 16, 24 or 32 bytes (AES-128/192/256), given as ``key=`` or read from the
 ``WAYPOINT_AES_KEY`` environment variable; see ``parse_key`` for the accepted text forms.
-Needs the ``cryptography`` package (``pip install 'waypoint[crypto]'``).
+Needs the ``cryptography`` package (``pip install 'waypoint-graph[crypto]'``).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _aesgcm_class() -> Any:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     except ImportError as exc:
         raise SerializationError(
-            "EncryptedSerializer needs the 'cryptography' package: pip install 'waypoint[crypto]'"
+            "EncryptedSerializer needs the 'cryptography' package: pip install 'waypoint-graph[crypto]'"
         ) from exc
     return AESGCM
 
