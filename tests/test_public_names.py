@@ -205,3 +205,132 @@ def test_delta_channel_in_a_schema(backend: str, tmp_path) -> None:
     assert history[:3] == [["d"], ["in", "a", "b", "c"], ["in", "a"]]
     with pytest.raises(ValueError, match="snapshot_frequency"):
         DeltaChannel(_delta_reducer, snapshot_frequency=0)
+
+
+# --- the audit: every public name of LangGraph 1.2's public modules ----------------------------
+
+_ROOTS = ("langgraph.graph", "langgraph.types", "langgraph.config", "langgraph.errors",
+          "langgraph.constants", "langgraph.channels", "langgraph.managed", "langgraph.runtime",
+          "langgraph.cache", "langgraph.pregel", "langgraph.store", "langgraph.checkpoint")
+
+
+def _langgraph_modules() -> list[str]:
+    """LangGraph's public modules under the audited roots (no ``_private`` modules)."""
+    import importlib
+    import pkgutil
+
+    out: list[str] = []
+
+    def walk(name: str) -> None:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # an optional dependency of LangGraph's (e.g. redis) is missing
+            return
+        out.append(name)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            if not info.name.startswith("_"):
+                walk(f"{name}.{info.name}")
+
+    for root in _ROOTS:
+        walk(root)
+    return out
+
+
+def _public_names(module_name: str) -> list[str]:
+    """A module's ``__all__`` plus what its own source defines at top level (imports of
+    other modules' names are left to those modules), without ``_private`` names."""
+    import ast
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    names = set(getattr(module, "__all__", ()) or ())
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        source = ""
+    for node in ast.parse(source).body if source else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def _waypoint_module(module_name: str):  # type: ignore[no-untyped-def]
+    import importlib
+
+    try:
+        return importlib.import_module("waypoint" + module_name[len("langgraph"):])
+    except ImportError:
+        return None
+
+
+def test_every_langgraph_public_name_is_here_or_documented() -> None:
+    from tests._langgraph_differences import MODULES, NAMES, PENDING
+
+    modules = _langgraph_modules()
+    assert len(modules) > 40  # the walk found LangGraph's packages
+    undocumented: list[str] = []
+    for name in modules:
+        if any(name == m or name.startswith(m + ".") for m in MODULES):
+            continue
+        ours = _waypoint_module(name)
+        for attr in _public_names(name):
+            if ours is not None and hasattr(ours, attr):
+                continue
+            if attr not in NAMES.get(name, {}):
+                undocumented.append(f"{name}.{attr}")
+    assert not undocumented, (
+        "LangGraph names neither in waypoint nor in tests/_langgraph_differences.py "
+        f"(add them, or document why not): {undocumented}"
+    )
+    stale = [
+        f"{mod}.{attr}"
+        for mod, names in NAMES.items()
+        for attr, why in names.items()
+        if why != PENDING and (ours := _waypoint_module(mod)) is not None and hasattr(ours, attr)
+    ]
+    stale += [mod for mod in MODULES if _waypoint_module(mod) is not None]
+    assert not stale, f"documented as missing but present in waypoint now: {stale}"
+
+
+def test_present_names_have_the_same_kind_and_constant_values() -> None:
+    """A name waypoint has at LangGraph's path is the same kind of thing: a class where
+    LangGraph has a class, a callable where it has one, an equal string/number constant."""
+    import importlib
+
+    mismatched: list[str] = []
+    for name in _langgraph_modules():
+        ours = _waypoint_module(name)
+        if ours is None:
+            continue
+        theirs = importlib.import_module(name)
+        for attr in _public_names(name):
+            if not hasattr(ours, attr) or not hasattr(theirs, attr):
+                continue
+            a, b = getattr(ours, attr), getattr(theirs, attr)
+            if isinstance(b, type) and not isinstance(a, type):
+                mismatched.append(f"{name}.{attr}: class expected")
+            elif callable(b) and not isinstance(b, type) and not callable(a):
+                mismatched.append(f"{name}.{attr}: callable expected")
+            elif isinstance(b, (str, int, float, bytes)) and not isinstance(b, bool) and a != b:
+                mismatched.append(f"{name}.{attr}: {a!r} != {b!r}")
+    assert not mismatched, mismatched
+
+
+def test_readme_covers_every_documented_module() -> None:
+    from pathlib import Path
+
+    from tests._langgraph_differences import MODULES, NAMES
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text()
+    section = text[text.index("## LangGraph API coverage"):]
+    section = section[: section.find("\n## ", 4)]
+    # a module is named in full or, in a row about its package, by its suffix (`.store.memory`)
+    missing = [m for m in (*MODULES, *NAMES)
+               if f"`{m}`" not in section and f"`{m[len('langgraph'):]}`" not in section]
+    assert not missing, f"README's LangGraph API coverage section does not mention {missing}"

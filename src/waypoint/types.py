@@ -11,15 +11,28 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, Union
+
+from typing_extensions import NotRequired, TypedDict
 
 from waypoint.cache.key import default_cache_key
 from waypoint.config import var_task
 from waypoint.errors import ConfigError
 
+if TYPE_CHECKING:
+    from waypoint.checkpoint.base import BaseCheckpointSaver
+
 __all__ = [
     "All",
     "CachePolicy",
+    "CheckpointPayload",
+    "CheckpointTask",
+    "Checkpointer",
+    "DebugPayload",
+    "StreamWriter",
+    "TaskPayload",
+    "TaskResultPayload",
+    "ensure_valid_checkpointer",
     "Command",
     "Durability",
     "Interrupt",
@@ -43,6 +56,79 @@ is interrupted or fails (``exit``)."""
 
 StreamMode = Literal["values", "updates", "checkpoints", "tasks", "debug", "messages", "custom"]
 All = Literal["*"]
+
+StreamWriter = Callable[[Any], None]
+"""The ``custom`` stream's writer (``get_stream_writer()``, ``runtime.stream_writer``)."""
+StateT = TypeVar("StateT")
+OutputT = TypeVar("OutputT")
+Checkpointer = Union[None, bool, "BaseCheckpointSaver"]
+"""What ``compile(checkpointer=...)`` takes: a saver; ``True`` (a subgraph keeps its own
+checkpoints in its parent's saver); ``False`` (none, even under a parent); ``None`` (inherit)."""
+
+
+def ensure_valid_checkpointer(checkpointer: Checkpointer) -> Checkpointer:
+    """``checkpointer`` when it is a saver, True, False or None; TypeError otherwise."""
+    from waypoint.checkpoint.base import BaseCheckpointSaver
+
+    if checkpointer not in (None, True, False) and not isinstance(checkpointer, BaseCheckpointSaver):
+        raise TypeError(
+            f"Invalid checkpointer {type(checkpointer).__name__}: pass a checkpoint saver "
+            "(e.g. InMemorySaver(), SqliteSaver(...)), True, False or None"
+        )
+    return checkpointer
+
+
+class TaskPayload(TypedDict):
+    """A ``task`` event of the ``tasks``/``debug`` streams: a task about to run."""
+
+    id: str
+    name: str
+    input: Any
+    triggers: list[str]
+    metadata: NotRequired[dict[str, Any]]
+
+
+class TaskResultPayload(TypedDict):
+    """A ``task_result`` event: the task's writes to state keys, its error, its interrupts
+    (as dicts)."""
+
+    id: str
+    name: str
+    error: Any
+    interrupts: list[dict[str, Any]]
+    result: dict[str, Any]
+
+
+class CheckpointTask(TypedDict):
+    """A task listed in a ``checkpoint`` event (``result`` once finished, ``error`` if it
+    failed; ``state``: a subgraph's checkpoint config)."""
+
+    id: str
+    name: str
+    error: NotRequired[Any]
+    result: NotRequired[Any]
+    interrupts: NotRequired[tuple[dict[str, Any], ...]]
+    state: Any
+
+
+class CheckpointPayload(TypedDict, Generic[StateT]):
+    """A ``checkpoints`` event (also a ``debug`` event's payload of type ``checkpoint``)."""
+
+    config: dict[str, Any] | None
+    metadata: dict[str, Any]
+    values: StateT
+    next: list[str]
+    parent_config: dict[str, Any] | None
+    tasks: list[CheckpointTask]
+
+
+class DebugPayload(TypedDict, Generic[StateT]):
+    """A ``debug`` event: ``type`` is ``checkpoint``, ``task`` or ``task_result``."""
+
+    step: int
+    timestamp: str
+    type: Literal["checkpoint", "task", "task_result"]
+    payload: Any
 
 N = TypeVar("N", bound=Hashable)
 

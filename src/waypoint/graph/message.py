@@ -23,6 +23,10 @@ from waypoint.channels.binop import register_log_reducer
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
+Messages = Any
+"""What ``add_messages`` accepts on either side: a list of message-like values or one (a
+LangChain message, a dict with role/type and content, a ``(role, content)`` tuple, a string)."""
+
 __all__ = [
     "REMOVE_ALL_MESSAGES",
     "MessageGraph",

@@ -391,7 +391,9 @@ class StateGraph:
         self.validate([*(ib if ib != "*" else ()), *(ia if ia != "*" else ())])
         from waypoint.graph.compiler import compile_graph
         from waypoint.pregel.lease import check_policy
+        from waypoint.types import ensure_valid_checkpointer
 
+        ensure_valid_checkpointer(checkpointer)  # a TypeError now, as LangGraph
         if cache is not None and not all(
             callable(getattr(cache, m, None)) for m in ("get", "aget", "set", "aset", "clear", "aclear")
         ):
