@@ -40,6 +40,7 @@ K_RUN_LEASE = "__wp_run_lease"  # the RunLease of the root run, seen by its nest
 CONFIG_KEY = "waypoint_lease"  # per-call policy: config["configurable"]["waypoint_lease"]
 
 _POLL_FIRST, _POLL_MAX = 0.05, 1.0  # wait mode: first and longest pause between attempts
+_IDLE = 1.0  # seconds the heartbeat thread sleeps between checks when nothing is due soon
 
 
 DEFAULT_POLICY = LeasePolicy()
@@ -308,6 +309,7 @@ class _Heartbeat:
         self.cond = threading.Condition()
         self.runs: weakref.WeakSet[RunLease] = weakref.WeakSet()
         self.thread: threading.Thread | None = None
+        self.wake_at = 0.0  # when the heartbeat thread wakes next by itself
 
     def add(self, run: RunLease) -> None:
         with self.cond:
@@ -315,7 +317,8 @@ class _Heartbeat:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="waypoint-lease-heartbeat", daemon=True)
                 self.thread.start()
-            self.cond.notify()
+            if run.due < self.wake_at:  # waking the thread costs the run a GIL hand-off
+                self.cond.notify()
 
     def wake(self) -> None:
         """Recompute the next due time (a renewal finished)."""
@@ -335,7 +338,10 @@ class _Heartbeat:
                     r.renewing = True
                 waiting = [r.due for r in self.runs if not r.renewing]
                 if not due:
-                    self.cond.wait(timeout=max(0.01, min(waiting) - now) if waiting else None)
+                    timeout = max(0.01, min(waiting) - now) if waiting else _IDLE
+                    self.wake_at = now + timeout
+                    self.cond.wait(timeout=timeout)
+                    self.wake_at = 0.0
                     continue
             for r in due:
                 task_pool().submit(r.renew)
@@ -343,6 +349,7 @@ class _Heartbeat:
     def reset(self) -> None:
         """In a forked child: the parent's heartbeat thread does not exist here."""
         self.cond = threading.Condition()
+        self.wake_at = 0.0
         self.runs = weakref.WeakSet()
         self.thread = None
 
