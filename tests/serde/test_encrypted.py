@@ -140,7 +140,7 @@ def test_missing_cryptography_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
         if name.startswith("cryptography"):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "cryptography", None)
-    with pytest.raises(SerializationError, match=r"waypoint\[crypto\]"):
+    with pytest.raises(SerializationError, match=r"waypoint-graph\[crypto\]"):
         EncryptedSerializer(key=KEY)
 
 
