@@ -29,10 +29,22 @@ except ImportError:  # pragma: no cover - sqlean is part of the sqlite extra
 BUSY_TIMEOUT_MS = 30_000
 
 
+CONNECTION_TYPES: tuple[type, ...] = (
+    (sqlite3.Connection, _sqlean.Connection) if _sqlean is not None else (sqlite3.Connection,)
+)
+
+
 def open_connection(path: str | PathLike[str], *, extensions: bool = False) -> Any:
     """A connection shareable across threads, in autocommit mode (waypoint issues its own
-    BEGIN/COMMIT); opened with ``sqlean`` when ``extensions`` and it is installed."""
-    module: Any = _sqlean if extensions and _sqlean is not None else sqlite3
+    BEGIN/COMMIT).
+
+    Every connection waypoint opens itself (saver and store, sync and async) uses the same SQLite
+    library: ``sqlean`` when it is installed (it can load sqlite-vec), else ``sqlite3``. Two
+    SQLite libraries in one process on one file do not see each other's POSIX locks, and
+    writes are lost (SQLite's "How To Corrupt" 2.2.1), so a saver and a store sharing a file
+    must never mix them. ``extensions`` is kept for callers; the choice no longer depends on it.
+    """
+    module: Any = _sqlean if _sqlean is not None else sqlite3
     return module.connect(str(path), check_same_thread=False, isolation_level=None)
 
 
@@ -54,7 +66,7 @@ def configure(conn: Any, owner: str) -> None:
             try:
                 conn.execute("PRAGMA journal_mode = WAL").fetchall()
                 break
-            except sqlite3.OperationalError as exc:  # another process is switching it too
+            except DB_ERRORS as exc:  # another process is switching it too
                 if "locked" not in str(exc) or attempt == 49:
                     raise
                 time.sleep(0.05)

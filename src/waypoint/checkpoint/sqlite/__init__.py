@@ -23,7 +23,7 @@ from waypoint._ops import Op
 from waypoint.checkpoint._sql.saver import SqlSaver, ThreadedAsyncFace
 from waypoint.checkpoint._sql.sqlite_sql import SQLITE
 from waypoint.checkpoint.serde.base import SerializerProtocol
-from waypoint._sqlite import database_file
+from waypoint._sqlite import CONNECTION_TYPES, database_file
 from waypoint.checkpoint.sqlite._driver import configure, connect, execute, run_op, stream_op
 
 
@@ -38,8 +38,8 @@ class SqliteSaver(ThreadedAsyncFace, SqlSaver):
 
     def __init__(self, conn: sqlite3.Connection | str | PathLike[str], *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
-        self._owns = not isinstance(conn, sqlite3.Connection)
-        if isinstance(conn, sqlite3.Connection):
+        self._owns = not isinstance(conn, CONNECTION_TYPES)
+        if isinstance(conn, CONNECTION_TYPES):
             configure(conn)
         else:
             conn = connect(conn)

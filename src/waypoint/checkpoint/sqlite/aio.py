@@ -21,7 +21,7 @@ import aiosqlite
 
 from waypoint._bridge import running_loop
 from waypoint._ops import Op
-from waypoint._sqlite import hop
+from waypoint._sqlite import hop, open_connection
 from waypoint.checkpoint._sql.ops import LIST_PAGE
 from waypoint.checkpoint._sql.saver import BridgedSyncFace, SqlSaver, take
 from waypoint.checkpoint._sql.sqlite_sql import SQLITE
@@ -46,7 +46,8 @@ class AsyncSqliteSaver(BridgedSyncFace, SqlSaver):
         cls, path: str | PathLike[str], *, serde: SerializerProtocol | None = None
     ) -> AsyncIterator["AsyncSqliteSaver"]:
         """A saver on its own aiosqlite connection to ``path``, closed on exit."""
-        async with aiosqlite.connect(str(path), isolation_level=None) as conn:
+        # the same SQLite library as every other waypoint connection (see open_connection)
+        async with aiosqlite.Connection(lambda: open_connection(path), iter_chunk_size=64) as conn:
             yield cls(conn, serde=serde)
 
     async def _hop(self, fn: Any, *args: Any) -> Any:
