@@ -135,3 +135,24 @@ def test_importing_the_interface_does_not_load_numpy():
     code = "import sys, waypoint.store, waypoint.store.base; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_search_mode_is_passed_and_validated():
+    store = Recorder()
+    store.search(("a",), query="q", mode="hybrid")
+    assert store.ops[-1].mode == "hybrid"
+    assert store.ops[-1] == SearchOp(("a",), None, 10, 0, "q", True, "hybrid")
+    # SearchOp built positionally the LangGraph way still works; mode defaults to None.
+    assert SearchOp(("a",), None, 10, 0, "q", True).mode is None
+    with pytest.raises(ValueError, match="'vector', 'keyword', 'hybrid'"):
+        store.search(("a",), query="q", mode="bm25")
+    with pytest.raises(ValueError, match="pass query="):
+        store.search(("a",), mode="keyword")
+
+
+async def test_asearch_mode_is_passed_and_validated():
+    store = Recorder()
+    await store.asearch(("a",), query="q", mode="keyword")
+    assert store.ops[-1].mode == "keyword"
+    with pytest.raises(ValueError, match="not a search mode"):
+        await store.asearch(("a",), query="q", mode="Hybrid")

@@ -2,7 +2,7 @@
 
 Every backend's ``batch``/``abatch`` starts the same way::
 
-    plan = plan_batch(ops, index_spec)          # validate, compile filters, collect texts
+    plan = plan_batch(ops, index_spec, keyword=...)  # validate, compile filters, collect texts
     vectors = embed_plan(plan, index_spec)      # sync face: one embed call for all puts
     vectors = await aembed_plan(plan, index_spec)   # async face
     ... apply plan.ops in order, using plan.filters[i] and vectors ...
@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 from waypoint.store._embed import IndexSpec, Vector, validate_fields
 from waypoint.store._filters import FilterCondition, compile_filter
+from waypoint.store._hybrid import KEYWORD_MODES, check_mode, parse_mode
 from waypoint.store._items import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
 from waypoint.store._namespaces import (
     validate_key,
@@ -40,7 +41,10 @@ class BatchPlan(NamedTuple):
     ``ops``: the ops in order; ``filters``: compiled filter per search-op index;
     ``texts``/``owners``: the documents to embed and, for each, ``(put-op index, field path)``;
     ``indexed``: indexes of puts whose vectors must be replaced (possibly by none);
-    ``queries``: search-op index -> query text (only when the store has an index).
+    ``queries``: search-op index -> query text to embed (only when the store has an index
+    and the search ranks by vectors); ``modes``: search-op index -> ``"vector"``,
+    ``"keyword"`` or ``"hybrid"`` for every search that ranks by its query (mode None with an
+    index and a query is ``"vector"``; absent: an unranked listing).
     """
 
     ops: list[Op]
@@ -49,6 +53,7 @@ class BatchPlan(NamedTuple):
     owners: list[tuple[int, str]]
     indexed: frozenset[int]
     queries: dict[int, str]
+    modes: dict[int, str]
 
 
 class BatchVectors(NamedTuple):
@@ -105,6 +110,9 @@ def _check_search(op: SearchOp) -> None:
     _check_page(op)
     if op.query is not None and not isinstance(op.query, str):
         raise ValueError(f"query={op.query!r}: a search query is a str")
+    check_mode(op.mode)
+    if op.mode is not None and not op.query:
+        raise ValueError(f"search mode={op.mode!r} ranks by a query: pass query='...' too")
 
 
 _CHECKS: dict[type, Callable[[Any], None]] = {
@@ -175,11 +183,26 @@ _NO_FILTER: tuple[FilterCondition, ...] = ()
 _NONE: frozenset[int] = frozenset()
 
 
-def plan_batch(ops: Iterable[Op], index: IndexSpec | None) -> BatchPlan:
+def _search_mode(op: SearchOp, index: IndexSpec | None, keyword: bool) -> str | None:
+    """The ranking a search uses (see ``BatchPlan.modes``); raises ValueError for a mode the
+    store cannot serve."""
+    mode = op.mode
+    if mode is None:
+        return "vector" if index is not None and op.query else None
+    if mode in KEYWORD_MODES and not keyword:
+        raise ValueError(
+            f"search mode={mode!r}: this store backend has no keyword index yet; "
+            "use mode=None or 'vector'"
+        )
+    return parse_mode(mode, None if index is None else index.config)
+
+
+def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = False) -> BatchPlan:
     """Validate ops and collect what must be embedded; raises before anything is applied.
 
-    Ops built by ``BaseStore`` (see :func:`checked`) were validated there and are not
-    checked twice.
+    ``keyword``: the backend implements keyword and hybrid search (otherwise those modes
+    raise ValueError instead of being ignored). Ops built by ``BaseStore`` (see
+    :func:`checked`) were validated there and are not checked twice.
     """
     ops = list(ops)
     filters: dict[int, tuple[FilterCondition, ...]] = {}
@@ -187,6 +210,7 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None) -> BatchPlan:
     owners: list[tuple[int, str]] = []
     indexed: list[int] = []
     queries: dict[int, str] = {}
+    modes: dict[int, str] = {}
     for i, op in enumerate(ops):
         if type(op) not in _CHECKED_TYPES:
             validate_op(op)
@@ -201,9 +225,13 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None) -> BatchPlan:
         elif isinstance(op, SearchOp):
             ops[i] = _capped(op)
             filters[i] = compile_filter(op.filter) if op.filter else _NO_FILTER
-            if index is not None and op.query:
-                queries[i] = op.query
-    return BatchPlan(ops, filters, texts, owners, frozenset(indexed) if indexed else _NONE, queries)
+            mode = _search_mode(op, index, keyword)
+            if mode is not None:
+                modes[i] = mode
+                if mode != "keyword":
+                    queries[i] = op.query  # type: ignore[assignment]
+    indexed_ops = frozenset(indexed) if indexed else _NONE
+    return BatchPlan(ops, filters, texts, owners, indexed_ops, queries, modes)
 
 
 def _assemble(

@@ -116,7 +116,11 @@ class GetOp(NamedTuple):
 
 class SearchOp(NamedTuple):
     """Find items under ``namespace_prefix`` matching ``filter``, optionally ranked by
-    similarity to ``query``; ``limit``/``offset`` page the result."""
+    similarity to ``query``; ``limit``/``offset`` page the result.
+
+    ``mode`` (waypoint's, last so LangGraph-shaped positional code keeps working): None for
+    LangGraph's ranking, or ``"vector"``, ``"keyword"``, ``"hybrid"`` (see ``_hybrid``).
+    """
 
     namespace_prefix: tuple[str, ...]
     filter: dict[str, Any] | None = None
@@ -124,6 +128,7 @@ class SearchOp(NamedTuple):
     offset: int = 0
     query: str | None = None
     refresh_ttl: bool = True
+    mode: str | None = None
 
 
 NamespaceMatchType = Literal["prefix", "suffix"]
@@ -170,12 +175,17 @@ class IndexConfig(TypedDict):
 
     ``dims``: vector size; ``embed``: a sync or async function ``list[str] -> list[vector]``,
     an embeddings object (``embed_documents``/``embed_query``) or ``"provider:model"``;
-    ``fields``: paths of the text to embed (default ``["$"]``, the whole value).
+    ``fields``: paths of the text to embed (default ``["$"]``, the whole value);
+    ``hybrid``: also keep a keyword index over that text, for ``search(mode="keyword" |
+    "hybrid")`` (default False); ``language``: the keyword index's language where the backend
+    stems words (default ``"english"``).
     """
 
     dims: int
     embed: Any
     fields: NotRequired[list[str] | None]
+    hybrid: NotRequired[bool]
+    language: NotRequired[str]
 
 
 class TTLConfig(TypedDict, total=False):

@@ -18,6 +18,8 @@ checks it over every backend, sync and async):
   tuple) then key; ``score`` is None. With a ``query`` and an index, items with vectors come
   first by cosine similarity (highest first), then unindexed items in the order above. A
   ``query`` on a store without an index is ignored (items come back unscored), as in LangGraph.
+- ``mode`` (waypoint's): ``"vector"``, ``"keyword"`` or ``"hybrid"`` ranking of a ``query``
+  (see ``_hybrid``); a mode the store cannot serve raises ValueError, never falls back.
 - Filters apply before ranking and pagination, so ``limit`` counts matching items.
 - Expired items are invisible at once; only a sweep deletes them.
 """
@@ -127,9 +129,10 @@ class BaseStore(ABC):
         limit: int,
         offset: int,
         refresh_ttl: bool | None,
+        mode: str | None,
     ) -> SearchOp:
         refresh = resolve_refresh(self.ttl_config, refresh_ttl)
-        return checked(SearchOp, namespace_prefix, filter, limit, offset, query, refresh)
+        return checked(SearchOp, namespace_prefix, filter, limit, offset, query, refresh, mode)
 
     def _list_op(
         self,
@@ -180,9 +183,14 @@ class BaseStore(ABC):
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
+        mode: str | None = None,
     ) -> list[SearchItem]:
-        """Items under ``namespace_prefix`` matching ``filter``, ranked by ``query`` if given."""
-        op = self._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl)
+        """Items under ``namespace_prefix`` matching ``filter``, ranked by ``query`` if given.
+
+        ``mode``: None (LangGraph's ranking), ``"vector"``, ``"keyword"`` or ``"hybrid"``
+        (the last two need ``index={..., "hybrid": True}``); ValueError if the store lacks it.
+        """
+        op = self._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl, mode)
         return self.batch([op])[0]  # type: ignore[return-value]
 
     def list_namespaces(
@@ -233,9 +241,10 @@ class BaseStore(ABC):
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
+        mode: str | None = None,
     ) -> list[SearchItem]:
         """Async twin of :meth:`search`."""
-        op = self._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl)
+        op = self._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl, mode)
         return (await self.abatch([op]))[0]  # type: ignore[return-value]
 
     async def alist_namespaces(
