@@ -1,8 +1,10 @@
 """Registers the SQLite stores with the store conformance suite.
 
-``sqlite-store`` and ``sqlite-store-async`` open their file through ``from_conn_string`` (sqlean
-plus sqlite-vec when an index is configured); ``sqlite-store-numpy`` hands the store a stdlib
-``sqlite3`` connection, which cannot load extensions, so queries are scored in numpy.
+``sqlite-store`` and ``sqlite-store-async`` open their file through ``from_conn_string`` and rank
+queries from the in-memory vector matrix (the default); ``sqlite-store-numpy`` hands the store a
+stdlib ``sqlite3`` connection with ``"vector_cache": False``, so the vectors are fetched per query
+and scored in numpy (sqlite-vec, the same option on a sqlean connection, is checked against both
+in tests/store/sqlite).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ async def _sqlite(**kwargs: Any) -> AsyncIterator[SqliteStore]:
         with SqliteStore.from_conn_string(tmp / "store.db", **kwargs) as store:
             store.setup()
             if "index" in kwargs:
-                assert store.vector_backend == "sqlite-vec"
+                assert store.vector_backend == "matrix"
             yield store
 
 
@@ -41,6 +43,8 @@ async def _sqlite(**kwargs: Any) -> AsyncIterator[SqliteStore]:
 async def _sqlite_numpy(**kwargs: Any) -> AsyncIterator[SqliteStore]:
     async with _tmpdir() as tmp:
         conn = sqlite3.connect(tmp / "store.db", check_same_thread=False, isolation_level=None)
+        if "index" in kwargs:
+            kwargs = {**kwargs, "index": {**kwargs["index"], "vector_cache": False}}
         store = SqliteStore(conn, **kwargs)
         try:
             store.setup()

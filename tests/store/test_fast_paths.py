@@ -144,7 +144,7 @@ def test_sqlite_vec_join_ranking_equals_the_subquery_ranking(tmp_path, monkeypat
     from waypoint.store._sql.sqlite_sql import SqliteDialect
     from waypoint.store.sqlite import SqliteStore
 
-    index = {"dims": 3, "embed": _embed, "fields": ["text", "tags[*]"]}
+    index = {"dims": 3, "embed": _embed, "fields": ["text", "tags[*]"], "vector_cache": False}
     with SqliteStore.from_conn_string(str(tmp_path / "v.db"), index=index) as store:
         assert store.vector_backend == "sqlite-vec"
         for i in range(30):

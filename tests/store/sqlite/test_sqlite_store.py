@@ -1,4 +1,4 @@
-"""SQLite store specifics: SQL injection attempts, sqlite-vec vs numpy parity, corrupt rows,
+"""SQLite store specifics: SQL injection attempts, matrix vs sqlite-vec vs numpy parity, corrupt rows,
 the async store's one-hop batches and its sync face's loop guard."""
 
 from __future__ import annotations
@@ -84,36 +84,53 @@ def _random_items(rng: np.random.Generator, n: int, dims: int) -> tuple[list[Put
     return ops, table
 
 
-def test_sqlite_vec_and_numpy_rank_identically(tmp_path: Path) -> None:
+def test_matrix_sqlite_vec_and_numpy_rank_identically(tmp_path: Path) -> None:
+    """The in-memory matrix (default), sqlite-vec and numpy-per-query rank the same, including
+    filters, prefixes, pages past the items with vectors, and writes between searches."""
     rng = np.random.default_rng(3)
     dims = 48
     ops, table = _random_items(rng, 300, dims)
     queries = {f"q{i}": rng.standard_normal(dims).tolist() for i in range(6)}
     embed = lambda texts: [table.get(t) or queries[t] for t in texts]  # noqa: E731
     index = {"dims": dims, "embed": embed, "fields": ["text"]}
+    scan = {**index, "vector_cache": False}
     path = tmp_path / "parity.db"
-    with SqliteStore.from_conn_string(path, index=index) as vec:
-        assert vec.vector_backend == "sqlite-vec"
-        vec.batch(ops)
+    with SqliteStore.from_conn_string(path, index=index) as mat, \
+            SqliteStore.from_conn_string(path, index=scan) as vec:
+        assert mat.vector_backend == "matrix" and vec.vector_backend == "sqlite-vec"
+        mat.batch(ops)
         conn = _plain(path)
-        numpy_store = SqliteStore(conn, index=index)
+        numpy_store = SqliteStore(conn, index=scan)
         assert numpy_store.vector_backend == "numpy"
         searches = [
             SearchOp(prefix, flt, limit, offset, q)
             for q in queries
-            for prefix, flt in [(("docs",), None), (("docs", "a"), {"group": {"$in": [1, 9]}})]
-            for limit, offset in [(10, 0), (25, 190), (400, 0)]
+            for prefix, flt in [(("docs",), None), (("docs", "a"), {"group": {"$in": [1, 9]}}),
+                                (("docs", "b"), {"group": 3})]
+            for limit, offset in [(10, 0), (25, 190), (400, 0), (3, 60)]
         ]
-        a, b = vec.batch(searches), numpy_store.batch(searches)
-        for got_vec, got_np in zip(a, b, strict=True):
-            assert [(i.namespace, i.key) for i in got_vec] == [(i.namespace, i.key) for i in got_np]
-            for x, y in zip(got_vec, got_np, strict=True):
-                assert (x.score is None) == (y.score is None)
-                if x.score is not None:
-                    assert abs(x.score - y.score) < 1e-6
-        full, filtered = a[2], a[5]
+
+        def same(stores: list[SqliteStore]) -> list[list]:
+            results = [s.batch(searches) for s in stores]
+            for got in results[1:]:
+                for x, y in zip(results[0], got, strict=True):
+                    assert [(i.namespace, i.key) for i in x] == [(i.namespace, i.key) for i in y]
+                    for a, b in zip(x, y, strict=True):
+                        assert (a.score is None) == (b.score is None)
+                        if a.score is not None:
+                            assert abs(a.score - b.score) < 1e-6
+            return results[0]
+
+        a = same([mat, vec, numpy_store])
+        full, filtered = a[2], a[6]
         assert len(full) == 301 and full[-1].score is None and full[0].score is not None
         assert any(i.key == "zero" and i.score == 0.0 for i in filtered)
+        # Another connection deletes and rewrites items: the matrix sees it on its next search.
+        vec.batch([PutOp(("docs", "a"), "k001", None), PutOp(("docs", "b"), "k000", None),
+                   PutOp(("docs", "a"), "k002", {"text": "t5", "group": 1})])
+        mat.put(("docs", "b"), "new", {"text": "t7", "group": 3})
+        a = same([mat, vec, numpy_store])
+        assert "k001" not in {i.key for r in a for i in r}
         conn.close()
 
 
@@ -149,7 +166,7 @@ def test_setup_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
     store = SqliteStore(path)
     store.setup()
     store.setup()
-    assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,)]
+    assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,), (1,)]
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
 

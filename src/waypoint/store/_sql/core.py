@@ -214,7 +214,8 @@ def _search(
     where, params = search_where(d, op.namespace_prefix, conditions, stamp)
     try:
         if query is not None and d.vector_strategy is not None:
-            return (yield from ranking.rank(d, where, params, query, op.limit, op.offset))
+            prefix = namespace_to_text(op.namespace_prefix) if op.namespace_prefix else None
+            return (yield from ranking.rank(d, where, params, query, op.limit, op.offset, prefix))
         return (yield from ranking.plain(d, where, params, op.limit, op.offset))
     except Exception as exc:
         if not conditions or d.valid_json is None:

@@ -11,8 +11,10 @@ rejected by the first (SQLite evaluates the terms in the order written).
 
 Timestamps are integer microseconds since the epoch (exact, index-friendly). The namespace is
 also stored as a JSON array (``labels``) for ``"*"`` patterns and ``max_depth`` truncation.
-Embeddings are unit-length float32 blobs, scored by sqlite-vec's ``vec_distance_cosine`` when
-the connection could load it, else in numpy over the same pre-filtered rows.
+Embeddings are unit-length float32 blobs with an id never reused. Queries are ranked from an
+in-memory copy of them (``"matrix"``, see ``sqlite_matrix``) unless the index says
+``"vector_cache": False``: then by sqlite-vec's ``vec_distance_cosine`` in SQL when the
+connection could load it, else in numpy over the same pre-filtered rows fetched per query.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from waypoint.store._sql.dialect import (
     balanced,
     dump_json,
 )
+from waypoint.store._sql.sqlite_matrix import MatrixCache
 from waypoint.store._vectors import unit_rows, unit_vector
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -63,6 +66,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
   field TEXT NOT NULL,
   embedding BLOB NOT NULL,
   PRIMARY KEY (prefix, key, seq))""",
+    ),
+    # 1: vectors get an id that is never reused, so a store can cache them in memory and fetch
+    # only rows added since (see ``sqlite_matrix``).
+    (
+        """CREATE TABLE waypoint_store_vectors_v1 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix TEXT NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  field TEXT NOT NULL,
+  embedding BLOB NOT NULL,
+  UNIQUE (prefix, key, seq))""",
+        """INSERT INTO waypoint_store_vectors_v1 (prefix, key, seq, field, embedding)
+  SELECT prefix, key, seq, field, embedding FROM waypoint_store_vectors ORDER BY rowid""",
+        "DROP TABLE waypoint_store_vectors",
+        "ALTER TABLE waypoint_store_vectors_v1 RENAME TO waypoint_store_vectors",
     ),
 )
 
@@ -114,6 +133,7 @@ class SqliteDialect(StoreDialect):
     def __init__(self, *, vector_strategy: str | None = None, dims: int | None = None) -> None:
         self.vector_strategy = vector_strategy
         self.dims = dims
+        self.matrix = MatrixCache(dims) if dims else None
         self.escaped_labels = sqlite3.sqlite_version_info >= (3, 45, 0)
 
     def with_library(self, version: tuple[int, ...]) -> SqliteDialect:

@@ -9,6 +9,8 @@ first, ties by namespace then key.
 - ``"sql"``: the dialect's correlated score expression ranks in one statement (sqlite-vec,
   pgvector exact), or, where the dialect has a ``joined_score`` (sqlite-vec), a join of items
   with their vectors, deduplicated per item. Exact.
+- ``"matrix"`` (SQLite): score an in-memory copy of the vectors, check the best candidates'
+  expiry and filter in SQL (``sqlite_matrix``). Exact.
 - ``"numpy"``: fetch the candidates' unit float32 vectors, score them with one matrix-vector
   product, then fetch the page's rows (and, past the scored items, unscored ones). Exact, and
   ordered exactly as ``"sql"``.
@@ -48,9 +50,14 @@ def plain(d: StoreDialect, where: str, params: list[Any], limit: int, offset: in
 
 def rank(
     d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
-    offset: int,
+    offset: int, prefix: str | None = None,
 ) -> Op[list[Row]]:
-    """Rank by similarity to ``query`` with the dialect's strategy."""
+    """Rank by similarity to ``query`` with the dialect's strategy (``prefix``: the search's
+    namespace prefix as text, which ``"matrix"`` applies in memory before scoring)."""
+    if d.vector_strategy == "matrix":
+        from waypoint.store._sql.sqlite_matrix import rank as matrix_rank
+
+        return (yield from matrix_rank(d, d.matrix, where, params, prefix, query, limit, offset))  # type: ignore[attr-defined]
     if d.vector_strategy == "numpy":
         return (yield from _numpy(d, where, params, query, limit, offset))
     joined = d.joined_score(query) if d.vector_strategy == "sql" else None

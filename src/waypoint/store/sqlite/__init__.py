@@ -27,7 +27,7 @@ from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import ThreadedStore
 from waypoint.store._ttl import pick_ttl_config, sweeper_stopped
 from waypoint._sqlite import database_file
-from waypoint.store.sqlite._driver import open_connection, prepare, run_op
+from waypoint.store.sqlite._driver import open_connection, prepare, run_op, vector_backend, vector_cache_option
 
 __all__ = ["AsyncSqliteStore", "SqliteStore"]
 
@@ -58,13 +58,14 @@ class SqliteStore(ThreadedStore):
         ttl_config: TTLConfig | None = None,
     ) -> None:
         self._configure(index, pick_ttl_config(ttl, ttl_config))
+        self._vector_cache = vector_cache_option(index)
         self._owns = isinstance(conn, (str, PathLike))
         if self._owns:
             conn = open_connection(conn, extensions=index is not None)
         self.conn = conn
         self.lock = threading.RLock()
         self._path = database_file(conn)
-        version, strategy = prepare(conn, vectors=self._index is not None)
+        version, strategy = prepare(conn, vectors=self._index is not None, cache=self._vector_cache)
         dims = self._index.dims if self._index else None
         self.dialect = SqliteDialect(vector_strategy=strategy, dims=dims).with_library(version)
 
@@ -91,15 +92,16 @@ class SqliteStore(ThreadedStore):
 
     @property
     def vector_backend(self) -> str | None:
-        """How queries are scored: ``"sqlite-vec"``, ``"numpy"``, or None without an index."""
-        return {"sql": "sqlite-vec", "numpy": "numpy"}.get(self.dialect.vector_strategy or "")
+        """How queries are scored: ``"matrix"`` (in-memory copy, the default), ``"sqlite-vec"``
+        or ``"numpy"`` (with ``"vector_cache": False``), or None without an index."""
+        return vector_backend(self.dialect)
 
     def _after_fork(self) -> None:
         """In a forked child: reopen the same file (SQLite connections must not cross a fork)."""
         if not self._path:
             super()._after_fork()
         self.conn = open_connection(self._path, extensions=self._index is not None)
-        prepare(self.conn, vectors=self._index is not None)
+        prepare(self.conn, vectors=self._index is not None, cache=self._vector_cache)
         self._owns = True
 
     def close(self) -> None:
@@ -116,4 +118,4 @@ class SqliteStore(ThreadedStore):
 
     def _run(self, op: Op[Any], mode: str) -> Any:
         with self.lock:
-            return run_op(self.conn, op, mode)
+            return run_op(self.conn, op, mode, self.dialect)

@@ -7,9 +7,11 @@ batch runs in a deferred transaction and switches to a write transaction only wh
 to refresh; a batch of gets only (one SELECT) runs without one until it has TTLs to refresh.
 Connections, errors and transactions: ``waypoint._sqlite``, shared with the saver.
 
-Vector search: if the connection can load extensions (a ``sqlean``/``pysqlite3`` connection;
-the stdlib ``sqlite3`` here cannot) and ``sqlite-vec`` is installed, queries are scored in SQL
-with ``vec_distance_cosine``; otherwise the same pre-filtered vectors are scored in numpy.
+Vector search: by default from the store's in-memory copy of the vectors (``"matrix"``, any
+connection). With ``index={..., "vector_cache": False}``: if the connection can load extensions
+(a ``sqlean``/``pysqlite3`` connection; the stdlib ``sqlite3`` here cannot) and ``sqlite-vec``
+is installed, queries are scored in SQL with ``vec_distance_cosine``; otherwise the same
+pre-filtered vectors are fetched and scored in numpy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from waypoint import _sqlite
 from waypoint._ops import Op, run
 from waypoint._sqlite import DB_ERRORS, execute, open_connection
-from waypoint.errors import SetupError
+from waypoint.errors import ConfigError, SetupError
 from waypoint.store._sql.dialect import SINGLE_READ, WRITE, BeginWrite
 
 logger = logging.getLogger("waypoint.store")
@@ -59,10 +61,11 @@ def load_sqlite_vec(conn: Any) -> bool:
         return False
 
 
-def prepare(conn: Any, *, vectors: bool) -> tuple[tuple[int, ...], str | None]:
+def prepare(conn: Any, *, vectors: bool, cache: bool = True) -> tuple[tuple[int, ...], str | None]:
     """Configure a connection (WAL, busy timeout) and pick the vector strategy.
 
-    Returns the SQLite library version and ``"sql"`` (sqlite-vec), ``"numpy"`` or None.
+    Returns the SQLite library version and ``"matrix"`` (``cache``), ``"sql"`` (sqlite-vec),
+    ``"numpy"`` or None (no ``vectors``).
     """
     _sqlite.configure(conn, OWNER)
     version = library_version(conn)
@@ -74,14 +77,41 @@ def prepare(conn: Any, *, vectors: bool) -> tuple[tuple[int, ...], str | None]:
         )
     if not vectors:
         return version, None
+    if cache:
+        return version, "matrix"
     return version, "sql" if load_sqlite_vec(conn) else "numpy"
 
 
-def run_op(conn: Any, op: Op[Any], mode: str) -> Any:
+def vector_cache_option(index: Any) -> bool:
+    """The index's ``vector_cache`` key (default True): rank from an in-memory copy."""
+    value = True if index is None else index.get("vector_cache", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"index vector_cache={value!r}: give True (default) or False")
+    return value
+
+
+def vector_backend(dialect: Any) -> str | None:
+    """The public name of a dialect's vector strategy."""
+    names = {"matrix": "matrix", "sql": "sqlite-vec", "numpy": "numpy"}
+    return names.get(dialect.vector_strategy or "")
+
+
+def run_op(conn: Any, op: Op[Any], mode: str, dialect: Any = None) -> Any:
     """Run a whole operation in one transaction: committed at the end, rolled back on error.
 
     ``SINGLE_READ`` (one read statement): no transaction until the operation asks to write.
+    A failed write transaction resets ``dialect``'s vector cache, which may have read rows
+    the rollback removed (and whose ids SQLite may then hand out again).
     """
+    try:
+        return _run_op(conn, op, mode)
+    except BaseException:
+        if mode == WRITE and dialect is not None and dialect.matrix is not None:
+            dialect.matrix.reset()
+        raise
+
+
+def _run_op(conn: Any, op: Op[Any], mode: str) -> Any:
     if mode == SINGLE_READ:
         return _run_single_read(conn, op)
     writing = mode == WRITE

@@ -27,7 +27,7 @@ from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import BridgedStore
 from waypoint.store._ttl import asweeper_stopped, pick_ttl_config
-from waypoint.store.sqlite._driver import open_connection, prepare, run_op
+from waypoint.store.sqlite._driver import open_connection, prepare, run_op, vector_backend, vector_cache_option
 
 __all__ = ["AsyncSqliteStore"]
 
@@ -49,6 +49,7 @@ class AsyncSqliteStore(BridgedStore):
                 "for a sqlite3 connection use SqliteStore"
             )
         self._configure(index, pick_ttl_config(ttl, ttl_config))
+        self._vector_cache = vector_cache_option(index)
         self.conn = conn
         self._prepared = False
         self.dialect = SqliteDialect(dims=self._index.dims if self._index else None)
@@ -75,18 +76,19 @@ class AsyncSqliteStore(BridgedStore):
 
     @property
     def vector_backend(self) -> str | None:
-        """How queries are scored (``"sqlite-vec"``/``"numpy"``/None); known after first use."""
-        return {"sql": "sqlite-vec", "numpy": "numpy"}.get(self.dialect.vector_strategy or "")
+        """How queries are scored (as ``SqliteStore.vector_backend``); known after first use."""
+        return vector_backend(self.dialect)
 
     async def _arun(self, op: Op[Any], mode: str) -> Any:
         self._bind_loop()
 
         def call(raw: Any) -> Any:
             if not self._prepared:
-                version, strategy = prepare(raw, vectors=self._index is not None)
+                version, strategy = prepare(raw, vectors=self._index is not None,
+                                            cache=self._vector_cache)
                 self.dialect.vector_strategy = strategy
                 self.dialect.with_library(version)
                 self._prepared = True
-            return run_op(raw, op, mode)
+            return run_op(raw, op, mode, self.dialect)
 
         return await hop(self.conn, call)
