@@ -70,3 +70,30 @@ def populate(graph: Any) -> None:
     graph.invoke(Command(resume="first answer"), forked)
     past = [s for s in graph.get_state_history(forked) if s.next == ("review",)][0]
     graph.invoke(Command(resume="second answer"), past.config)
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """A deterministic 8-dimension embedding (both sides of a comparison use it)."""
+    import hashlib
+
+    return [[b / 255 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in texts]
+
+
+INDEX = {"dims": 8, "embed": embed, "fields": ["text", "tags[*]"]}
+QUERIES = ("coffee in the morning", "blue", "tea")
+
+
+def populate_store(store: Any) -> None:
+    """Store items as a LangGraph app writes them: indexed by default fields, one not indexed,
+    one with its own fields, one updated later, one with a TTL, one already expired."""
+    import time
+
+    store.put(("users", "u1", "memories"), "m1", {"text": "likes coffee in the morning", "tags": ["coffee", "morning"]})
+    store.put(("users", "u1", "memories"), "m2", {"text": "dislikes tea", "tags": []})
+    store.put(("users", "u2", "memories"), "m1", {"text": "favourite colour is blue", "tags": ["blue"]})
+    store.put(("users", "u2", "profile"), "p", {"name": "Ada", "text": "not embedded"}, index=False)
+    store.put(("docs",), "d1", {"title": "handbook", "body": {"summary": "vacation policy"}}, index=["title"])
+    store.put(("users", "u1", "memories"), "m3", {"text": "short-lived note", "tags": ["ttl"]}, ttl=90)
+    store.put(("users", "u3",), "gone", {"text": "expires at once"}, ttl=0.0005)
+    time.sleep(1.1)  # created_at and updated_at differ (SQLite keeps seconds)
+    store.put(("users", "u1", "memories"), "m2", {"text": "now likes green tea", "tags": ["tea", "green"]})

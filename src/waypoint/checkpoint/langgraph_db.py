@@ -42,6 +42,9 @@ class _Reader(BaseCheckpointSaver):
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]: ...
 
     @abstractmethod
+    def _has_checkpoints(self) -> bool:
+        return self._fetch("SELECT to_regclass('checkpoints')", ())[0][0] is not None
+
     def _body(self, type_: str, body: Any) -> tuple[dict[str, Any], Any]: ...
 
     @abstractmethod
@@ -50,8 +53,14 @@ class _Reader(BaseCheckpointSaver):
     @abstractmethod
     def _writes(self, thread_id: str, ns: str, cid: str) -> list[Sequence[Any]]: ...
 
+    @abstractmethod
+    def _has_checkpoints(self) -> bool:
+        """Whether LangGraph's ``checkpoints`` table exists (a database may hold only a store)."""
+
     def _checkpoint_rows(self, thread_id: str | None, ns: str | None, checkpoint_id: str | None,
                          before: str | None, limit: int | None) -> list[Sequence[Any]]:
+        if not self._has_checkpoints():
+            return []
         where, params = [], []
         for col, value in (("thread_id", thread_id), ("checkpoint_ns", ns), ("checkpoint_id", checkpoint_id)):
             if value is not None:
@@ -166,6 +175,9 @@ class LangGraphSqliteReader(_Reader):
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return self.conn.execute(sql, list(params)).fetchall()
 
+    def _has_checkpoints(self) -> bool:
+        return bool(self._fetch("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoints'", ()))
+
     def _body(self, type_: str, body: bytes) -> tuple[dict[str, Any], Any]:
         return dict(self.serde.loads_typed((type_, bytes(body)))), None
 
@@ -191,6 +203,9 @@ class LangGraphPostgresReader(_Reader):
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return self.conn.execute(sql, list(params)).fetchall()
+
+    def _has_checkpoints(self) -> bool:
+        return self._fetch("SELECT to_regclass('checkpoints')", ())[0][0] is not None
 
     def _body(self, type_: str, body: Any) -> tuple[dict[str, Any], Any]:
         return dict(body if isinstance(body, dict) else json.loads(body)), None

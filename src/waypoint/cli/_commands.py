@@ -278,13 +278,20 @@ def import_cmd(ctx: click.Context, file: str, force: bool, as_json: bool) -> Non
 @_json_option
 def migrate(src_url: str, dst_url: str, thread_ids: tuple[str, ...], dry_run: bool, force: bool, as_json: bool) -> None:
     """Copy threads between backends, then read every checkpoint back from the target and
-    compare it with the source (values, metadata, parent, pending writes, history order)."""
+    compare it with the source (values, metadata, parent, pending writes, history order).
+
+    From a langgraph+ URL, LangGraph's store items and vectors move too (unless --threads)."""
     serde = make_serde()
     wanted = _split(thread_ids) or None
     damaged = _walk.Damaged()
     with open_saver(src_url) as src, open_saver(dst_url, create=True) as dst:
         with progress("migrate", len(wanted) if wanted else None) as advance:
             data = _transfer.migrate(src, dst, serde, wanted, dry_run=dry_run, force=force, progress=advance, damaged=damaged)
+    if parse_url(src_url).kind.startswith("langgraph-") and not wanted:  # LangGraph's store moves too
+        from waypoint.cli._lgstore import migrate_store
+
+        with progress("migrate store", None) as advance:
+            data["store"] = migrate_store(src_url, dst_url, dry_run=dry_run, progress=advance)
     if dry_run:
         text = f"dry run: would migrate {data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {data['writes']} write(s)"
         if data["existing"]:
@@ -292,6 +299,10 @@ def migrate(src_url: str, dst_url: str, thread_ids: tuple[str, ...], dry_run: bo
     else:
         text = (f"migrated {data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {data['writes']} write(s); "
                 f"verified {data['verified']} checkpoint(s) identical")
+    if "store" in data:
+        st = data["store"]
+        text += (f"; store: {st['items']} item(s), {st['vectors']} vector(s)"
+                 + ("" if dry_run else f", verified {st['verified']} item(s)"))
     _summary(as_json, data, text)
     _walk.report(damaged)
 

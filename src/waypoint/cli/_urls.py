@@ -213,17 +213,19 @@ def _store_class(db: DbUrl) -> Any:
 
 
 @contextmanager
-def open_store(url: str | None, *, create: bool = False) -> Iterator[Any]:
-    """A ready ``BaseStore`` for ``url`` (no index, no TTL sweeper)."""
+def open_store(url: str | None, *, create: bool = False, index: Any = None) -> Iterator[Any]:
+    """A ready ``BaseStore`` for ``url`` (no TTL sweeper; ``index`` as the stores take it)."""
     db = parse_url(url)
+    if db.kind.startswith("langgraph-"):
+        raise CliError(f"{db.redacted} is a LangGraph database: its store is read by `waypoint migrate --from {db.redacted} --to <url>`")
     cls = _store_class(db)
     if db.kind == "sqlite":
-        with cls.from_conn_string(_sqlite_path(db, create)) as store:
+        with cls.from_conn_string(_sqlite_path(db, create), index=index) as store:
             store.setup()
             yield store
     elif db.kind == "postgres":
         with _pg_connect(db) as conn:
-            store = cls(conn)
+            store = cls(conn, index=index)
             store.setup()
             yield store
     else:
@@ -231,11 +233,28 @@ def open_store(url: str | None, *, create: bool = False) -> Iterator[Any]:
 
         client = _mongo_client(db)
         try:
-            store = cls(client, _mongo_db_name(db, DEFAULT_DB_NAME))
+            store = cls(client, _mongo_db_name(db, DEFAULT_DB_NAME), index=index)
             store.setup()
             yield store
         finally:
             client.close()
 
 
-__all__ = ["CliError", "DbUrl", "make_serde", "open_saver", "open_store", "parse_url", "redact"]
+@contextmanager
+def open_langgraph_store(url: str) -> Iterator[Any]:
+    """A read-only reader of the store tables of a ``langgraph+`` database URL."""
+    from waypoint.store.langgraph_db import LangGraphPostgresStoreReader, LangGraphSqliteStoreReader
+
+    db = parse_url(url)
+    if db.kind == "langgraph-sqlite":
+        reader = LangGraphSqliteStoreReader(_sqlite_path(db, False))
+        try:
+            yield reader
+        finally:
+            reader.close()
+    else:
+        with _pg_connect(db) as conn:
+            yield LangGraphPostgresStoreReader(conn)
+
+
+__all__ = ["CliError", "DbUrl", "make_serde", "open_langgraph_store", "open_saver", "open_store", "parse_url", "redact"]
