@@ -166,7 +166,7 @@ def test_setup_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
     store = SqliteStore(path)
     store.setup()
     store.setup()
-    assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,), (1,)]
+    assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,), (1,), (2,)]
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
 
@@ -233,3 +233,29 @@ def test_list_namespaces_max_depth_keeps_a_legacy_label_with_nul() -> None:
     assert store.list_namespaces(max_depth=2) == [("a",), ("a\x00b", "c"), ("b", "c")]
     assert store.list_namespaces(max_depth=1, limit=1, offset=1) == [("a\x00b",)]
     assert store.list_namespaces() == [("a",), ("a\x00b", "c"), ("b", "c", "d")]
+
+
+def test_listing_through_the_recency_index_matches_the_sorted_listing(tmp_path: Path, monkeypatch) -> None:
+    """A prefix holding >= RECENT_SCAN items is listed by walking the updated_at index; pages,
+    filters, ties (one timestamp per batch) and expiry come out exactly as a full sort."""
+    from waypoint.store._sql import core
+
+    store = SqliteStore(_plain(tmp_path / "r.db"))
+    for b in range(6):
+        store.batch([PutOp(("r", f"n{i % 3}"), f"k{i:04d}", {"i": i, "c": i % 7}, None,
+                           ttl=0.001 if i % 50 == 0 else None) for i in range(b * 300, b * 300 + 300)])
+    store.put(("other",), "k", {"i": -1, "c": 1})
+    import time as _time
+    _time.sleep(0.1)  # the items put with ttl=0.001 (0.06 s) expire
+    searches = [SearchOp(p, f, limit, offset) for p in [("r",), (), ("r", "n1")]
+                for f in [None, {"c": 3}, {"c": {"$gt": 5}}, {"i": 1799}]
+                for limit, offset in [(10, 0), (7, 295), (50, 580), (1, 1790)]]
+    calls = []
+    original = core.ranking.plain
+    monkeypatch.setattr(core.ranking, "plain", lambda *a, **k: calls.append(a[-1] if len(a) > 5 else None) or original(*a, **k))
+    fast = store.batch(searches)
+    assert "waypoint_store AS s INDEXED BY waypoint_store_updated_at" in calls
+    monkeypatch.setattr(core, "RECENT_SCAN", 10**9)
+    slow = store.batch(searches)
+    assert [[(i.namespace, i.key) for i in r] for r in fast] == [[(i.namespace, i.key) for i in r] for r in slow]
+    assert any(len(r) == 10 for r in fast) and not any(i.value["i"] % 50 == 0 for r in fast for i in r)

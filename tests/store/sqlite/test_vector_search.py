@@ -140,4 +140,4 @@ def test_store_of_the_previous_schema_is_migrated(tmp_path: Path) -> None:
         assert columns[0] == "id"
         store.put(("n",), "z", {"t": "q"})
         assert [i.key for i in store.search(("n",), query="q")] == ["z", "y", "x"]
-        assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,), (1,)]
+        assert store.conn.execute("SELECT v FROM waypoint_store_migrations").fetchall() == [(0,), (1,), (2,)]

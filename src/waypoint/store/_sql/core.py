@@ -216,6 +216,8 @@ def _search(
         if query is not None and d.vector_strategy is not None:
             prefix = namespace_to_text(op.namespace_prefix) if op.namespace_prefix else None
             return (yield from ranking.rank(d, where, params, query, op.limit, op.offset, prefix))
+        if d.recent_index is not None and op.limit > 0:
+            return (yield from _recent(d, op, conditions, stamp, where, params))
         return (yield from ranking.plain(d, where, params, op.limit, op.offset))
     except Exception as exc:
         if not conditions or d.valid_json is None:
@@ -227,6 +229,28 @@ def _search(
         if bad:
             decode_item(d, bad[0])
         raise exc
+
+
+def _recent(
+    d: StoreDialect, op: SearchOp, conditions: tuple[FilterCondition, ...], stamp: Any,
+    where: str, params: list[Any],
+) -> Op[list[Any]]:
+    """A listing without a query where the dialect has an index on ``updated_at``: a prefix
+    holding ``RECENT_SCAN`` items or more is listed by walking that index newest first (the
+    prefix then only filters, ``+s.prefix``), stopping once the page is full, instead of
+    reading and sorting every item under the prefix; a smaller prefix uses its own index."""
+    prefix = namespace_to_text(op.namespace_prefix) if op.namespace_prefix else None
+    scope, scope_params = (PREFIX, prefix_bounds(prefix)) if prefix else (d.true, [])
+    bound_sql = f"SELECT count(*) FROM (SELECT 1 FROM waypoint_store AS s WHERE {scope} LIMIT ?)"
+    [(bound,)] = yield Fetch(d.q(bound_sql), [*scope_params, RECENT_SCAN])
+    if bound < RECENT_SCAN:
+        return (yield from ranking.plain(d, where, params, op.limit, op.offset))
+    where, params = search_where(d, op.namespace_prefix, conditions, stamp, PREFIX_UNINDEXED)
+    return (yield from ranking.plain(d, where, params, op.limit, op.offset, d.recent_index))
+
+
+RECENT_SCAN = 1000
+PREFIX_UNINDEXED = PREFIX.replace("s.prefix", "+s.prefix")
 
 
 def _get_many(
@@ -255,12 +279,13 @@ def _get_many(
 
 
 def search_where(
-    d: StoreDialect, prefix: tuple[str, ...], conditions: Iterable[FilterCondition], stamp: Any
+    d: StoreDialect, prefix: tuple[str, ...], conditions: Iterable[FilterCondition], stamp: Any,
+    prefix_sql: str = PREFIX,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause of a search: live, under ``prefix``, matching every condition."""
     parts, params = [LIVE], [stamp]
     if prefix:
-        parts.append(PREFIX)
+        parts.append(prefix_sql)
         params.extend(prefix_bounds(namespace_to_text(prefix)))
     for cond in conditions:
         sql, more = d.condition(cond)

@@ -132,6 +132,7 @@ class StoreDialect(ABC):
     exact_threshold = 0
     valid_json: str | None = None  # SQL testing that s.value parses, where it may not
     single_read_mode = False  # whether the driver understands SINGLE_READ
+    recent_index: str | None = None  # FROM clause listing through an index on updated_at
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""

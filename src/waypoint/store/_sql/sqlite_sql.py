@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from itertools import chain
 import sqlite3
 from collections.abc import Generator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -83,6 +84,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE waypoint_store_vectors",
         "ALTER TABLE waypoint_store_vectors_v1 RENAME TO waypoint_store_vectors",
     ),
+    # 2: listings without a query walk items newest first and stop after the page.
+    ("CREATE INDEX IF NOT EXISTS waypoint_store_updated_at ON waypoint_store (updated_at)",),
 )
 
 UPSERT = (
@@ -129,6 +132,7 @@ class SqliteDialect(StoreDialect):
     has_vector_table = True
     valid_json = "json_valid(s.value)"
     single_read_mode = True
+    recent_index = "waypoint_store AS s INDEXED BY waypoint_store_updated_at"
 
     def __init__(self, *, vector_strategy: str | None = None, dims: int | None = None) -> None:
         self.vector_strategy = vector_strategy
@@ -174,9 +178,19 @@ class SqliteDialect(StoreDialect):
         return unit_vector(vector, len(vector)).astype("<f4").tobytes()
 
     def vector_params(self, vectors: Sequence[Sequence[float]]) -> list[Any]:
+        """Unit float32 blobs; a block of lists converts in one ``fromiter`` pass (about half
+        the time of ``np.array`` on lists of Python floats)."""
         if len({len(v) for v in vectors}) != 1:
             return super().vector_params(vectors)
-        block = unit_rows(vectors, len(vectors[0])).astype("<f4", copy=False)
+        dims = len(vectors[0])
+        if all(type(v) is list for v in vectors):
+            flat = np.fromiter(chain.from_iterable(vectors), dtype=np.float32,
+                               count=len(vectors) * dims).reshape(len(vectors), dims)
+            norms = np.linalg.norm(flat, axis=1, keepdims=True)
+            block = np.divide(flat, norms, out=flat, where=norms > 0)
+        else:
+            block = unit_rows(vectors, dims)
+        block = block.astype("<f4", copy=False)
         return [row.tobytes() for row in block]
 
     # --- filters ----------------------------------------------------------------------------

@@ -42,8 +42,22 @@ def _statement(d: StoreDialect, where: str, score: str) -> str:
                               ns_order=d.ns_order("s.prefix")))
 
 
-def plain(d: StoreDialect, where: str, params: list[Any], limit: int, offset: int) -> Op[list[Row]]:
-    """Newest first, ties by namespace then key; score NULL."""
+_RECENT = (
+    "SELECT {columns}, CAST(NULL AS REAL) FROM {table} WHERE {where} "
+    "ORDER BY s.updated_at DESC, {ns_order}, s.key LIMIT ? OFFSET ?"
+)
+
+
+def plain(
+    d: StoreDialect, where: str, params: list[Any], limit: int, offset: int,
+    table: str | None = None,
+) -> Op[list[Row]]:
+    """Newest first, ties by namespace then key; score NULL. ``table``: the FROM clause
+    (aliased ``s``) when a dialect lists through an index on ``updated_at`` (SQLite)."""
+    if table is not None:
+        sql = d.q(_RECENT.format(columns=COLUMNS, table=table, where=where,
+                                 ns_order=d.ns_order("s.prefix")))
+        return (yield Fetch(sql, [*params, limit, offset]))
     rows = yield Fetch(_statement(d, where, "CAST(NULL AS REAL)"), [*params, limit, offset])
     return rows
 
