@@ -21,7 +21,7 @@ from waypoint.store._batch import BatchPlan, BatchVectors
 from waypoint.store._filters import FilterCondition
 from waypoint.store._items import GetOp, Item, ListNamespacesOp, PutOp, Result, SearchOp, make_item
 from waypoint.store._namespaces import WILDCARD, namespace_to_text, text_to_namespace
-from waypoint.store._sql import vectors as ranking
+from waypoint.store._sql import keyword, vectors as ranking
 from waypoint.store._sql.dialect import (
     COLUMNS,
     CREATE_MIGRATIONS,
@@ -170,6 +170,13 @@ def _write(
             expires_at = None if expires is None else d.encode_time(expires)
             rows.append(d.put_params(prefix, op.namespace, key, values[i], stamp, expires_at, op.ttl))
         yield ExecuteMany(d.q(d.upsert()), rows)
+    if d.keyword_insert is not None and puts:
+        texts: dict[int, list[str]] = {}
+        for (i, _), text in zip(plan.owners, plan.texts, strict=True):
+            texts.setdefault(i, []).append(text)
+        rows = [("\n".join(texts[i]), prefix, key) for (prefix, key), i in puts if i in texts]
+        if rows:
+            yield ExecuteMany(d.q(d.keyword_insert), rows)
     if d.vector_strategy is not None:
         embedded = [
             (prefix, key, seq, field, vector)
@@ -194,7 +201,8 @@ def _read(
     for i in run:
         op = plan.ops[i]
         if isinstance(op, SearchOp):
-            rows = yield from _search(d, op, plan.filters[i], vectors.queries.get(i), stamp)
+            rows = yield from _search(d, op, plan.filters[i], vectors.queries.get(i), stamp,
+                                      plan.modes.get(i))
             results[i] = [decode_item(d, row, row[6], search=True) for row in rows]
             if op.refresh_ttl:
                 refresh.update(((r[0], r[1]), r[5]) for r in rows if r[5] is not None)
@@ -209,12 +217,18 @@ def _read(
 
 
 def _search(
-    d: StoreDialect, op: SearchOp, conditions: tuple[FilterCondition, ...], query: Any, stamp: Any
+    d: StoreDialect, op: SearchOp, conditions: tuple[FilterCondition, ...], query: Any, stamp: Any,
+    mode: str | None = None,
 ) -> Op[list[Any]]:
     where, params = search_where(d, op.namespace_prefix, conditions, stamp)
+    prefix = namespace_to_text(op.namespace_prefix) if op.namespace_prefix else None
     try:
+        if mode == "keyword":
+            return (yield from keyword.keyword(d, where, params, op.query or "", op.limit, op.offset))
+        if mode == "hybrid":
+            return (yield from keyword.hybrid(d, where, params, op.query or "", query, op.limit,
+                                              op.offset, prefix))
         if query is not None and d.vector_strategy is not None:
-            prefix = namespace_to_text(op.namespace_prefix) if op.namespace_prefix else None
             return (yield from ranking.rank(d, where, params, query, op.limit, op.offset, prefix))
         if d.recent_index is not None and op.limit > 0:
             return (yield from _recent(d, op, conditions, stamp, where, params))

@@ -133,6 +133,8 @@ class StoreDialect(ABC):
     valid_json: str | None = None  # SQL testing that s.value parses, where it may not
     single_read_mode = False  # whether the driver understands SINGLE_READ
     recent_index: str | None = None  # FROM clause listing through an index on updated_at
+    keyword_search = False  # implements keyword_query (modes "keyword" and "hybrid")
+    keyword_insert: str | None = None  # statement indexing a put's text: (text, prefix, key)
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""

@@ -33,6 +33,7 @@ from waypoint.errors import InvalidFilterError, SetupError
 from waypoint.store._filters import json_kind
 from waypoint.store._sql.dialect import (
     FALSE,
+    Execute,
     UPSERT_TAIL,
     Fetch,
     SqlParams,
@@ -101,6 +102,37 @@ VEC_SCORE = (
 JOINED_SCORE = "coalesce(1.0 - vec_distance_cosine(v.embedding, ?), 0.0)"  # ranks by a join
 
 
+FTS_TABLE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS waypoint_store_fts USING fts5(text, "
+    "tokenize='{tokenizer}')"
+)
+"""The keyword index of a hybrid store: one row per item, ``rowid`` = the item's rowid."""
+FTS_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS waypoint_store_fts_delete AFTER DELETE ON waypoint_store "
+    "BEGIN DELETE FROM waypoint_store_fts WHERE rowid = old.rowid; END",
+    "CREATE TRIGGER IF NOT EXISTS waypoint_store_fts_update AFTER UPDATE OF value ON waypoint_store "
+    "BEGIN DELETE FROM waypoint_store_fts WHERE rowid = old.rowid; END",
+)
+FTS_INSERT = (
+    "INSERT INTO waypoint_store_fts (rowid, text) "
+    "SELECT rowid, ? FROM waypoint_store WHERE prefix = ? AND key = ?"
+)
+FTS_QUERY = (
+    "SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes, "
+    "-bm25(waypoint_store_fts) AS score FROM waypoint_store_fts "
+    "JOIN waypoint_store AS s ON s.rowid = waypoint_store_fts.rowid "
+    "WHERE waypoint_store_fts MATCH ? AND {where} "
+    "ORDER BY score DESC, s.updated_at DESC, replace(s.prefix, '.', char(1)), s.key LIMIT ? OFFSET ?"
+)
+
+
+def fts_tokenizer(language: str) -> str:
+    """FTS5 tokenizer of a hybrid store's ``language``: ``porter unicode61`` (Porter stemming)
+    for English, plain ``unicode61`` (case and diacritics folded, no stemming) otherwise, as
+    FTS5 ships no other stemmer."""
+    return "porter unicode61" if language.lower() in ("english", "en") else "unicode61"
+
+
 @functools.lru_cache(maxsize=1024)
 def _labels(namespace: tuple[str, ...]) -> str:
     """The ``labels`` column of a namespace: its labels as a JSON array."""
@@ -133,11 +165,17 @@ class SqliteDialect(StoreDialect):
     valid_json = "json_valid(s.value)"
     single_read_mode = True
     recent_index = "waypoint_store AS s INDEXED BY waypoint_store_updated_at"
+    keyword_search = True
 
-    def __init__(self, *, vector_strategy: str | None = None, dims: int | None = None) -> None:
+    def __init__(
+        self, *, vector_strategy: str | None = None, dims: int | None = None,
+        language: str | None = None,
+    ) -> None:
         self.vector_strategy = vector_strategy
         self.dims = dims
         self.matrix = MatrixCache(dims) if dims else None
+        self.tokenizer = None if language is None else fts_tokenizer(language)
+        self.keyword_insert = None if language is None else FTS_INSERT
         self.escaped_labels = sqlite3.sqlite_version_info >= (3, 45, 0)
 
     def with_library(self, version: tuple[int, ...]) -> SqliteDialect:
@@ -149,6 +187,8 @@ class SqliteDialect(StoreDialect):
         return MIGRATIONS
 
     def after_setup(self) -> Generator[Any, Any, None]:
+        if self.tokenizer is not None:
+            yield from self._setup_keywords()
         if not self.dims:
             return
         rows = yield Fetch("SELECT length(embedding) FROM waypoint_store_vectors LIMIT 1")
@@ -158,6 +198,29 @@ class SqliteDialect(StoreDialect):
                 f"has dims={self.dims}; use the original dims, or a new database for the new "
                 "embedding model"
             )
+
+    def _setup_keywords(self) -> Generator[Any, Any, None]:
+        """The FTS5 table of a hybrid store (created by the first one) and the triggers that
+        drop an item's text whenever any writer rewrites or deletes the item."""
+        rows = yield Fetch("SELECT sql FROM sqlite_master WHERE name = 'waypoint_store_fts'")
+        if rows:
+            if f"tokenize='{self.tokenizer}'" not in rows[0][0]:
+                raise SetupError(
+                    f"this SQLite store's keyword index was created with another language "
+                    f"(FTS5 {rows[0][0].split('tokenize=')[-1].rstrip(')')}, this index asks for "
+                    f"'{self.tokenizer}'); open it with the language it was created with"
+                )
+        else:
+            yield Execute(FTS_TABLE.format(tokenizer=self.tokenizer))
+        for statement in FTS_TRIGGERS:
+            yield Execute(statement)
+
+    def keyword_query(
+        self, where: str, params: list[Any], terms: Sequence[str], limit: int, offset: int,
+    ) -> SqlParams:
+        """Items whose text has any of ``terms`` (each a quoted FTS5 string), by ``-bm25()``."""
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        return FTS_QUERY.format(where=where), [match, *params, limit, offset]
 
     def encode_time(self, value: datetime) -> int:
         return (value - _EPOCH) // timedelta(microseconds=1)

@@ -70,7 +70,7 @@ class SqlStore(ForkAware, BaseStore):
 
     def _prepare(self, ops: Iterable[StoreOp]) -> tuple[BatchPlan, BatchPlan, dict[int, str], str]:
         """The plan, the part of it to embed, the encoded values and the transaction mode."""
-        plan = plan_batch(ops, self._index)
+        plan = plan_batch(ops, self._index, keyword=self.dialect.keyword_search)
         if self._index is not None and not self.dialect.can_query:
             if plan.queries:
                 raise VectorSearchUnavailableError(self.dialect.unavailable_message())

@@ -22,6 +22,7 @@ from os import PathLike
 from typing import Any
 
 from waypoint._ops import Op
+from waypoint.store._hybrid import keyword_language
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import ThreadedStore
@@ -67,7 +68,8 @@ class SqliteStore(ThreadedStore):
         self._path = database_file(conn)
         version, strategy = prepare(conn, vectors=self._index is not None, cache=self._vector_cache)
         dims = self._index.dims if self._index else None
-        self.dialect = SqliteDialect(vector_strategy=strategy, dims=dims).with_library(version)
+        self.dialect = SqliteDialect(vector_strategy=strategy, dims=dims,
+                                     language=keyword_language(self.index_config)).with_library(version)
 
     @classmethod
     @contextmanager

@@ -23,6 +23,7 @@ from waypoint._bridge import running_loop
 from waypoint._ops import Op
 from waypoint._sqlite import hop
 from waypoint.errors import SetupError
+from waypoint.store._hybrid import keyword_language
 from waypoint.store._items import IndexConfig, TTLConfig
 from waypoint.store._sql.sqlite_sql import SqliteDialect
 from waypoint.store._sql.store import BridgedStore
@@ -52,7 +53,8 @@ class AsyncSqliteStore(BridgedStore):
         self._vector_cache = vector_cache_option(index)
         self.conn = conn
         self._prepared = False
-        self.dialect = SqliteDialect(dims=self._index.dims if self._index else None)
+        self.dialect = SqliteDialect(dims=self._index.dims if self._index else None,
+                                     language=keyword_language(self.index_config))
         self.loop = running_loop()
 
     @classmethod
