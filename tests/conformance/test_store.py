@@ -501,27 +501,3 @@ async def test_ttl_sweeper_removes_expired_items(store_factory, api):
         assert stopped is True and await api.call(store, "sweep_ttl") == 0  # already swept
         assert keys(await api.call(store, "search", ("t",))) == ["kept"]
 
-
-# --- search modes (hybrid search) --------------------------------------------------------------
-
-
-async def test_search_mode_errors_name_the_fix(store_factory, api):
-    config, _ = index_config(fields=["text"])
-    async with store_factory(index=config) as store:
-        await api.call(store, "put", ("m",), "a", {"text": "cat"})
-        with pytest.raises(ValueError, match="'vector', 'keyword', 'hybrid'"):
-            await api.call(store, "search", ("m",), query="cat", mode="fuzzy")
-        for mode in ("keyword", "hybrid"):  # the store has no keyword index: never ignored
-            with pytest.raises(ValueError, match="keyword index"):
-                await api.call(store, "search", ("m",), query="cat", mode=mode)
-            with pytest.raises(ValueError, match="keyword index"):
-                await api.call(store, "batch", [SearchOp(("m",), query="cat", mode=mode)])
-        with pytest.raises(ValueError, match="pass query="):
-            await api.call(store, "search", ("m",), mode="vector")
-        vector = await api.call(store, "search", ("m",), query="cat", mode="vector")
-        assert keys(vector) == ["a"] and vector[0].score == pytest.approx(1.0, abs=1e-5)
-    async with store_factory() as store:
-        with pytest.raises(ValueError, match="needs an index"):
-            await api.call(store, "search", ("m",), query="cat", mode="vector")
-        with pytest.raises(ValueError, match="keyword index|needs an index"):
-            await api.call(store, "search", ("m",), query="cat", mode="hybrid")

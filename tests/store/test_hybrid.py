@@ -80,3 +80,25 @@ def test_keyword_language():
         keyword_language({**INDEX, "hybrid": "yes"})
     with pytest.raises(ConfigError, match="language="):
         keyword_language({**INDEX, "hybrid": True, "language": ""})
+
+
+def test_keyword_index_scores_like_bm25_over_the_live_documents():
+    from waypoint.store._keywords import KeywordIndex
+
+    index = KeywordIndex()
+    docs = {"a": ["the printer shows ERR-4711"], "b": ["the printer is fine"], "c": ["nothing here"]}
+    for key, texts in docs.items():
+        index.add(key, texts)
+    index.add("empty", ["--"])  # no tokens: not indexed
+    assert len(index) == 3
+    expected = dict(bm25_rank("printer ERR-4711", docs.items()))
+    assert index.scores("printer ERR-4711") == pytest.approx(expected)
+    assert index.scores("printer err", allowed={"b": 0}).keys() == {"b"}
+    index.add("a", ["replaced text"])  # re-adding replaces
+    index.remove("b")
+    index.remove("never-added")
+    assert index.scores("printer") == {}
+    assert set(index.scores("text here")) == {"a", "c"}
+    for key in ("a", "c"):
+        index.remove(key)
+    assert len(index) == 0 and index.scores("text") == {} and index._postings == {}

@@ -168,3 +168,79 @@ def test_direct_batch_ops_keep_langgraph_defaults():
     clock_free = store.search(("d",))
     assert [i.key for i in clock_free] == ["k"]
     assert store._data[("d",)]["k"].expires_at is None
+
+
+def test_vectors_enter_the_matrix_at_the_next_search():
+    store = InMemoryStore(index={"dims": 3, "embed": embed, "fields": ["t"]})
+    store.batch([PutOp(("p",), str(i), {"t": "a" * i + "b"}) for i in range(100)])
+    assert len(store._vectors._pending) == 100  # a put converts nothing
+    store.delete(("p",), "0")
+    store.put(("p",), "1", {"t": "bbbb"})  # overwritten before any search
+    assert len(store._vectors) == 99
+    hits = store.search(("p",), query="b", limit=2)
+    assert store._vectors._pending == {}
+    assert [h.key for h in hits] == ["1", "2"]
+    assert hits[0].score == pytest.approx(5 / (17 ** 0.5) / (2 ** 0.5), abs=1e-6)
+    store.delete(("p",), "1")  # a stored row is zeroed and reused
+    store.put(("p",), "new", {"t": "b"})
+    assert [h.key for h in store.search(("p",), query="b", limit=1)] == ["new"]
+
+
+@pytest.mark.parametrize("bad", [
+    [[1.0, None, 2.0]], [["x", 1.0, 2.0]], [[1.0, 2.0]], [[1.0, 2.0, 3.0, 4.0]], None,
+])
+def test_bad_embedder_output_fails_the_put_and_leaves_the_store_usable(bad):
+    store = InMemoryStore(index={"dims": 3, "embed": lambda texts: bad, "fields": ["t"]})
+    with pytest.raises(ValueError):  # ConfigError, or float()'s own ValueError for "x"
+        store.put(("p",), "k", {"t": "a"})
+    assert store.get(("p",), "k") is None and len(store._vectors) == 0
+    store.put(("p",), "k", {"t": "a"}, index=False)
+    assert [h.key for h in store.search(("p",))] == ["k"]
+
+
+def test_numeric_but_unusual_embedder_output_is_converted():
+    import numpy as np
+
+    for out in (np.array([[1, 2, 2]]), [[1, 2, 2]], [np.array([1.0, 2.0, 2.0])], [["1", "2", "2"]]):
+        store = InMemoryStore(index={"dims": 3, "embed": lambda texts, o=out: o, "fields": ["t"]})
+        store.put(("p",), "k", {"t": "a"})
+        store._index.embedder.embed_query = lambda text: [1.0, 2.0, 2.0]
+        [hit] = store.search(("p",), query="x")
+        assert hit.score == pytest.approx(1.0, abs=1e-6)
+
+
+def test_keyword_index_follows_writes_and_sweeps():
+    clock = Clock()
+    store = InMemoryStore(index={"dims": 3, "embed": embed, "fields": ["t"], "hybrid": True},
+                          clock=clock)
+    store.put(("k",), "1", {"t": "alpha beta"})
+    store.put(("k",), "2", {"t": "beta gamma"}, ttl=1)
+    store.put(("k",), "3", {"t": "beta"}, index=False)
+    assert len(store._keywords) == 2
+    assert [h.key for h in store.search(("k",), query="beta", mode="keyword")] == ["1", "2"] or \
+        [h.key for h in store.search(("k",), query="beta", mode="keyword")] == ["2", "1"]
+    clock.advance(61)  # expired: invisible at once, removed from the index by the sweep
+    assert [h.key for h in store.search(("k",), query="gamma", mode="keyword")] == []
+    assert store.sweep_ttl() == 1 and len(store._keywords) == 1
+    store.put(("k",), "1", {"t": "delta"})
+    assert store.search(("k",), query="alpha", mode="keyword") == []
+    assert [h.key for h in store.search(("k",), query="delta", mode="hybrid")] == ["1"]
+    store.delete(("k",), "1")
+    assert len(store._keywords) == 0
+    assert store.search(("k",), query="delta", mode="hybrid") == []
+
+
+def test_get_without_ttl_reads_no_clock():
+    calls = []
+
+    def clock() -> datetime:
+        calls.append(1)
+        return datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+    store = InMemoryStore(clock=clock)
+    store.put(("g",), "k", {"v": [1]})
+    calls.clear()
+    item = store.get(("g",), "k")
+    assert item.value == {"v": [1]} and calls == []
+    item.value["v"].append(2)  # a copy: the stored value is untouched
+    assert store.get(("g",), "k").value == {"v": [1]}

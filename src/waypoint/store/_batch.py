@@ -58,7 +58,8 @@ class BatchPlan(NamedTuple):
 
 class BatchVectors(NamedTuple):
     """Embeddings for a plan: put index -> ``[(field path, vector)]`` for every put in
-    ``plan.indexed`` (empty list: drop old vectors), search index -> query vector."""
+    ``plan.indexed`` (empty list: drop old vectors; with ``arrays=True`` a vector may be a
+    float32 numpy row), search index -> query vector."""
 
     documents: dict[int, list[tuple[str, Vector]]]
     queries: dict[int, Vector]
@@ -160,6 +161,24 @@ _CHECKED: dict[type, type] = {cls: _checked_type(cls) for cls in _CHECKS}
 _CHECKED_TYPES = frozenset(_CHECKED.values())
 
 
+_CHECKED_GET = _CHECKED[GetOp]
+_new_tuple = tuple.__new__
+
+
+def checked_get(namespace: Any, key: Any, refresh_ttl: bool) -> GetOp:
+    """``checked(GetOp, namespace, key, refresh_ttl)`` on the hottest path there is (``get``),
+    building the tuple without the NamedTuple constructor's Python frame."""
+    op: GetOp = _new_tuple(_CHECKED_GET, (namespace, key, refresh_ttl))
+    _check_get(op)
+    return op
+
+
+def checked_type(cls: type[OpT]) -> type[OpT]:
+    """The marked subclass :func:`checked` builds for op type ``cls`` (for backends' fast
+    paths: an op of exactly this type was validated)."""
+    return _CHECKED[cls]
+
+
 def checked(cls: type[OpT], *fields: Any) -> OpT:
     """``cls(*fields)`` validated (see :func:`validate_op`) and marked so :func:`plan_batch`
     does not check it again; ``BaseStore``'s conveniences build their ops through this."""
@@ -234,9 +253,7 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = Fa
     return BatchPlan(ops, filters, texts, owners, indexed_ops, queries, modes)
 
 
-def _assemble(
-    plan: BatchPlan, docs: list[Vector], distinct: list[str], qvecs: list[Vector]
-) -> BatchVectors:
+def _assemble(plan: BatchPlan, docs: Any, distinct: list[str], qvecs: list[Vector]) -> BatchVectors:
     documents: dict[int, list[tuple[str, Vector]]] = {i: [] for i in plan.indexed}
     for (i, field), vector in zip(plan.owners, docs, strict=True):
         documents[i].append((field, vector))
@@ -247,30 +264,63 @@ def _assemble(
 _NO_VECTORS = BatchVectors({}, {})
 
 
-def embed_plan(plan: BatchPlan, index: IndexSpec | None) -> BatchVectors:
-    """Embed a plan's documents (one call) and queries (one call per distinct query)."""
+def _plain_rows(raw: Any, count: int, dims: int) -> list[Vector] | None:
+    """``raw`` itself when it is ``count`` lists of ``dims`` Python floats, checked without
+    copying a number (a sum per row: any non-number fails it); None otherwise."""
+    if type(raw) is not list or len(raw) != count:
+        return None
+    for row in raw:
+        if type(row) is not list or len(row) != dims:
+            return None
+        try:
+            if type(sum(row)) is not float:  # ints, Decimals, complex...: the checked path
+                return None
+        except TypeError:
+            return None
+    return raw
+
+
+def _documents(index: IndexSpec, raw: Any, count: int, arrays: bool) -> Any:
+    """Checked document vectors. With ``arrays`` (stores keeping numpy matrices, which
+    convert rows themselves): lists of floats passed as they are, anything else as a float32
+    array; otherwise lists of floats (``IndexSpec.check``)."""
+    if arrays:
+        rows = _plain_rows(raw, count, index.dims)
+        if rows is not None:
+            return rows
+        import numpy as np  # deferred: importing the store interface does not load numpy
+
+        return np.array(index.check(raw, count, "documents"), dtype=np.float32)
+    return index.check(raw, count, "documents")
+
+
+def embed_plan(plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False) -> BatchVectors:
+    """Embed a plan's documents (one call) and queries (one call per distinct query);
+    ``arrays``: the store converts document vectors to numpy itself (see ``_documents``)."""
     if index is None or not (plan.indexed or plan.queries):
         return _NO_VECTORS
-    docs: list[Vector] = []
+    docs: Any = []
     if plan.texts:
         raw = index.embedder.embed_documents(plan.texts)
-        docs = index.check(raw, len(plan.texts), "documents")
+        docs = _documents(index, raw, len(plan.texts), arrays)
     distinct = list(dict.fromkeys(plan.queries.values()))
     qvecs = [index.check([index.embedder.embed_query(q)], 1, "query")[0] for q in distinct]
     return _assemble(plan, docs, distinct, qvecs)
 
 
-async def aembed_plan(plan: BatchPlan, index: IndexSpec | None) -> BatchVectors:
+async def aembed_plan(
+    plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False
+) -> BatchVectors:
     """Async twin of :func:`embed_plan`; documents and queries are embedded concurrently."""
     if index is None or not (plan.indexed or plan.queries):
         return _NO_VECTORS
     distinct = list(dict.fromkeys(plan.queries.values()))
 
-    async def documents() -> list[Vector]:
+    async def documents() -> Any:
         if not plan.texts:
             return []
         raw = await index.embedder.aembed_documents(plan.texts)
-        return index.check(raw, len(plan.texts), "documents")
+        return _documents(index, raw, len(plan.texts), arrays)
 
     async def query(q: str) -> Vector:
         return index.check([await index.embedder.aembed_query(q)], 1, "query")[0]

@@ -29,6 +29,7 @@ import re
 from typing import Any, Awaitable, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from waypoint.errors import ConfigError
+from waypoint.store._hybrid import keyword_language
 
 Vector = list[float]
 Step = tuple[str, Any]  # ("key", name) | ("keys", names) | ("index", i) | ("each", None)
@@ -342,5 +343,6 @@ def normalize_index(index: Mapping[str, Any] | None) -> IndexSpec | None:
     raw_fields = index.get("fields")
     fields = validate_fields(["$"] if raw_fields is None else raw_fields, "index fields")
     paths = {f: parse_field_path(f) for f in fields}
+    keyword_language(index)  # validates the hybrid-search keys ("hybrid", "language")
     config = {**index, "dims": dims, "fields": list(fields)}
     return IndexSpec(dims, embedder, fields, paths, config)

@@ -2,8 +2,10 @@
 
 Vectors are stored L2-normalized in one ``(capacity, dims)`` float32 matrix, so a cosine
 similarity is a dot product and a search is one matrix-vector product over the candidate rows.
-Rows are recycled through a free list; capacity doubles when full. Not thread-safe: the owning
-store serializes access (the in-memory store holds its lock).
+Rows are recycled through a free list; capacity doubles when full. Adding only reserves rows:
+the vectors are converted, normalized and copied in at the next search, in one step for all
+that were added since (so a put costs no numpy conversion). Not thread-safe: the owning store
+serializes access (the in-memory store holds its lock).
 """
 
 from __future__ import annotations
@@ -44,38 +46,58 @@ class VectorMatrix:
         self._matrix = np.zeros((max(capacity, 1), dims), dtype=np.float32)
         self._high = 0  # rows [0, _high) have been handed out at least once
         self._free: list[int] = []
+        self._pending: dict[int, Sequence[float]] = {}  # row -> vector not yet in the matrix
 
     def __len__(self) -> int:
         """Rows currently in use."""
         return self._high - len(self._free)
 
     def add(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
-        """Store vectors (normalizing them) and return their row numbers."""
-        arr = unit_rows(vectors, self.dims)
-        rows: list[int] = []
-        for _ in range(len(arr)):
-            if self._free:
-                rows.append(self._free.pop())
-            else:
-                if self._high == len(self._matrix):
-                    grown = np.zeros((2 * len(self._matrix), self.dims), dtype=np.float32)
-                    grown[: self._high] = self._matrix[: self._high]
-                    self._matrix = grown
-                rows.append(self._high)
-                self._high += 1
-        if rows:
-            self._matrix[rows] = arr
+        """Reserve a row per vector and return the row numbers; the vectors (each of ``dims``
+        numbers, checked here) enter the matrix at the next :meth:`max_scores`."""
+        for vector in vectors:
+            if len(vector) != self.dims:
+                raise ConfigError(
+                    f"expected vectors of {self.dims} dimensions, got one of {len(vector)}; "
+                    "set the index dims to the embedding model's output size"
+                )
+        count = len(vectors)
+        reused = min(count, len(self._free))
+        rows = self._free[len(self._free) - reused :][::-1]  # free rows, last freed first
+        del self._free[len(self._free) - reused :]
+        rows.extend(range(self._high, self._high + count - reused))
+        self._high += count - reused
+        self._pending.update(zip(rows, vectors))
         return rows
 
     def remove(self, rows: Sequence[int]) -> None:
         """Release rows (zeroed so a stale row can never score)."""
         if rows:
-            self._matrix[list(rows)] = 0.0
+            pending = self._pending
+            stored = [r for r in rows if pending.pop(r, None) is None and r < len(self._matrix)]
+            if stored:
+                self._matrix[stored] = 0.0
             self._free.extend(rows)
+
+    def _flush(self) -> None:
+        """Copy the pending vectors in (normalized), growing the matrix to fit every row."""
+        if not self._pending:
+            return
+        if self._high > len(self._matrix):
+            size = len(self._matrix)
+            while size < self._high:
+                size *= 2
+            grown = np.zeros((size, self.dims), dtype=np.float32)
+            grown[: len(self._matrix)] = self._matrix
+            self._matrix = grown
+        rows = list(self._pending)
+        self._matrix[rows] = unit_rows(list(self._pending.values()), self.dims)
+        self._pending.clear()
 
     def max_scores(self, groups: Sequence[Sequence[int]], query: np.ndarray) -> list[float | None]:
         """Per group of rows (one group per item), the best cosine with the unit ``query``;
         None for a group without rows."""
+        self._flush()
         sizes = np.fromiter((len(g) for g in groups), dtype=np.intp, count=len(groups))
         if not sizes.any():
             return [None] * len(groups)

@@ -30,7 +30,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Iterable, Literal, Mapping
 
 from waypoint.errors import InvalidNamespaceError
-from waypoint.store._batch import checked
+from waypoint.store._batch import checked, checked_get
 from waypoint.store._embed import Embedder, ensure_embeddings, get_text_at_path
 from waypoint.store._items import (
     GetOp,
@@ -95,7 +95,9 @@ class BaseStore(ABC):
     # Op builders: validation lives here once, shared by the sync and async faces.
 
     def _get_op(self, namespace: tuple[str, ...], key: str, refresh_ttl: bool | None) -> GetOp:
-        return checked(GetOp, namespace, key, resolve_refresh(self.ttl_config, refresh_ttl))
+        if refresh_ttl is None and self.ttl_config is None:
+            return checked_get(namespace, key, True)
+        return checked_get(namespace, key, resolve_refresh(self.ttl_config, refresh_ttl))
 
     def _put_op(
         self,

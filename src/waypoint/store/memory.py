@@ -1,10 +1,13 @@
 """``InMemoryStore``: the store for tests, notebooks and single-process programs.
 
 Data lives in a dict of namespaces; vectors in one normalized float32 matrix, so a semantic
-search is a single matrix-vector product over the candidates. Values are copied in and out, so
-callers never alias stored data (the same contract a database gives). One lock makes it safe
-across threads; embedding runs outside the lock. The async methods run the same code (only
-the embedder is awaited).
+search is a single matrix-vector product over the candidates. With ``index={..., "hybrid":
+True}`` a BM25 keyword index (``_keywords.KeywordIndex``) over the same texts serves
+``search(mode="keyword" | "hybrid")``; it is updated per put and delete, and tokenizes the same
+for every language (lower-cased runs of word characters, no stemming). Values are copied in
+and out, so callers never alias stored data (the same contract a database gives). One lock
+makes it safe across threads; embedding runs outside the lock. The async methods run the same
+code (only the embedder is awaited).
 """
 
 from __future__ import annotations
@@ -17,10 +20,20 @@ from typing import Any, Callable, Iterable
 from waypoint.errors import SerializationError
 from waypoint._text import value_text_error
 from waypoint._process import renew_lock_after_fork
-from waypoint.store._batch import BatchPlan, BatchVectors, aembed_plan, embed_plan, plan_batch
+from waypoint.store._batch import (
+    BatchPlan,
+    BatchVectors,
+    aembed_plan,
+    checked_type,
+    embed_plan,
+    plan_batch,
+)
 from waypoint.store._embed import Vector, normalize_index
 from waypoint.store._filters import FilterCondition, predicate
+from waypoint.store._hybrid import candidates as candidate_count
+from waypoint.store._hybrid import keyword_language, rrf_fuse
 from waypoint.store._items import make_item
+from waypoint.store._keywords import KeywordIndex
 from waypoint.store._namespaces import has_prefix, select_namespaces
 from waypoint.store._ttl import (
     ThreadSweeper,
@@ -48,26 +61,61 @@ from waypoint.store.base import (
 __all__ = ["InMemoryStore"]
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _copy(value: Any) -> Any:
     """Copy the containers of a JSON-like value; leaves (str, numbers, ...) are immutable."""
     if isinstance(value, dict):
-        return {_storable(k): _copy(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                k = _storable(k)
+            kind = type(v)
+            if kind is str:
+                if not v.isascii():
+                    _storable(v)
+            elif kind not in _SCALARS:
+                v = _copy(v)
+            out[k] = v
+        return out
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return _storable(value)
 
 
-def _values(plan: BatchPlan) -> dict[int, dict[str, Any]]:
-    """A private copy of each put's value, by op index; raises SerializationError naming the
-    item for text no database could store."""
-    out: dict[int, dict[str, Any]] = {}
+def _is_flat(value: dict[str, Any]) -> bool:
+    """No value in it is a dict or list, so a shallow copy is a full copy."""
+    for v in value.values():
+        if type(v) is dict or type(v) is list:
+            return False
+    return True
+
+
+def _values(plan: BatchPlan) -> dict[int, tuple[dict[str, Any], bool]]:
+    """A private copy of each put's value and whether it is flat, by op index; raises
+    SerializationError naming the item for text no database could store."""
+    out: dict[int, tuple[dict[str, Any], bool]] = {}
     for i, op in enumerate(plan.ops):
         if isinstance(op, PutOp) and op.value is not None:
+            value = op.value
             try:
-                out[i] = _copy(dict(op.value))
+                copy = _copy(value if type(value) is dict else dict(value))
             except SerializationError as exc:
                 raise SerializationError(f"{exc} (key {op.key!r} in namespace {op.namespace!r})") from None
+            out[i] = (copy, _is_flat(copy))
     return out
+
+
+def _texts(plan: BatchPlan) -> dict[int, list[str]]:
+    """The indexed texts of each put in ``plan.indexed``, by op index (for the keyword index)."""
+    out: dict[int, list[str]] = {i: [] for i in plan.indexed}
+    for (i, _), text in zip(plan.owners, plan.texts, strict=True):
+        out[i].append(text)
+    return out
+
+
+_CHECKED_GET = checked_type(GetOp)
 
 
 def _storable(value: Any) -> Any:
@@ -80,6 +128,7 @@ def _storable(value: Any) -> Any:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
+_NO_ROWS: list[int] = []  # shared, never mutated: records without vectors
 
 
 class _Record:
@@ -89,16 +138,17 @@ class _Record:
     __slots__ = ("created_at", "expires_at", "flat", "rows", "stamp", "ttl", "updated_at", "value")
 
     def __init__(
-        self, value: dict[str, Any], created_at: datetime, now: datetime, ttl: float | None
+        self, value: dict[str, Any], flat: bool, created_at: datetime, now: datetime,
+        stamp: int, ttl: float | None,
     ) -> None:
         self.value = value
-        self.flat = all(type(v) is not dict and type(v) is not list for v in value.values())
+        self.flat = flat
         self.created_at = created_at
         self.updated_at = now
-        self.stamp = (now - _EPOCH) // _MICROSECOND  # integer recency key for ordering
+        self.stamp = stamp  # integer recency key for ordering: microseconds since the epoch
         self.ttl = ttl
-        self.expires_at = expiry(now, ttl)
-        self.rows: list[int] = []
+        self.expires_at = None if ttl is None else expiry(now, ttl)
+        self.rows: list[int] = _NO_ROWS
 
     def refresh(self, now: datetime) -> None:
         if self.ttl is not None:
@@ -112,9 +162,10 @@ class _Record:
 class InMemoryStore(ThreadSweeping, BaseStore):
     """A thread-safe store kept in process memory, with optional semantic search and TTL.
 
-    ``index``: an :class:`IndexConfig` enabling ``search(query=...)``; ``ttl_config``: a
-    :class:`TTLConfig`; ``clock``: a zero-argument callable returning aware UTC datetimes, to
-    control time in tests (default: the system clock).
+    ``index``: an :class:`IndexConfig` enabling ``search(query=...)`` (and with ``"hybrid":
+    True``, keyword and hybrid search); ``ttl_config``: a :class:`TTLConfig`; ``clock``: a
+    zero-argument callable returning aware UTC datetimes, to control time in tests (default:
+    the system clock).
     """
 
     supports_ttl = True
@@ -129,6 +180,8 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         self._index = normalize_index(index)
         self.index_config = self._index.config if self._index else None
         self.embeddings = self._index.embedder if self._index else None
+        hybrid = keyword_language(self.index_config) is not None
+        self._keywords = KeywordIndex() if hybrid else None
         self.ttl_config = normalize_ttl_config(ttl_config)  # type: ignore[assignment]
         self._clock = clock or utcnow
         self._lock = threading.RLock()
@@ -139,30 +192,39 @@ class InMemoryStore(ThreadSweeping, BaseStore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embeds first, outside the lock."""
-        plan = plan_batch(ops, self._index)
+        if type(ops) is list and len(ops) == 1 and type(ops[0]) is _CHECKED_GET:
+            # ``get``, validated already: nothing to embed or copy in, and no lock needed
+            # (a dict read is atomic and a stored record only ever changes its expiry)
+            return [self._get(ops[0], None)]
+        plan = plan_batch(ops, self._index, keyword=self._keywords is not None)
         values = _values(plan)  # copied (and checked) before anything is embedded or applied
-        return self._apply(plan, embed_plan(plan, self._index), values)
+        return self._apply(plan, embed_plan(plan, self._index, arrays=True), values)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`: awaits the embedder, then runs the same code."""
-        plan = plan_batch(ops, self._index)
+        plan = plan_batch(ops, self._index, keyword=self._keywords is not None)
         values = _values(plan)
-        return self._apply(plan, await aembed_plan(plan, self._index), values)
+        return self._apply(plan, await aembed_plan(plan, self._index, arrays=True), values)
 
-    def _apply(self, plan: BatchPlan, vectors: BatchVectors, values: dict[int, dict[str, Any]]) -> list[Result]:
+    def _apply(
+        self, plan: BatchPlan, vectors: BatchVectors, values: dict[int, tuple[dict[str, Any], bool]]
+    ) -> list[Result]:
         results: list[Result] = []
+        texts = _texts(plan) if self._keywords is not None and plan.indexed else {}
         with self._lock:
             now = self._clock()
+            stamp = (now - _EPOCH) // _MICROSECOND
             rows = self._add_vectors(vectors.documents) if vectors.documents else {}
             for i, op in enumerate(plan.ops):
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
                 elif isinstance(op, PutOp):
-                    self._put(op, now, rows.get(i), values.get(i))
+                    self._put(op, now, stamp, rows.get(i), values.get(i), texts.get(i))
                     results.append(None)
                 elif isinstance(op, SearchOp):
                     query = vectors.queries.get(i)
-                    results.append(self._search(op, plan.filters[i], query, now))
+                    mode = plan.modes.get(i)
+                    results.append(self._search(op, plan.filters[i], mode, query, now))
                 else:
                     results.append(self._list(op, now))
         return results
@@ -181,15 +243,21 @@ class InMemoryStore(ThreadSweeping, BaseStore):
             return None
         return record
 
-    def _get(self, op: GetOp, now: datetime) -> Item | None:
-        record = self._live(op.namespace, op.key, now)
+    def _get(self, op: GetOp, now: datetime | None) -> Item | None:
+        """One get; ``now`` None reads the clock only if the item has a TTL."""
+        items = self._data.get(op.namespace)
+        record = None if items is None else items.get(op.key)
         if record is None:
             return None
-        if op.refresh_ttl:
-            record.refresh(now)
-        return make_item(
-            tuple(op.namespace), op.key, record.copy_value(), record.created_at, record.updated_at
-        )
+        if record.expires_at is not None:
+            if now is None:
+                now = self._clock()
+            if record.expires_at <= now:
+                return None
+            if op.refresh_ttl:
+                record.refresh(now)
+        value = dict(record.value) if record.flat else _copy(record.value)
+        return make_item(tuple(op.namespace), op.key, value, record.created_at, record.updated_at)
 
     def _drop(self, namespace: tuple[str, ...], key: str) -> None:
         items = self._data.get(namespace)
@@ -198,27 +266,35 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         record = items.pop(key)
         if self._vectors is not None:
             self._vectors.remove(record.rows)
+        if self._keywords is not None:
+            self._keywords.remove(record)
         if not items:
             del self._data[namespace]
 
-    def _put(self, op: PutOp, now: datetime, rows: list[int] | None, value: dict[str, Any] | None) -> None:
-        """Write or delete one item (``value``: its copy); ``rows`` are its vectors, already in
-        the matrix."""
+    def _put(
+        self, op: PutOp, now: datetime, stamp: int, rows: list[int] | None,
+        value: tuple[dict[str, Any], bool] | None, texts: list[str] | None,
+    ) -> None:
+        """Write or delete one item (``value``: its copy and flatness); ``rows`` are its
+        vectors, already in the matrix; ``texts`` its indexed texts (for the keyword index)."""
         if value is None:
             self._drop(op.namespace, op.key)
             return
         previous = self._live(op.namespace, op.key, now)
         created_at = previous.created_at if previous is not None else now
         self._drop(op.namespace, op.key)
-        record = _Record(value, created_at, now, op.ttl)
+        record = _Record(*value, created_at, now, stamp, op.ttl)
         if rows:
             record.rows = rows
+        if texts and self._keywords is not None:
+            self._keywords.add(record, texts)
         self._data.setdefault(op.namespace, {})[op.key] = record
 
     def _search(
         self,
         op: SearchOp,
         conditions: tuple[FilterCondition, ...],
+        mode: str | None,
         query: Vector | None,
         now: datetime,
     ) -> list[SearchItem]:
@@ -232,23 +308,25 @@ class InMemoryStore(ThreadSweeping, BaseStore):
             for key, record in items.items()
             if (record.expires_at is None or record.expires_at > now) and test(record.value)
         ]
-        wanted = op.offset + op.limit
-        if query is not None and self._vectors is not None and self._index is not None:
-            q = unit_vector(query, self._index.dims)
-            scores = self._vectors.max_scores([c[3].rows for c in candidates], q)
+        if mode == "keyword" or mode == "hybrid":
+            page = self._ranked(op, candidates, mode, query)
+        elif query is not None:
+            scores = self._vector_scores(candidates, query)
 
             def rank(i: int) -> tuple[bool, float, int, tuple[str, ...], str]:
                 # Scored first, best first; then as above.
                 score = scores[i]
                 return (score is None, -(score or 0.0), *candidates[i][:3])
 
-            order = heapq.nsmallest(wanted, range(len(candidates)), key=rank)[op.offset :]
-            page = [(*candidates[i][1:], scores[i]) for i in order]
+            order = heapq.nsmallest(op.offset + op.limit, range(len(candidates)), key=rank)
+            page = [(i, scores[i]) for i in order[op.offset :]]
         else:
-            newest = heapq.nsmallest(wanted, candidates)[op.offset :]
-            page = [(ns, key, record, None) for _, ns, key, record in newest]
+            newest = heapq.nsmallest(op.offset + op.limit, range(len(candidates)),
+                                     key=candidates.__getitem__)
+            page = [(i, None) for i in newest[op.offset :]]
         out = []
-        for namespace, key, record, score in page:
+        for i, score in page:
+            _, namespace, key, record = candidates[i]
             if op.refresh_ttl:
                 record.refresh(now)
             out.append(
@@ -256,6 +334,34 @@ class InMemoryStore(ThreadSweeping, BaseStore):
                           record.updated_at, score, search=True)
             )
         return out
+
+    def _vector_scores(self, candidates: list[Any], query: Vector) -> list[float | None]:
+        assert self._vectors is not None and self._index is not None
+        q = unit_vector(query, self._index.dims)
+        return self._vectors.max_scores([c[3].rows for c in candidates], q)
+
+    def _ranked(
+        self, op: SearchOp, candidates: list[Any], mode: str, query: Vector | None
+    ) -> list[tuple[int, float]]:
+        """A keyword or hybrid page: ``(candidate index, score)``, best first."""
+        assert self._keywords is not None and op.query
+        wanted = candidate_count(op.limit, op.offset)
+        where = {c[3]: i for i, c in enumerate(candidates)}
+        found = self._keywords.scores(op.query, where)
+        keyword = heapq.nsmallest(
+            wanted, ((where[r], s) for r, s in found.items()),
+            key=lambda hit: (-hit[1], *candidates[hit[0]][:3]),
+        )
+        if mode == "keyword":
+            return keyword[op.offset : op.offset + op.limit]
+        assert query is not None
+        scores = self._vector_scores(candidates, query)
+        vector = heapq.nsmallest(
+            wanted, (i for i, s in enumerate(scores) if s is not None),
+            key=lambda i: (-scores[i], *candidates[i][:3]),  # type: ignore[operator]
+        )
+        fused = rrf_fuse([[i for i, _ in keyword], vector])
+        return fused[op.offset : op.offset + op.limit]
 
     def _list(self, op: ListNamespacesOp, now: datetime) -> list[tuple[str, ...]]:
         live = (
