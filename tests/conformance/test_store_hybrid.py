@@ -58,8 +58,6 @@ def hybrid_index(**extra: Any) -> dict[str, Any]:
 
 
 KEYWORDS_PENDING: dict[str, str] = {
-    "sqlite-store": "h-sqlitestore", "sqlite-store-async": "h-sqlitestore",
-    "sqlite-store-numpy": "h-sqlitestore",
     "postgres-store": "h-pgstore", "postgres-store-async": "h-pgstore",
     "pgvector-store": "h-pgstore", "pgvector-store-async": "h-pgstore",
     "mongodb-store": "h-hybrid", "mongodb-store-async": "h-hybrid",
