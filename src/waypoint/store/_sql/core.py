@@ -267,6 +267,23 @@ RECENT_SCAN = 1000
 PREFIX_UNINDEXED = PREFIX.replace("s.prefix", "+s.prefix")
 
 
+_GET_ONE = f"SELECT {COLUMNS} FROM waypoint_store AS s WHERE s.prefix = ? AND s.key = ? AND {LIVE}"
+
+
+def get_one(d: StoreDialect, op: GetOp, now: Any) -> Op[Item | None]:
+    """One ``get``: what ``batch`` does for a batch of one ``GetOp``, in one lean operation."""
+    prefix = namespace_to_text(op.namespace)
+    rows = yield Fetch(d.q(_GET_ONE), [prefix, op.key, d.encode_time(now)])
+    if not rows:
+        return None
+    row = rows[0]
+    item = decode_item(d, row)
+    if op.refresh_ttl and row[5] is not None:
+        yield BeginWrite()
+        yield ExecuteMany(d.q(REFRESH), [(d.encode_time(expiry(now, row[5])), prefix, op.key)])
+    return item
+
+
 def _get_many(
     d: StoreDialect, plan: BatchPlan, gets: list[int], stamp: Any, results: list[Result],
     refresh: dict[ItemKey, float],
@@ -354,4 +371,4 @@ def sweep(d: StoreDialect, now: Any) -> Op[int]:
     return len(rows)
 
 
-__all__ = ["batch", "decode_item", "encode_values", "search_where", "setup", "sweep"]
+__all__ = ["batch", "decode_item", "encode_values", "get_one", "search_where", "setup", "sweep"]

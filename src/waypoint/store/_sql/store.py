@@ -20,7 +20,7 @@ from waypoint import _bridge
 from waypoint._ops import Op
 from waypoint._process import ForkAware
 from waypoint.errors import VectorSearchUnavailableError
-from waypoint.store._batch import BatchPlan, aembed_plan, embed_plan, plan_batch
+from waypoint.store._batch import _CHECKED_TYPES, BatchPlan, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import normalize_index
 from waypoint.store._items import GetOp, IndexConfig, Op as StoreOp, PutOp, Result, TTLConfig
 from waypoint.store._sql import core
@@ -86,11 +86,19 @@ class SqlStore(ForkAware, BaseStore):
             mode = READ
         return plan, to_embed, values, mode
 
+    def _single_get(self, ops: Iterable[StoreOp]) -> bool:
+        """Whether ``ops`` is one ``get()`` built by ``BaseStore`` (already validated), which
+        dialects with ``single_read_mode`` answer with one lean operation."""
+        return (self.dialect.single_read_mode and type(ops) is list and len(ops) == 1
+                and type(ops[0]) in _CHECKED_TYPES and isinstance(ops[0], GetOp))
+
     def batch(self, ops: Iterable[StoreOp]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embedding happens before the transaction."""
         self._check_fork()
         if not self._ready:
             self.setup()
+        if self._single_get(ops):
+            return [self._run(core.get_one(self.dialect, ops[0], self._clock()), SINGLE_READ)]  # type: ignore[index, arg-type]
         plan, to_embed, values, mode = self._prepare(ops)
         vectors = embed_plan(to_embed, self._index)
         return self._run(core.batch(self.dialect, plan, values, vectors, self._clock()), mode)  # type: ignore[no-any-return]
@@ -100,6 +108,9 @@ class SqlStore(ForkAware, BaseStore):
         self._check_fork()
         if not self._ready:
             await self.asetup()
+        if self._single_get(ops):
+            op = core.get_one(self.dialect, ops[0], self._clock())  # type: ignore[index, arg-type]
+            return [await self._arun(op, SINGLE_READ)]
         plan, to_embed, values, mode = self._prepare(ops)
         vectors = await aembed_plan(to_embed, self._index)
         op = core.batch(self.dialect, plan, values, vectors, self._clock())
