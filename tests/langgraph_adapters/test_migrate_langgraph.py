@@ -165,6 +165,19 @@ def test_migrate_langgraph_database(source: str, target: str, tmp_path: Path, re
         assert final["note"].title == "please review" and final["note"].tags == ["x"]
 
 
+def test_store_vectors_of_other_dims_are_refused_before_any_item(lg_sqlite: tuple[str, Any], tmp_path: Path) -> None:
+    from waypoint.store.sqlite import SqliteStore
+
+    target = tmp_path / "other.db"
+    index = {"dims": 3, "embed": lambda texts: [[1.0, 0.0, 0.0] for _ in texts], "fields": ["text"]}
+    with SqliteStore.from_conn_string(str(target), index=index) as store:  # type: ignore[arg-type]
+        store.put(("mine",), "k", {"text": "kept"})
+    message = fail(*I, "migrate", "--from", lg_sqlite[0], "--to", f"sqlite:///{target}")
+    assert "store migration failed" in message and "dims" in message
+    with SqliteStore.from_conn_string(str(target)) as store:
+        assert [(i.namespace, i.key) for i in store.search(())] == [(("mine",), "k")]
+
+
 @pytest.mark.parametrize("source", ["sqlite", "postgres"])
 def test_langgraph_url_opens_read_only_in_the_cli(source: str, request: pytest.FixtureRequest) -> None:
     src, _ = request.getfixturevalue(f"lg_{source}")

@@ -289,6 +289,33 @@ def _put_current(store: Any, items: list[LangGraphItem], replay: VectorReplay | 
     flush()
 
 
+STEP_BACK = timedelta(milliseconds=2)  # a refresh read happens this long before the expiry
+
+
+def _refresh_expiry(store: Any, items: list[LangGraphItem]) -> None:
+    """Give items LangGraph's expiry, which reads moved past ``updated_at + ttl``.
+
+    A waypoint read at time ``t`` moves a live item's expiry to ``t + ttl``, and sees the item
+    only while it is live; so the expiry is walked forward by reads less than one TTL apart:
+    one read when the last read came within a TTL of the last write, more for longer gaps."""
+    current = {n: i.updated_at + timedelta(minutes=i.ttl_minutes or 0) for n, i in enumerate(items)}
+    while current:
+        steps: dict[datetime, list[int]] = {}
+        for n, expiry in current.items():
+            item = items[n]
+            goal = item.expires_at - timedelta(minutes=item.ttl_minutes or 0)  # type: ignore[operator]
+            steps.setdefault(min(goal, expiry - STEP_BACK), []).append(n)
+        for when, group in sorted(steps.items()):
+            with _clock(store, when):
+                store.batch([GetOp(items[n].namespace, items[n].key, refresh_ttl=True) for n in group])
+            for n in group:
+                item = items[n]
+                if when >= item.expires_at - timedelta(minutes=item.ttl_minutes or 0):  # type: ignore[operator]
+                    del current[n]
+                else:
+                    current[n] = when + timedelta(minutes=item.ttl_minutes or 0)
+
+
 def _same_time(a: datetime, b: datetime) -> bool:
     return abs(a - b) <= TIME_SLACK
 
@@ -338,9 +365,7 @@ def copy_store(
                 _put_current(store, group, replay, vectors == "embed")
         refresh = [i for i in live if i.expires_at is not None and i.ttl_minutes is not None
                    and not _same_time(i.expires_at, i.updated_at + timedelta(minutes=i.ttl_minutes))]
-        for when, group in _grouped(refresh, lambda i: i.expires_at - timedelta(minutes=i.ttl_minutes)):  # type: ignore[operator]
-            with _clock(store, when):  # a read refreshed LangGraph's expiry: refresh ours alike
-                store.batch([GetOp(i.namespace, i.key, refresh_ttl=True) for i in group])
+        _refresh_expiry(store, refresh)
         _verify(store, live)
         counts["items"] += len(live)
         counts["verified"] += len(live)
