@@ -31,6 +31,7 @@ WORKLOADS = {
     "serde": "benchmarks.bench_serde",
     "concurrency": "benchmarks.bench_concurrency",
     "lease": "benchmarks.bench_lease",
+    "adapters": "benchmarks.bench_adapters",
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")
