@@ -60,7 +60,6 @@ def hybrid_index(**extra: Any) -> dict[str, Any]:
 KEYWORDS_PENDING: dict[str, str] = {
     "postgres-store": "h-pgstore", "postgres-store-async": "h-pgstore",
     "pgvector-store": "h-pgstore", "pgvector-store-async": "h-pgstore",
-    "mongodb-store": "h-hybrid", "mongodb-store-async": "h-hybrid",
 }
 """Backends whose keyword index is still being built (by the named helper): they must refuse
 keyword and hybrid modes with a ValueError, never ignore them."""

@@ -253,6 +253,15 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = Fa
     return BatchPlan(ops, filters, texts, owners, indexed_ops, queries, modes)
 
 
+def put_texts(plan: BatchPlan) -> dict[int, list[str]]:
+    """The indexed texts of each put in ``plan.indexed``, by op index (what a keyword index
+    holds: the same texts the store embeds)."""
+    out: dict[int, list[str]] = {i: [] for i in plan.indexed}
+    for (i, _), text in zip(plan.owners, plan.texts, strict=True):
+        out[i].append(text)
+    return out
+
+
 def _assemble(plan: BatchPlan, docs: Any, distinct: list[str], qvecs: list[Vector]) -> BatchVectors:
     documents: dict[int, list[tuple[str, Vector]]] = {i: [] for i in plan.indexed}
     for (i, field), vector in zip(plan.owners, docs, strict=True):

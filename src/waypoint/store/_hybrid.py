@@ -131,27 +131,54 @@ def bm25_term(tf: int, length: int, avg_length: float, idf: float) -> float:
     return idf * tf * (BM25_K1 + 1.0) / (tf + norm)
 
 
-def bm25_rank(query: str, documents: Iterable[tuple[K, Sequence[str]]]) -> list[tuple[K, float]]:
-    """BM25 over a small document set given whole (each ``(key, texts)``): the statistics are
-    the set's own. Documents with none of the query's terms are left out; best first, ties in
-    input order."""
-    terms = set(tokenize(query))
-    if not terms:
-        return []
-    counted: list[tuple[K, dict[str, int], int]] = []
-    for key, texts in documents:
-        tokens = [t for text in texts for t in tokenize(text)]
+class BM25:
+    """BM25 over a document set seen once, in a stream (the candidates of one search): the
+    statistics (document count, average length, document frequencies) are the set's own, and
+    only the query terms' counts are kept per document. Documents without any token do not
+    count; documents without a query term are not ranked."""
+
+    def __init__(self, query: str) -> None:
+        self.terms = frozenset(tokenize(query))
+        self.docs = 0
+        self.total = 0
+        self.df: dict[str, int] = dict.fromkeys(self.terms, 0)
+        self.hits: list[tuple[Any, int, dict[str, int]]] = []
+
+    def add(self, key: Any, texts: Iterable[str]) -> None:
+        """Count one document (``key``: anything identifying it) with its texts."""
+        length = 0
         counts: dict[str, int] = {}
-        for token in tokens:
-            counts[token] = counts.get(token, 0) + 1
-        counted.append((key, counts, len(tokens)))
-    if not counted:
-        return []
-    avg = sum(length for _, _, length in counted) / len(counted)
-    idf = {t: bm25_idf(len(counted), sum(1 for _, c, _ in counted if t in c)) for t in terms}
-    scored = []
-    for key, counts, length in counted:
-        hits = [t for t in terms if t in counts]
-        if hits:
-            scored.append((key, sum(bm25_term(counts[t], length, avg, idf[t]) for t in hits)))
-    return sorted(scored, key=lambda kv: -kv[1])  # stable: ties in input order
+        terms = self.terms
+        for text in texts:
+            for token in tokenize(text):
+                length += 1
+                if token in terms:
+                    counts[token] = counts.get(token, 0) + 1
+        if not length:
+            return
+        self.docs += 1
+        self.total += length
+        for term in counts:
+            self.df[term] += 1
+        if counts:
+            self.hits.append((key, length, counts))
+
+    def scores(self) -> list[tuple[Any, float]]:
+        """``(key, score)`` of every document holding a query term, in the order added."""
+        if not self.hits:
+            return []
+        avg = self.total / self.docs
+        idf = {t: bm25_idf(self.docs, n) for t, n in self.df.items() if n}
+        return [
+            (key, sum(bm25_term(tf, length, avg, idf[t]) for t, tf in counts.items()))
+            for key, length, counts in self.hits
+        ]
+
+
+def bm25_rank(query: str, documents: Iterable[tuple[K, Sequence[str]]]) -> list[tuple[K, float]]:
+    """BM25 over a document set given whole (each ``(key, texts)``): best first, ties in
+    input order; documents without a query term are left out."""
+    bm25 = BM25(query)
+    for key, texts in documents:
+        bm25.add(key, texts)
+    return sorted(bm25.scores(), key=lambda kv: -kv[1])  # stable: ties in input order

@@ -27,6 +27,7 @@ from waypoint.store._batch import (
     checked_type,
     embed_plan,
     plan_batch,
+    put_texts,
 )
 from waypoint.store._embed import Vector, normalize_index
 from waypoint.store._filters import FilterCondition, predicate
@@ -104,14 +105,6 @@ def _values(plan: BatchPlan) -> dict[int, tuple[dict[str, Any], bool]]:
             except SerializationError as exc:
                 raise SerializationError(f"{exc} (key {op.key!r} in namespace {op.namespace!r})") from None
             out[i] = (copy, _is_flat(copy))
-    return out
-
-
-def _texts(plan: BatchPlan) -> dict[int, list[str]]:
-    """The indexed texts of each put in ``plan.indexed``, by op index (for the keyword index)."""
-    out: dict[int, list[str]] = {i: [] for i in plan.indexed}
-    for (i, _), text in zip(plan.owners, plan.texts, strict=True):
-        out[i].append(text)
     return out
 
 
@@ -196,13 +189,13 @@ class InMemoryStore(ThreadSweeping, BaseStore):
             # ``get``, validated already: nothing to embed or copy in, and no lock needed
             # (a dict read is atomic and a stored record only ever changes its expiry)
             return [self._get(ops[0], None)]
-        plan = plan_batch(ops, self._index, keyword=self._keywords is not None)
+        plan = plan_batch(ops, self._index, keyword=True)
         values = _values(plan)  # copied (and checked) before anything is embedded or applied
         return self._apply(plan, embed_plan(plan, self._index, arrays=True), values)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`: awaits the embedder, then runs the same code."""
-        plan = plan_batch(ops, self._index, keyword=self._keywords is not None)
+        plan = plan_batch(ops, self._index, keyword=True)
         values = _values(plan)
         return self._apply(plan, await aembed_plan(plan, self._index, arrays=True), values)
 
@@ -210,7 +203,7 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         self, plan: BatchPlan, vectors: BatchVectors, values: dict[int, tuple[dict[str, Any], bool]]
     ) -> list[Result]:
         results: list[Result] = []
-        texts = _texts(plan) if self._keywords is not None and plan.indexed else {}
+        texts = put_texts(plan) if self._keywords is not None and plan.indexed else {}
         with self._lock:
             now = self._clock()
             stamp = (now - _EPOCH) // _MICROSECOND

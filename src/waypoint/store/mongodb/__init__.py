@@ -79,13 +79,13 @@ class MongoDBStore(ThreadSweeping, BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embeds first, then one bulk write per run
         of writes."""
-        plan = plan_batch(ops, self._ctx.index)
+        plan = plan_batch(ops, self._ctx.index, keyword=True)
         vectors = embed_plan(plan, self._ctx.index)
         return self._run(_core.apply(self._ctx, plan, vectors))  # type: ignore[no-any-return]
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`: awaits the embedder, then runs in a worker thread."""
-        plan = plan_batch(ops, self._ctx.index)
+        plan = plan_batch(ops, self._ctx.index, keyword=True)
         vectors = await aembed_plan(plan, self._ctx.index)
         op = _core.apply(self._ctx, plan, vectors)
         return await asyncio.to_thread(self._run, op)  # type: ignore[no-any-return]

@@ -8,7 +8,8 @@ One document per item::
      "key": "prefs", "value": {...},
      "created_at": date, "updated_at": date,   # millisecond precision (BSON dates)
      "ttl": 1.5, "expires_at": date,           # only for items with a TTL
-     "vectors": [bytes, ...]}                  # unit float32 vectors, little-endian
+     "vectors": [bytes, ...],                  # unit float32 vectors, little-endian
+     "texts": [str, ...]}                      # indexed texts (hybrid stores): keyword search
 
 User value keys are stored as given unless MongoDB could read them as something else: a key
 that starts with ``"$"`` or :data:`MARK`, contains ``"."`` or NUL, or is empty is stored as
@@ -40,7 +41,7 @@ _UNESCAPED = {"25": "%", "2E": ".", "00": "\x00"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 
-ITEM_PROJECTION = {"vectors": 0, "embedding": 0, "ns_prefixes": 0}
+ITEM_PROJECTION = {"vectors": 0, "embedding": 0, "ns_prefixes": 0, "texts": 0}
 """Fields a read of whole items leaves on the server."""
 
 

@@ -22,9 +22,10 @@ from pymongo import ASCENDING, DESCENDING, DeleteMany, DeleteOne, IndexModel, Up
 
 from waypoint._ops import Op
 from waypoint.errors import ConfigError
-from waypoint.store._batch import BatchPlan, BatchVectors
+from waypoint.store._batch import BatchPlan, BatchVectors, put_texts
 from waypoint.store._embed import IndexSpec, Vector, normalize_index
 from waypoint.store._filters import FilterCondition, matches
+from waypoint.store._hybrid import BM25, candidates, keyword_language, rrf_fuse
 from waypoint.store._items import GetOp, Item, ListNamespacesOp, PutOp, Result, SearchItem, SearchOp
 from waypoint.store._namespaces import WILDCARD, select_namespaces, text_to_namespace
 from waypoint.store._ttl import expiry, normalize_ttl_config, utcnow
@@ -62,11 +63,14 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class Ctx:
-    """What every operation needs: the semantic index, the Atlas opt-in and the clock."""
+    """What every operation needs: the semantic index, the Atlas opt-in, the clock, and
+    whether items keep their indexed texts for keyword search (``index={..., "hybrid":
+    True}``)."""
 
     index: IndexSpec | None = None
     atlas: _atlas.AtlasIndex | None = None
     clock: Callable[[], datetime] = utcnow
+    keywords: bool = False
 
 
 @dataclass
@@ -106,7 +110,9 @@ def configure(
 ) -> None:
     """Set the attributes both store classes share (validating every config first)."""
     spec = normalize_index(index)
-    ctx = Ctx(spec, _atlas.normalize_vector_index(vector_index, spec is not None))
+    keywords = keyword_language(spec.config if spec else None) is not None
+    atlas = _atlas.normalize_vector_index(vector_index, spec is not None)
+    ctx = Ctx(spec, atlas, keywords=keywords)
     store.ttl_config = normalize_ttl_config(ttl_config)
     store.index_config = spec.config if spec else None
     store.embeddings = spec.embedder if spec else None
@@ -146,9 +152,10 @@ def apply(ctx: Ctx, plan: BatchPlan, vectors: BatchVectors) -> Op[list[Result]]:
         i: encode_value(op.value, f"value of {op.namespace!r}/{op.key!r}")
         for i, op in enumerate(plan.ops) if isinstance(op, PutOp) and op.value is not None
     }
+    texts = put_texts(plan) if ctx.keywords else {}
     for i, op in enumerate(plan.ops):
         if isinstance(op, PutOp):
-            _put(ctx, op, batch, vectors.documents.get(i), values.get(i))
+            _put(ctx, op, batch, vectors.documents.get(i), values.get(i), texts.get(i))
             results.append(None)
             continue
         if (pending := batch.flush()) is not None:
@@ -157,7 +164,8 @@ def apply(ctx: Ctx, plan: BatchPlan, vectors: BatchVectors) -> Op[list[Result]]:
             results.append((yield from _get(op, batch)))
         elif isinstance(op, SearchOp):
             query = vectors.queries.get(i)
-            results.append((yield from _search(ctx, op, plan.filters[i], query, batch)))
+            mode = plan.modes.get(i)
+            results.append((yield from _search(ctx, op, plan.filters[i], mode, query, batch)))
         else:
             results.append((yield from _list(op, batch.now)))
     if (pending := batch.flush()) is not None:
@@ -165,8 +173,12 @@ def apply(ctx: Ctx, plan: BatchPlan, vectors: BatchVectors) -> Op[list[Result]]:
     return results
 
 
-def _put(ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] | None, value: Any) -> None:
-    """Queue the write models of one put or delete."""
+def _put(
+    ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] | None, value: Any,
+    texts: list[str] | None,
+) -> None:
+    """Queue the write models of one put or delete; ``texts``: its indexed texts, kept for
+    keyword search when the store is hybrid."""
     now = batch.now
     where = {"ns": ns_text(op.namespace), "key": op.key}
     if op.value is None:
@@ -193,6 +205,10 @@ def _put(ctx: Ctx, op: PutOp, batch: _Batch, vectors: list[tuple[str, Vector]] |
             )
     else:
         unset.update(vectors="", embedding="")
+    if texts:
+        fields["texts"] = texts
+    else:
+        unset["texts"] = ""
     if ctx.atlas is not None:
         fields["ns_prefixes"] = _atlas.ns_prefixes(op.namespace)
     update: dict[str, Any] = {"$set": fields, "$setOnInsert": {"created_at": now}}
@@ -232,6 +248,7 @@ def _search(
     ctx: Ctx,
     op: SearchOp,
     conditions: tuple[FilterCondition, ...],
+    mode: str | None,
     query: Vector | None,
     batch: _Batch,
 ) -> Op[list[SearchItem]]:
@@ -239,7 +256,9 @@ def _search(
     where = _and(prefix_filter(op.namespace_prefix), live_filter(batch.now), *translation.clauses)
     if op.limit == 0:
         return []
-    if query is not None and ctx.index is not None:
+    if mode == "keyword" or mode == "hybrid":
+        docs = yield from _fused(ctx, op, conditions, translation.exact, mode, query, where)
+    elif query is not None and ctx.index is not None:
         if ctx.atlas is not None:
             docs = yield from _atlas_candidates(ctx, op, conditions, query, where)
         else:
@@ -304,6 +323,58 @@ def _ranked(
     fetched = yield Find({"_id": {"$in": [c[2] for c in chosen]}}, ITEM_PROJECTION)
     by_id = {d["_id"]: d for d in fetched}
     return [{**by_id[c[2]], "score": c[1]} for c in chosen if c[2] in by_id]
+
+
+def _fused(
+    ctx: Ctx,
+    op: SearchOp,
+    conditions: tuple[FilterCondition, ...],
+    exact: bool,
+    mode: str,
+    query: Vector | None,
+    where: dict[str, Any],
+) -> Op[list[dict[str, Any]]]:
+    """Keyword or hybrid ranking: BM25 over the candidates' stored texts (statistics of the
+    candidate set, computed here: the server's ``$text`` index is not used), fused with the
+    exact vector ranking by RRF in hybrid mode; then one fetch of the page."""
+    assert op.query
+    wanted = candidates(op.limit, op.offset)
+    bm25 = BM25(op.query)
+    vector: list[tuple[Any, ...]] = []
+    q = None if query is None or ctx.index is None else unit_vector(query, ctx.index.dims)
+    projection = {"texts": 1, "updated_at": 1, "ns_sort": 1, "key": 1, "ns": 1}
+    if q is not None:
+        projection["vectors"] = 1
+    if not exact:
+        projection["value"] = 1
+    order: dict[Any, tuple[Any, ...]] = {}  # _id -> recency order key of a keyword hit
+    cursor = yield Open(where, projection, batch_size=BATCH)
+    while docs := (yield Next(cursor, BATCH)):
+        if not exact:
+            docs = [d for d in docs if matches(conditions, decode_value(d["value"]))]
+        scores = max_scores(docs, q, ctx.index.dims) if q is not None and ctx.index else ()
+        for doc, score in zip(docs, scores):
+            if score is not None:  # best first; ties newest first, then namespace, key
+                tie = (-stamp_ms(doc["updated_at"]), doc["ns_sort"], doc["key"])
+                vector.append((-score, *tie, doc["_id"]))
+        if len(vector) > 4 * wanted + 10_000:
+            vector = heapq.nsmallest(wanted, vector)
+        for doc in docs:
+            if doc.get("texts"):
+                order[doc["_id"]] = (-stamp_ms(doc["updated_at"]), doc["ns_sort"], doc["key"])
+                bm25.add(doc["_id"], doc["texts"])
+    hits = bm25.scores()
+    keyword = heapq.nsmallest(wanted, hits, key=lambda hit: (-hit[1], *order[hit[0]]))
+    if mode == "keyword":
+        chosen = keyword[op.offset : op.offset + op.limit]
+    else:
+        ranked = [v[-1] for v in heapq.nsmallest(wanted, vector)]
+        chosen = rrf_fuse([[k for k, _ in keyword], ranked])[op.offset : op.offset + op.limit]
+    if not chosen:
+        return []
+    fetched = yield Find({"_id": {"$in": [c[0] for c in chosen]}}, ITEM_PROJECTION)
+    by_id = {d["_id"]: d for d in fetched}
+    return [{**by_id[c[0]], "score": c[1]} for c in chosen if c[0] in by_id]
 
 
 def _atlas_candidates(

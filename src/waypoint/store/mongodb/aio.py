@@ -76,7 +76,7 @@ class AsyncMongoDBStore(LoopBound, TaskSweeping, BaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embeds first, then one bulk write per run
         of writes."""
-        plan = plan_batch(ops, self._ctx.index)
+        plan = plan_batch(ops, self._ctx.index, keyword=True)
         vectors = await aembed_plan(plan, self._ctx.index)
         return await self._run(_core.apply(self._ctx, plan, vectors))  # type: ignore[no-any-return]
 
