@@ -4,16 +4,15 @@ Values are serialized on the way in (so later mutation of live state never rewri
 append-style channels keep the item-log model of ``waypoint.checkpoint.log`` with one shared
 Python list of serialized items per lineage, so a long conversation costs O(turns).
 
-Reading a log does not run the serializer on every item every time: each lineage keeps a
-decode cache (``_Decoded``) holding every item's decoded *state* as ``marshal`` bytes, so a read
-rebuilds fresh objects with a few C calls per item. Nothing decoded is ever shared between two
-reads, or between a read and the store: like LangGraph's saver, every read returns new lists,
-dicts and message objects, and mutating them cannot change history.
+Checkpoint rows are packed ``marshal`` blobs and lineages keep a decode cache (see
+``waypoint.checkpoint._memory``), so the saver holds no more than LangGraph's for the same
+history and reads rebuild fresh objects with a few C calls per item. Nothing decoded is ever
+shared between two reads, or between a read and the store: like LangGraph's saver, every read
+returns new lists, dicts and message objects, and mutating them cannot change history.
 """
 
 from __future__ import annotations
 
-import marshal
 import threading
 import time
 from bisect import insort
@@ -29,7 +28,6 @@ from waypoint.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     PruneStrategy,
-    copy_checkpoint,
     get_checkpoint_id,
     list_scope,
     get_checkpoint_ns,
@@ -41,15 +39,12 @@ from waypoint.checkpoint.base import (
     WRITES_IDX_MAP,
 )
 from waypoint.checkpoint.base.lease import Lease, busy, get_lease, lost
-from waypoint.checkpoint._fresh import MARSHAL_VERSION as _MARSHAL_VERSION
-from waypoint.checkpoint._fresh import RAW as _RAW
-from waypoint.checkpoint._fresh import rebuild, state_of
+from waypoint.checkpoint._memory import MemLineage, Typed, pack_row, row_metadata, row_versions, unpack_row
 from waypoint.checkpoint.log import LOG_TYPE, Lineage, LogRef, levels, live_lineages, plan_write
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.errors import CorruptCheckpointError, read_error
 
 EMPTY = ("empty", b"")
-Typed = tuple[str, bytes]
 
 
 class SyncSaverAsyncFace:
@@ -93,70 +88,6 @@ class SyncSaverAsyncFace:
         return self.release_lease(lease)  # type: ignore[attr-defined]
 
 
-class _Lineage:
-    __slots__ = ("row", "items", "decoded")
-
-    def __init__(self, row: Lineage, items: list[Typed], decoded: "_Decoded | None" = None) -> None:
-        self.row = row
-        self.items = items  # serialized items, append-only: items[i] never changes once written
-        self.decoded = decoded if decoded is not None else _Decoded()
-
-
-# --- decode cache: see ``waypoint.checkpoint._fresh`` for kinds and states.
-_CHUNK = 64  # states per marshal blob once a chunk is full
-
-
-class _Decoded:
-    """The decode cache of one lineage: kinds and states of its first ``len(kinds)`` items.
-    States are marshal bytes: full chunks of ``_CHUNK`` items, then one blob per item."""
-
-    __slots__ = ("kinds", "chunks", "tail")
-
-    def __init__(self) -> None:
-        self.kinds: list[Any] = []
-        self.chunks: list[bytes] = []
-        self.tail: list[bytes] = []
-
-    def copy(self) -> "_Decoded":
-        other = _Decoded()
-        other.kinds, other.chunks, other.tail = list(self.kinds), list(self.chunks), list(self.tail)
-        return other
-
-    def fill(self, items: list[Typed], upto: int, loads: Any) -> None:
-        """Decode ``items[len(kinds):upto]`` once and remember their states."""
-        dumps, version = marshal.dumps, _MARSHAL_VERSION
-        for i in range(len(self.kinds), upto):
-            kind, state = state_of(loads(items[i]), i)
-            try:
-                blob = dumps(state, version)
-            except ValueError:  # e.g. nested deeper than marshal allows
-                kind, blob = _RAW, dumps([i, None, None], version)
-            self.kinds.append(kind)
-            self.tail.append(blob)
-            if len(self.tail) == _CHUNK:
-                flat: list[Any] = []
-                for b in self.tail:
-                    flat.extend(marshal.loads(b))
-                self.chunks.append(dumps(flat, version))
-                self.tail = []
-
-    def read(self, items: list[Typed], upto: int, loads: Any, out: list[Any]) -> None:
-        """Append fresh copies of the first ``upto`` items to ``out``."""
-        if len(self.kinds) < upto:
-            self.fill(items, upto, loads)
-        full, rest = divmod(upto, _CHUNK)
-        states: list[Any] = []
-        for blob in self.chunks[:full]:
-            states.extend(marshal.loads(blob))
-        if rest:
-            if full < len(self.chunks):
-                states.extend(marshal.loads(self.chunks[full])[: 3 * rest])
-            else:
-                for blob in self.tail[:rest]:
-                    states.extend(marshal.loads(blob))
-        rebuild(self.kinds, states, out, lambda index: loads(items[index]))
-
-
 class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     """Checkpoints in a dict; everything is lost when the process exits."""
 
@@ -166,9 +97,10 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         renew_lock_after_fork(self)
         # thread -> ns -> sorted checkpoint ids; (thread, ns, id) -> (checkpoint, metadata, parent)
         self._ids: dict[str, dict[str, list[str]]] = defaultdict(dict)
-        self._rows: dict[tuple[str, str, str], tuple[Checkpoint, CheckpointMetadata, str | None]] = {}
+        # (thread, ns, id) -> (packed row and metadata, see _memory.pack_row; parent id)
+        self._rows: dict[tuple[str, str, str], tuple[Any, str | None]] = {}
         self._blobs: dict[tuple[str, str, str, str], Typed | LogRef] = {}
-        self._lineages: dict[tuple[str, str, str], _Lineage] = {}
+        self._lineages: dict[tuple[str, str, str], MemLineage] = {}
         # (thread, ns, checkpoint id) -> (task_id, idx) -> (channel, typed value, task_path)
         self._writes: dict[tuple[str, str, str], dict[tuple[str, int], tuple[str, Typed, str]]] = {}
         # thread -> [token, holder, expires_at (time.time())]; tokens only grow (see base.lease)
@@ -200,9 +132,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         parent_id = get_checkpoint_id(config)
         values = checkpoint.get("channel_values", {})
         logs = checkpoint.get("channel_logs") or {}
-        row = copy_checkpoint(checkpoint)
-        row["channel_values"] = {}
-        row.pop("channel_logs", None)
+        packed = pack_row(checkpoint, metadata)
         lease = get_lease(config)
         with self._lock:
             if lease is not None:
@@ -215,7 +145,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                     self._blobs[key] = self._write_log(thread_id, ns, channel, values[channel], logs[channel])
                 else:
                     self._blobs[key] = self.serde.dumps_typed(values[channel])
-            self._rows[(thread_id, ns, checkpoint["id"])] = (row, dict(metadata), parent_id)
+            self._rows[(thread_id, ns, checkpoint["id"])] = (packed, parent_id)
             ids = self._ids[thread_id].setdefault(ns, [])
             if not ids or ids[-1] < checkpoint["id"]:
                 ids.append(checkpoint["id"])
@@ -224,6 +154,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         return make_config(thread_id, ns, checkpoint["id"])
 
     def _write_log(self, thread_id: str, ns: str, channel: str, value: list[Any], hint: Any) -> LogRef:
+        dumps = self.serde.dumps_typed
         base_ref = base = None
         if hint.base_version is not None:
             stored = self._blobs.get((thread_id, ns, channel, str(hint.base_version)))
@@ -231,17 +162,43 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                 entry = self._lineages.get((thread_id, ns, stored.lineage))
                 if entry is not None:
                     base_ref, base = stored, entry.row
+        first, tail = 0, None
+        if base_ref is not None and base is not None and hint.prefix_len < min(base_ref.length, len(value)):
+            # The channel could not tell how much is unchanged (a replace by id, a node that
+            # returned the whole list): items stored byte for byte as before are shared anyway.
+            # Only items from the hinted prefix on are serialized, as a new lineage needs them.
+            first = max(0, hint.prefix_len)
+            tail = [dumps(v) for v in value[first:]]
+            hint = hint._replace(prefix_len=self._shared_prefix(thread_id, ns, base_ref, base, tail, first))
         plan = plan_write(value, hint, base_ref, base, layout=None)
-        dumps = self.serde.dumps_typed
+
+        def serialized(lo: int, hi: int) -> list[Typed]:
+            return tail[lo - first : hi - first] if tail is not None and lo >= first else [dumps(v) for v in value[lo:hi]]
+
         if plan.extend is not None:
             lid, old, new = plan.extend
             entry = self._lineages[(thread_id, ns, lid)]
-            entry.items.extend(dumps(v) for v in value[old:new])
+            entry.items.extend(serialized(old, new))
             entry.row = Lineage(entry.row.chain, new)
         elif plan.new_lineage is not None:
             row = plan.new_lineage
-            self._lineages[(thread_id, ns, row.id)] = _Lineage(row, [dumps(v) for v in value[row.start :]])
+            self._lineages[(thread_id, ns, row.id)] = MemLineage(row, serialized(row.start, len(value)))
         return plan.ref
+
+    def _shared_prefix(self, thread_id: str, ns: str, ref: LogRef, row: Lineage, tail: list[Typed], first: int) -> int:
+        """How many leading items of a value whose items from ``first`` on serialize to
+        ``tail`` are stored identically in the version ``ref`` (at least ``first``)."""
+        k, end = 0, first + len(tail)
+        for lid, own_len in levels(ref, row):
+            items = self._lineages[(thread_id, ns, lid)].items
+            if k + own_len <= first:
+                k += own_len
+                continue
+            for i in range(max(0, first - k), own_len):
+                if k + i >= end or items[i] != tail[k + i - first]:
+                    return k + i
+            k += own_len
+        return min(k, end)
 
     def put_writes(
         self,
@@ -347,17 +304,17 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                 continue
             with self._lock:
                 stored = self._rows.get((t, ns, cid))
-                if stored is None or not metadata_matches(stored[1], filter):
+                if stored is None or (filter and not metadata_matches(row_metadata(stored[0]), filter)):
                     continue
                 result = self._tuple(t, ns, cid)
             count += 1
             yield result
 
     def _tuple(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointTuple:
-        row, metadata, parent_id = self._rows[(thread_id, ns, checkpoint_id)]
-        checkpoint = copy_checkpoint(row)
-        values = {}
-        for channel, version in row["channel_versions"].items():
+        packed, parent_id = self._rows[(thread_id, ns, checkpoint_id)]
+        checkpoint, metadata = unpack_row(packed)
+        values = checkpoint["channel_values"]
+        for channel, version in checkpoint["channel_versions"].items():
             blob = self._blobs.get((thread_id, ns, channel, str(version)))
             if blob is None:
                 raise CorruptCheckpointError(
@@ -375,7 +332,6 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                     f"cannot decode stored value: {exc}", exc,
                     thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, channel=channel,
                 ) from exc
-        checkpoint["channel_values"] = values
         bucket = self._writes.get((thread_id, ns, checkpoint_id), {})
         pending = []
         for (task_id, _idx), (channel, typed, _path) in sorted(bucket.items(), key=lambda kv: (kv[1][2], kv[0][0], kv[0][1])):
@@ -389,7 +345,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         return CheckpointTuple(
             config=make_config(thread_id, ns, checkpoint_id),
             checkpoint=checkpoint,
-            metadata=dict(metadata),  # type: ignore[arg-type]
+            metadata=metadata,
             parent_config=make_config(thread_id, ns, parent_id) if parent_id else None,
             pending_writes=pending,
         )
@@ -423,7 +379,7 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         wanted = {str(r) for r in run_ids}
         with self._lock:
-            doomed = [k for k, (_, md, _) in self._rows.items() if str(md.get("run_id")) in wanted]
+            doomed = [k for k, (packed, _) in self._rows.items() if str(row_metadata(packed).get("run_id")) in wanted]
             for key in doomed:
                 self._drop_checkpoint(key)
 
@@ -443,15 +399,15 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
             for ns, ids in self._ids.get(src, {}).items():
                 merged = sorted(set(self._ids[dst].get(ns, [])) | set(ids))
                 self._ids[dst][ns] = merged
-            for (t, ns, cid), (row, md, parent) in list(self._rows.items()):
-                if t == src:
-                    self._rows[(dst, ns, cid)] = (copy_checkpoint(row), dict(md), parent)
+            for (t, ns, cid), stored in list(self._rows.items()):
+                if t == src:  # a packed row is immutable: the copy can share it
+                    self._rows[(dst, ns, cid)] = stored
             for (t, ns, ch, ver), blob in list(self._blobs.items()):
                 if t == src:
                     self._blobs[(dst, ns, ch, ver)] = blob
             for (t, ns, lid), entry in list(self._lineages.items()):
                 if t == src:
-                    self._lineages[(dst, ns, lid)] = _Lineage(entry.row, list(entry.items), entry.decoded.copy())
+                    self._lineages[(dst, ns, lid)] = MemLineage(entry.row, list(entry.items), entry.decoded.copy())
             for (t, ns, cid), bucket in list(self._writes.items()):
                 if t == src:
                     self._writes[(dst, ns, cid)] = dict(bucket)
@@ -474,9 +430,9 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     def _collect_garbage(self, thread_id: str) -> None:
         """Drop blobs and lineages no kept checkpoint of the thread refers to."""
         needed: set[tuple[str, str, str, str]] = set()
-        for (t, ns, _cid), (row, _, _) in self._rows.items():
+        for (t, ns, _cid), (packed, _) in self._rows.items():
             if t == thread_id:
-                needed.update((t, ns, ch, str(v)) for ch, v in row["channel_versions"].items())
+                needed.update((t, ns, ch, str(v)) for ch, v in row_versions(packed).items())
         for key in [k for k in self._blobs if k[0] == thread_id and k not in needed]:
             del self._blobs[key]
         kept_rows = [
