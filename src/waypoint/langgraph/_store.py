@@ -3,7 +3,8 @@
 LangGraph's ``get/put/search/list_namespaces`` (and ``a``-twins) all end in ``batch`` /
 ``abatch``; the adapter turns LangGraph's op tuples into waypoint's (same fields), runs them on
 the waypoint store (``.waypoint``) and turns the results into LangGraph's ``Item`` /
-``SearchItem``. Indexing, embeddings, filters and TTL are the waypoint store's.
+``SearchItem``. Indexing, embeddings, filters and TTL are the waypoint store's; ``search`` /
+``asearch`` also take waypoint's ``mode=`` (hybrid search) and pass it through.
 """
 
 from __future__ import annotations
@@ -98,6 +99,45 @@ class StoreAdapter(BaseStore):
         if name.startswith("_") or name == "waypoint":
             raise AttributeError(name)
         return getattr(self.waypoint, name)
+
+    def search(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        mode: str | None = None,
+    ) -> list[Any]:
+        """LangGraph's ``search``; ``mode`` (waypoint's ``"vector"``, ``"keyword"``,
+        ``"hybrid"``) passes through to the waypoint store when given."""
+        if mode is None:
+            return super().search(namespace_prefix, query=query, filter=filter, limit=limit,
+                                  offset=offset, refresh_ttl=refresh_ttl)
+        op = self.waypoint._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl, mode)
+        return self.batch([op])[0]  # type: ignore[no-any-return]
+
+    async def asearch(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        mode: str | None = None,
+    ) -> list[Any]:
+        """Async twin of :meth:`search`."""
+        if mode is None:
+            return await super().asearch(namespace_prefix, query=query, filter=filter,
+                                         limit=limit, offset=offset, refresh_ttl=refresh_ttl)
+        op = self.waypoint._search_op(namespace_prefix, query, filter, limit, offset, refresh_ttl, mode)
+        return (await self.abatch([op]))[0]  # type: ignore[no-any-return]
 
     def batch(self, ops: Iterable[Any]) -> list[Any]:
         results = self.waypoint.batch([op_to_waypoint(op) for op in ops])
