@@ -14,10 +14,10 @@ first, ties by namespace then key.
 - ``"numpy"``: fetch the candidates' unit float32 vectors, score them with one matrix-vector
   product, then fetch the page's rows (and, past the scored items, unscored ones). Exact, and
   ordered exactly as ``"sql"``.
-- ``"ann"`` (pgvector): bound the candidates by the dialect's ``exact_threshold``; up to it,
-  the dialect's exact top-N scan ranks them (``"sql"`` when items without vectors reach the
-  page), above it the approximate index with the dialect's search settings (e.g.
-  ``hnsw.ef_search``, iterative scans), re-ranked exactly.
+- ``"ann"`` (pgvector): up to ``exact_threshold`` stored vectors the dialect's exact top-N
+  scan ranks the candidates (``"sql"`` when items without vectors reach the page); above it the
+  approximate index with the dialect's search settings (e.g. ``hnsw.ef_search``, iterative
+  scans), and the exact scan again when that answer is short or the dialect distrusts it.
 """
 
 from __future__ import annotations
@@ -171,16 +171,14 @@ def _ann(
     d: StoreDialect, where: str, params: list[Any], query: Sequence[float], limit: int,
     offset: int,
 ) -> Op[list[Row] | None]:
-    """Top ``offset + limit`` items, exactly (a scan) up to ``exact_threshold`` candidates and
-    approximately above; None when the ``"sql"`` statement should answer (a page reaching past
-    the threshold, or fewer items with vectors than the page, so items without come into it)."""
+    """Top ``offset + limit`` items: exactly (a scan) while the vector table holds at most
+    ``exact_threshold`` vectors, else through the index, falling back to the exact scan when
+    the index's answer comes back short (a filter rarer than the scan reached) or the dialect
+    does not trust it; None when the ``"sql"`` statement should answer (fewer items with
+    vectors than the page, so items without come into it)."""
     wanted = offset + limit
-    threshold = d.exact_threshold
-    if wanted > threshold:
-        return None
-    bound_sql, bound_params = d.candidate_bound(where, params, threshold)  # type: ignore[attr-defined]
-    [(bound,)] = yield Fetch(bound_sql, bound_params)
-    exact = bound <= threshold
+    [(stored,)] = yield Fetch(*d.vector_count())  # type: ignore[attr-defined]
+    exact = stored <= d.exact_threshold
     fetch = max(2 * wanted, 40)
     while True:
         if not exact:
@@ -188,10 +186,14 @@ def _ann(
                 yield request
         sql, sql_params = d.ann_query(where, params, query, fetch, exact)  # type: ignore[attr-defined]
         rows = yield Fetch(sql, sql_params)
-        hits = rows[0][7] if rows else 0
-        if len(rows) >= wanted or (not exact and (hits < fetch or fetch >= 4 * threshold)):
+        if not exact:
+            if len(rows) >= wanted and d.trusts(rows, wanted, stored):  # type: ignore[attr-defined]
+                return [row[:7] for row in rows[offset:wanted]]
+            exact = True  # short or untrusted: rank the candidates exactly
+            continue
+        if len(rows) >= wanted:
             return [row[:7] for row in rows[offset:wanted]]
-        if hits < fetch:  # every candidate vector ranked, still short of the page
+        if rows[0][7] < fetch if rows else True:  # every candidate ranked, short of the page
             return None
         fetch *= 4
 

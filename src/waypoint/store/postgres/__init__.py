@@ -7,10 +7,11 @@ Accepts a ``psycopg.Connection`` (shared across threads under a lock) or a
 ``psycopg_pool.ConnectionPool``. Filters (JSONB), namespace prefixes, ordering and pagination
 run in SQL with every key and value bound. ``index`` takes LangGraph's ``PostgresIndexConfig``
 shape: ``dims``, ``embed``, ``fields``, ``ann_index_config`` (``kind`` hnsw/ivfflat/flat,
-``vector_type`` vector/halfvec, ``m``, ``ef_construction``, ``ef_search``, ``lists``,
-``probes``), ``distance_type`` (cosine/l2/inner_product) and waypoint's ``exact_threshold``
-(candidate sets up to this size are ranked exactly by a sequential scan, larger ones
-through the index; default 100,000). Without pgvector on the
+``vector_type`` halfvec/vector, ``m``, ``ef_construction``, ``ef_search``, ``lists``,
+``probes``, and waypoint's ``exact_threshold`` and ``exact_fallback``: up to 5,000 stored
+vectors queries are ranked exactly, above through the index, falling back to the exact scan
+when the index's answer is short or looks like noise), ``distance_type``
+(cosine/l2/inner_product). Without pgvector on the
 server everything but ``search(query=...)`` works, which raises VectorSearchUnavailableError.
 The schema is created on first use or by ``setup()`` under an advisory lock. Every operation
 runs pipelined (statements whose results it does not need are sent without waiting) unless

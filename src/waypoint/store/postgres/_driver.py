@@ -22,6 +22,19 @@ from waypoint import _pg
 from waypoint._ops import Op, arun, run
 from waypoint.errors import SetupError
 from waypoint.store._sql.dialect import BeginWrite
+from waypoint.store._sql.postgres_sql import PgVector
+
+
+class _PgVectorDumper(psycopg.adapt.Dumper):
+    """Sends a :class:`PgVector` as is, in binary, of unknown type (the statement casts it)."""
+
+    format = psycopg.pq.Format.BINARY
+
+    def dump(self, obj: Any) -> bytes:
+        return bytes(obj)
+
+
+psycopg.adapters.register_dumper(PgVector, _PgVectorDumper)
 
 
 def translate(exc: BaseException) -> BaseException:
