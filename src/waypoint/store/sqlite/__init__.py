@@ -4,13 +4,16 @@
         store.put(("users", "42"), "prefs", {"theme": "dark"})
 
 Filters, namespace prefixes, ordering and pagination run in SQL (JSON1 functions, every key and
-value a bound parameter). With an ``index``, ``search(query=...)`` is exact cosine KNN after the
-prefix and filter: in SQL through sqlite-vec when the connection can load it, else in numpy over
-the same rows (identical results). ``from_conn_string`` opens the file with ``sqlean`` (which
-can load extensions) when an index is configured, with the stdlib ``sqlite3`` otherwise. The
-schema is created on first use or by ``setup()``; the file runs in WAL mode with a 30 s busy
-timeout. ``AsyncSqliteStore`` (``aio``) is the aiosqlite twin. SQL lives in
-``waypoint.store._sql``.
+value a bound parameter); a listing under a prefix of 1,000+ items walks an ``updated_at`` index
+and stops after the page. With an ``index``, ``search(query=...)`` is exact cosine KNN after the
+prefix and filter, scored from an in-memory float32 copy of the vectors that each search brings
+up to date with one indexed query (``index={..., "vector_cache": False}`` scores in SQL with
+sqlite-vec instead, or in numpy per query where sqlite-vec cannot load). With
+``index={..., "hybrid": True}`` an FTS5 table keeps each item's embedded text for
+``mode="keyword"`` (``-bm25()``) and ``mode="hybrid"`` (reciprocal rank fusion).
+``from_conn_string`` opens the file with ``sqlean`` when installed. The schema is created or
+migrated on first use or by ``setup()``; the file runs in WAL mode with a 30 s busy timeout.
+``AsyncSqliteStore`` (``aio``) is the aiosqlite twin. SQL lives in ``waypoint.store._sql``.
 """
 
 from __future__ import annotations
