@@ -187,3 +187,27 @@ def test_langgraph_url_opens_read_only_in_the_cli(source: str, request: pytest.F
     assert "please review" in str(shown)
     assert "read-only" in fail("migrate", "--from", src.replace("langgraph+", ""), "--to", src)
     assert "LangGraph database" in fail("store", "export", "-o", "/dev/null", url=src)
+
+
+def test_langgraph_url_opens_in_the_web_inspector(lg_sqlite: tuple[str, Any]) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.ui.conftest import ROOT, Server
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "waypoint.cli", *I, "--url", lg_sqlite[0], "ui"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert proc.stdout is not None
+    match = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", proc.stdout.readline())
+    server = Server(proc, match.group(1) if match else "")
+    try:
+        assert match, proc.stderr.read() if proc.stderr else ""
+        with urllib.request.urlopen(server.url, timeout=30) as resp:
+            html = resp.read().decode()
+    finally:
+        server.stop()
+    assert "read-only" in html and all(f">{t}<" in html for t in ("done", "forked", "waiting"))

@@ -407,7 +407,9 @@ def ui(ctx: click.Context, host: str, port: int, graph_ref: str | None, allow_wr
     own_store = getattr(graph, "store", None)  # a graph compiled with an indexed store: semantic search
     if own_store is not None and getattr(own_store, "index_config", None) is None:
         own_store = None
-    with open_saver(url) as saver, (nullcontext(own_store) if own_store is not None else open_store(url)) as st:
+    if own_store is None and parse_url(url).kind.startswith("langgraph-"):
+        own_store = False  # a LangGraph database: its threads only (its store moves with `migrate`)
+    with open_saver(url) as saver, (nullcontext(own_store or None) if own_store is not None else open_store(url)) as st:
         serve(saver, st, host=host, port=port, graph=graph, allow_writes=allow_writes, title=parse_url(url).redacted)
 
 
