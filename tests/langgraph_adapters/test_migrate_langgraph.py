@@ -127,7 +127,9 @@ def _check_store(url: str, expected: tuple[dict[tuple, Any], dict[str, list[tupl
         for q, ranked in ranks.items():
             got = [(tuple(i.namespace), i.key, round(i.score or 0, 4)) for i in store.search((), query=q, limit=100)
                    if i.score is not None and i.key != "gone"]
-            assert got == ranked, q
+            # same order; scores equal to float32 (SQLite, MongoDB) or half precision (PostgreSQL: halfvec)
+            assert [g[:2] for g in got] == [r[:2] for r in ranked], q
+            assert all(abs(g[2] - r[2]) <= 0.005 for g, r in zip(got, ranked)), (q, got, ranked)
 
 
 @pytest.mark.parametrize(("source", "target"), [("sqlite", "postgres"), ("postgres", "sqlite"), ("sqlite", "mongodb")])
