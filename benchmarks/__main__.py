@@ -32,6 +32,7 @@ WORKLOADS = {
     "concurrency": "benchmarks.bench_concurrency",
     "lease": "benchmarks.bench_lease",
     "adapters": "benchmarks.bench_adapters",
+    "scale": "benchmarks.bench_scale",
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")

@@ -90,11 +90,15 @@ def test_saver_list_names_the_corrupt_row_only_when_it_reaches_it(corrupt_db: tu
 
 def test_commands_that_walk_every_thread_skip_and_report_corrupt_threads(corrupt_db: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     url, _ = corrupt_db
+    # the listing reads each thread's newest checkpoint row but no values: a broken row is
+    # skipped and reported, a broken value (BAD_BLOB's counter) shows only where values are read
     result = run("threads", "--json", url=url, ok=False)
-    assert result.code == 1 and sorted(r["thread_id"] for r in result.json["threads"]) == GOOD, result
-    _skipped(result.err)
+    assert result.code == 1 and sorted(r["thread_id"] for r in result.json["threads"]) == sorted([*GOOD, BAD_BLOB]), result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"skipped thread {BAD_JSON!r}: CorruptCheckpointError"), lines
+    assert lines[-1] == "Error: 1 thread(s) could not be read and were skipped: 1 with corrupt checkpoints", lines
 
-    result = run("stats", "--json", url=url, ok=False)
+    result = run("stats", "--scan", "--json", url=url, ok=False)
     assert result.code == 1 and result.json["threads"] == 2 and result.json["checkpoints"] == 8, result
     _skipped(result.err)
 
@@ -115,4 +119,5 @@ def test_commands_that_walk_every_thread_skip_and_report_corrupt_threads(corrupt
     plan = run("delete", "--thread", BAD_JSON, "--thread", BAD_BLOB, "--yes", "--json", url=url).json
     assert [(p["thread_id"], p.get("corrupt")) for p in plan["threads"]] == [(BAD_JSON, True), (BAD_BLOB, True)]
     assert sorted(r["thread_id"] for r in run("threads", "--json", url=url).json["threads"]) == GOOD
+    assert run("stats", "--json", url=url).json["threads"] == 2
 

@@ -31,7 +31,7 @@ def test_a_thread_twice_in_one_file_is_refused_by_name(sqlite_db: str, tmp_path:
     target = f"sqlite:///{tmp_path / 'target.db'}"
     line = fail("import", str(twice), url=target)
     assert "thread 'chat-bob' appears twice" in line, line
-    assert run("threads", "--json", url=target).json["total"] == 0  # refused before writing
+    assert run("threads", "--json", url=target).json["threads"] == []  # refused before writing
 
 
 def test_import_reads_the_file_once_so_a_pipe_works(sqlite_db: str, tmp_path: Path) -> None:

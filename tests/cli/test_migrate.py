@@ -26,7 +26,7 @@ def test_migrate_100_threads_verifies_and_reports_counts(hundred: str, pg_url: s
     checkpoints = 80 * 3 + 20 * 5
     dry = run("migrate", "--from", hundred, "--to", pg_url, "--dry-run", "--json").json
     assert (dry["dry_run"], dry["threads"], dry["checkpoints"], dry["verified"]) == (True, N, checkpoints, 0)
-    assert run("threads", "--json", url=pg_url).json["total"] == 0  # a dry run writes nothing
+    assert run("threads", "--json", url=pg_url).json["threads"] == []  # a dry run writes nothing
 
     out = run("migrate", "--from", hundred, "--to", pg_url).out
     assert f"migrated {N} thread(s), {checkpoints} checkpoint(s)" in out
@@ -34,7 +34,9 @@ def test_migrate_100_threads_verifies_and_reports_counts(hundred: str, pg_url: s
 
     source = {r["thread_id"]: r for r in run("threads", "--json", "--limit", "500", url=hundred).json["threads"]}
     target = {r["thread_id"]: r for r in run("threads", "--json", "--limit", "500", url=pg_url).json["threads"]}
-    assert target == source  # same counts, steps, next nodes, timestamps and payload bytes
+    # same counts, steps, next nodes and timestamps (bytes are each database's own storage)
+    assert {t: {**r, "bytes": None} for t, r in target.items()} == {t: {**r, "bytes": None} for t, r in source.items()}
+    assert all(r["bytes"] > 0 for r in target.values())
 
     again_dry = run("migrate", "--from", hundred, "--to", pg_url, "--dry-run").out
     assert f"would migrate {N} thread(s)" in again_dry and f"{N} thread(s) already exist in the target (pass --force" in again_dry

@@ -12,8 +12,8 @@ def _history(db: str, thread: str) -> list[dict]:
 
 
 def test_threads_json_lists_every_thread_with_counts_steps_and_bytes(db: str) -> None:
-    data = run("threads", "--json", url=db).json
-    assert data["total"] == len(THREADS)
+    data = run("threads", "--json", "--count", url=db).json
+    assert data["total"] == len(THREADS) and data["next"] is None
     rows = {r["thread_id"]: r for r in data["threads"]}
     assert set(rows) == set(THREADS)
     for thread_id, row in rows.items():
@@ -26,30 +26,38 @@ def test_threads_json_lists_every_thread_with_counts_steps_and_bytes(db: str) ->
         assert datetime.fromisoformat(row["updated_at"]) <= datetime.now(timezone.utc)
     stamps = [r["updated_at"] for r in data["threads"]]
     assert stamps == sorted(stamps, reverse=True)
-    # the bytes of a thread are the sum of its checkpoints' bytes in history
-    assert rows["chat-bob"]["bytes"] == sum(r["bytes"] for r in _history(db, "chat-bob"))
+    # bytes are what the database stores for the thread: at least its payload, and a finished
+    # thread (more checkpoints, messages and writes) stores more than a waiting one
+    assert rows["chat-bob"]["bytes"] >= sum(r["bytes"] for r in _history(db, "chat-bob"))
+    assert rows["chat-bob"]["bytes"] > rows["chat-carol"]["bytes"]
 
 
 def test_threads_filters_on_metadata_and_pages(db: str) -> None:
-    alice = run("threads", "--json", "--filter", "user=alice", url=db).json
+    alice = run("threads", "--json", "--count", "--filter", "user=alice", url=db).json
     assert {r["thread_id"] for r in alice["threads"]} == {"chat-alice-1", "chat-alice-2"}
     assert alice["total"] == 2
     tier = run("threads", "--json", "-f", "tier=2", "-f", "user=carol", url=db).json  # 2 is the int 2
     assert [r["thread_id"] for r in tier["threads"]] == ["chat-carol"]
-    assert run("threads", "--json", "-f", "tier=\"2\"", url=db).json["total"] == 0
+    assert run("threads", "--json", "--count", "-f", "tier=\"2\"", url=db).json["total"] == 0
     everything = [r["thread_id"] for r in run("threads", "--json", url=db).json["threads"]]
-    page = run("threads", "--json", "--limit", "2", "--offset", "1", url=db).json
+    page = run("threads", "--json", "--count", "--limit", "2", "--offset", "1", url=db).json
     assert [r["thread_id"] for r in page["threads"]] == everything[1:3]
     assert page["total"] == 4
+    # keyset pages: each page's "next" cursor starts the following one, until the last
+    first = run("threads", "--json", "--limit", "3", url=db).json
+    rest = run("threads", "--json", "--limit", "3", "--after", first["next"], url=db).json
+    assert [r["thread_id"] for r in first["threads"] + rest["threads"]] == everything and rest["next"] is None
+    assert "malformed --after cursor" in fail("threads", "--after", "nocolon", url=db)
 
 
 def test_threads_table(db: str) -> None:
     out = run("threads", url=db).out
-    assert "4 of 4 thread(s)" in out
+    assert "4 thread(s)" in out and "more:" not in out
+    assert "more: --after " in run("threads", "--limit", "1", url=db).out
     for word in ("thread", "checkpoints", "step", "next", "updated at", "bytes", *THREADS):
         assert word in out
     carol = next(line for line in out.splitlines() if "chat-carol" in line)
-    assert "approve" in carol and " B" in carol
+    assert "approve" in carol and ("kB" in carol or " B" in carol)
 
 
 def test_history_lists_checkpoints_newest_first_with_writes(db: str) -> None:
@@ -131,11 +139,20 @@ def test_diff_shows_changed_channels_value_diffs_and_writers(db: str) -> None:
     assert "+ " in out and "published" in out and "0 → 3" in out
 
 
-def test_stats_totals_threads_channels_growth(db: str) -> None:
-    data = run("stats", "--json", "--top", "2", url=db).json
+def test_stats_from_the_database_counters(db: str) -> None:
+    data = run("stats", "--json", url=db).json
+    # never analyzed (a fresh test database): PostgreSQL counts exactly too
+    assert (data["threads"], data["checkpoints"], data["estimated"]) == (4, 16, False)
+    assert data["storage_bytes"] > 1000 and data["source"]
+    out = run("stats", url=db).out
+    assert "4 thread(s), 16 checkpoint(s)" in out and "stored" in out and "--scan" in out
+
+
+def test_stats_scan_totals_threads_channels_growth(db: str) -> None:
+    data = run("stats", "--scan", "--json", "--top", "2", url=db).json
     assert data["threads"] == 4 and data["checkpoints"] == 16
-    threads = {r["thread_id"]: r["bytes"] for r in run("threads", "--json", url=db).json["threads"]}
-    assert data["bytes"] == sum(threads.values())
+    payload = sum(r["bytes"] for thread in THREADS for r in _history(db, thread))
+    assert data["bytes"] == payload
     assert len(data["largest_threads"]) == 2
     assert {r["thread_id"] for r in data["largest_threads"]} <= FINISHED
     channels = {r["channel"]: r["bytes"] for r in data["channels"]}
@@ -143,11 +160,15 @@ def test_stats_totals_threads_channels_growth(db: str) -> None:
     assert sum(channels.values()) == data["bytes"]
     today = datetime.now(timezone.utc).date().isoformat()
     assert data["growth"][-1]["day"] == today and sum(g["checkpoints"] for g in data["growth"]) == 16
-    out = run("stats", url=db).out
+    out = run("stats", "--scan", url=db).out
     for text in ("4 thread(s), 16 checkpoint(s)", "largest threads", "bytes per channel", "growth per day", "messages"):
         assert text in out
 
 
-def test_help_says_bytes_are_serialized_payload() -> None:
-    for cmd in ("threads", "history", "stats"):
-        assert "serialized payload bytes" in run(cmd, "--help").out
+def test_help_says_what_bytes_are() -> None:
+    def text(cmd: str) -> str:
+        return " ".join(run(cmd, "--help").out.split())
+
+    assert "serialized payload bytes" in text("history")
+    assert "serialized payload" in text("stats")
+    assert "Bytes are what the database stores" in text("threads")

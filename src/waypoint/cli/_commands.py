@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from waypoint.cli import _export, _inspect, _mainmod, _render, _retention, _transfer, _walk
+from waypoint.cli import _export, _inspect, _listing, _mainmod, _render, _retention, _transfer, _walk
 from waypoint.cli._urls import CliError, make_serde, open_saver, open_store, parse_url
 from waypoint.errors import CheckpointReadError
 
@@ -108,23 +108,30 @@ def cli(ctx: click.Context, url: str | None, modules: tuple[str, ...], main_prog
 @cli.command()
 @click.option("--filter", "-f", "filters", multiple=True, metavar="KEY=VALUE", help="Only threads with a checkpoint whose metadata has KEY=VALUE. Repeatable.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Threads per page.")
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="Threads to skip.")
+@click.option("--after", metavar="CURSOR", help="Start after this cursor (printed by the previous page).")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="Threads to skip (costs as many rows as it skips; prefer --after).")
+@click.option("--count", "with_count", is_flag=True, help="Also count every matching thread (an index-only count without --filter; with one, every thread is checked).")
 @_json_option
 @click.pass_context
-def threads(ctx: click.Context, filters: tuple[str, ...], limit: int, offset: int, as_json: bool) -> None:
-    """List threads: checkpoints, latest step, next nodes, last update and bytes.
+def threads(ctx: click.Context, filters: tuple[str, ...], limit: int, after: str | None, offset: int, with_count: bool, as_json: bool) -> None:
+    """List threads, most recently updated first: checkpoints, latest step, next nodes, last
+    update and stored bytes.
 
-    Reads every checkpoint once (cost grows with the database). Bytes are serialized payload
-    bytes (new channel values and pending writes), not on-disk size.
+    One page costs a few indexed queries, whatever the number of threads. Bytes are what the
+    database stores for the thread (checkpoint rows, values, log chunks, pending writes).
     """
     damaged = _walk.Damaged()
+    filter = parse_pairs(filters, "--filter")
     with open_saver(_url(ctx)) as saver:
-        rows = _inspect.threads(saver, parse_pairs(filters, "--filter"), damaged)
-    page = rows[offset : offset + limit]
+        rows, cursor = _listing.threads(saver, filter, damaged, after=after, limit=limit, offset=offset)
+        total = _listing.count_threads(saver, filter) if with_count else None
     if as_json:
-        _render.emit_json({"total": len(rows), "offset": offset, "limit": limit, "threads": page})
+        data: dict[str, Any] = {"limit": limit, "offset": offset, "after": after, "next": cursor, "threads": rows}
+        if with_count:
+            data["total"] = total
+        _render.emit_json(data)
     else:
-        _render.threads_table(page, len(rows))
+        _render.threads_table(rows, total, cursor)
     _walk.report(damaged)
 
 
@@ -189,19 +196,21 @@ def diff(ctx: click.Context, thread: str, a: str, b: str, ns: str, include_inter
 
 
 @cli.command()
-@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="How many of the largest threads.")
-@click.option("--days", default=14, show_default=True, type=click.IntRange(min=1), help="Days of growth to show.")
+@click.option("--scan", "full_scan", is_flag=True, help="Exact payload report (largest threads, bytes per channel, growth per day): reads every checkpoint.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="With --scan: how many of the largest threads.")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(min=1), help="With --scan: days of growth to show.")
 @_json_option
 @click.pass_context
-def stats(ctx: click.Context, top: int, days: int, as_json: bool) -> None:
-    """Totals, bytes per thread and per channel, the largest threads, growth per day.
+def stats(ctx: click.Context, full_scan: bool, top: int, days: int, as_json: bool) -> None:
+    """Threads, checkpoints and stored bytes from the database's own counters (instant at any
+    size; "estimated" says when a figure comes from planner statistics).
 
-    Reads every checkpoint once. Bytes are serialized payload bytes (new channel values and
-    pending writes), not on-disk size.
+    With --scan: exact totals of serialized payload, the largest threads, bytes per channel and
+    growth per day, reading every checkpoint once (cost grows with the database).
     """
     damaged = _walk.Damaged()
     with open_saver(_url(ctx)) as saver:
-        data = _inspect.stats(saver, top, days, damaged)
+        data = _listing.stats_scan(saver, top, days, damaged) if full_scan else _listing.stats(saver)
     if as_json:
         _render.emit_json(data)
     else:

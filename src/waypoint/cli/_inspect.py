@@ -1,9 +1,8 @@
 """What the read commands show, computed over any saver through its public API.
 
 Everything here streams ``saver.list(...)`` and aggregates; nothing holds more than one thread's
-rows of small numbers (plus a memo of value sizes keyed by channel version). The cost of
-``threads`` and ``stats`` is one pass over every checkpoint of the database, decoding and
-re-serializing each distinct channel version once.
+rows of small numbers (plus a memo of value sizes keyed by channel version). ``threads`` and
+``stats`` (paged, from the database's thread summary and counters) live in ``_listing.py``.
 
 Bytes are *serialized payload bytes*: the size of ``serde.dumps_typed`` of each channel value
 that is new in a checkpoint (its version differs from the parent's), counting only the growth
@@ -19,10 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, metadata_matches
+from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from waypoint.checkpoint.serde.base import SerializerProtocol
 from waypoint.cli._urls import CliError
 from waypoint.errors import CheckpointReadError
@@ -216,39 +214,6 @@ def thread_exists(saver: BaseCheckpointSaver, thread_id: str) -> bool:
         return True
 
 
-def threads(saver: BaseCheckpointSaver, filter: Mapping[str, Any] | None = None, damaged: Any = None) -> list[dict[str, Any]]:
-    """One summary per thread, most recently updated first; with ``filter``, only threads
-    with at least one checkpoint whose metadata matches (counts cover the whole thread).
-    Threads with a corrupt row are left out and noted in ``damaged`` (a ``_walk.Damaged``)."""
-    from waypoint.cli._walk import Damaged, tuples
-
-    damaged = Damaged() if damaged is None else damaged
-    acc: dict[str, dict[str, Any]] = {}
-    for row in scan(tuples(saver, damaged), saver.serde):
-        s = acc.get(row.thread_id)
-        if s is None:
-            s = acc[row.thread_id] = {
-                "thread_id": row.thread_id, "checkpoints": 0, "namespaces": set(), "latest_checkpoint_id": "",
-                "latest_step": None, "next": [], "updated_at": "", "bytes": 0, "matched": False,
-            }
-        s["checkpoints"] += 1
-        s["namespaces"].add(row.ns)
-        s["bytes"] += row.bytes
-        s["updated_at"] = max(s["updated_at"], row.ts)
-        s["matched"] = s["matched"] or metadata_matches(row.metadata, filter)
-        if row.ns == "" and row.checkpoint_id > s["latest_checkpoint_id"]:
-            s["latest_checkpoint_id"], s["latest_step"], s["next"] = row.checkpoint_id, row.step, list(row.next)
-    out = []
-    for s in acc.values():
-        if s["thread_id"] in damaged or (filter and not s.pop("matched")):
-            continue
-        s.pop("matched", None)
-        s["namespaces"] = len(s["namespaces"])
-        out.append(s)
-    out.sort(key=lambda s: (s["updated_at"], s["thread_id"]), reverse=True)
-    return out
-
-
 def history(saver: BaseCheckpointSaver, thread_id: str, ns: str = "") -> list[CheckpointRow]:
     """The thread's checkpoints in ``ns``, newest first, with writes and bytes."""
     rows = sorted(scan(saver.list(thread_config(thread_id, ns)), saver.serde), key=lambda r: r.checkpoint_id, reverse=True)
@@ -390,47 +355,6 @@ def diff(saver: BaseCheckpointSaver, a: CheckpointTuple, b: CheckpointTuple, inc
     }
 
 
-def stats(saver: BaseCheckpointSaver, top: int = 10, days: int = 14, damaged: Any = None) -> dict[str, Any]:
-    """Totals, bytes per thread and per channel, the largest threads, and daily growth,
-    over the threads without corrupt rows (those are noted in ``damaged``)."""
-    from waypoint.cli._walk import Damaged, tuples
-
-    damaged = Damaged() if damaged is None else damaged
-    # per thread first, so a thread found damaged midway drops out of every total
-    per_thread: dict[str, list[Any]] = defaultdict(lambda: [0, 0, defaultdict(int), defaultdict(lambda: [0, 0])])
-    for row in scan(tuples(saver, damaged), saver.serde):
-        acc = per_thread[row.thread_id]
-        acc[0] += 1
-        acc[1] += row.bytes
-        for ch, n in row.channel_bytes.items():
-            acc[2][ch] += n
-        if row.write_bytes:
-            acc[2]["(pending writes)"] += row.write_bytes
-        day = acc[3][row.ts[:10]]
-        day[0] += 1
-        day[1] += row.bytes
-    per_channel: dict[str, int] = defaultdict(int)
-    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for thread_id in [t for t in per_thread if t in damaged]:
-        del per_thread[thread_id]
-    for _, _, channels, days_of in per_thread.values():
-        for ch, n in channels.items():
-            per_channel[ch] += n
-        for d, (c, b) in days_of.items():
-            per_day[d][0] += c
-            per_day[d][1] += b
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
-    largest = sorted(per_thread.items(), key=lambda kv: (-kv[1][1], kv[0]))[:top]
-    return {
-        "threads": len(per_thread),
-        "checkpoints": sum(v[0] for v in per_thread.values()),
-        "bytes": sum(v[1] for v in per_thread.values()),
-        "largest_threads": [{"thread_id": k, "checkpoints": v[0], "bytes": v[1]} for k, v in largest],
-        "channels": [{"channel": k, "bytes": v} for k, v in sorted(per_channel.items(), key=lambda kv: (-kv[1], kv[0])) if v],
-        "growth": [{"day": d, "checkpoints": v[0], "bytes": v[1]} for d, v in sorted(per_day.items()) if d >= cutoff],
-    }
-
-
 def checkpoint_counts(saver: BaseCheckpointSaver, thread_ids: Iterable[str] | None = None, damaged: Any = None) -> dict[str, dict[str, list[str]]]:
     """thread -> ns -> checkpoint timestamps newest first (all threads when ``thread_ids`` is None).
     With ``damaged`` (a ``_walk.Damaged``), a listed thread with a corrupt row is noted there
@@ -452,5 +376,5 @@ def checkpoint_counts(saver: BaseCheckpointSaver, thread_ids: Iterable[str] | No
 
 __all__ = [
     "CheckpointRow", "checkpoint_counts", "diff", "history", "is_internal", "next_nodes", "resolve",
-    "scan", "show", "stats", "task_names", "thread_config", "thread_exists", "threads", "value_diff",
+    "scan", "show", "task_names", "thread_config", "thread_exists", "value_diff",
 ]

@@ -97,8 +97,9 @@ def _writes_text(writes: list[dict[str, str]]) -> str:
     return "; ".join(f"{node}: {', '.join(dict.fromkeys(chs))}" for node, chs in by_node.items())
 
 
-def threads_table(rows: list[dict[str, Any]], total: int) -> None:
-    table = Table(title=f"{len(rows)} of {total} thread(s)", title_justify="left")
+def threads_table(rows: list[dict[str, Any]], total: int | None, cursor: str | None) -> None:
+    title = f"{len(rows)} of {total} thread(s)" if total is not None else f"{len(rows)} thread(s)"
+    table = Table(title=title, title_justify="left")
     for name, justify in (("thread", "left"), ("checkpoints", "right"), ("step", "right"), ("next", "left"), ("updated at", "left"), ("bytes", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in rows:
@@ -107,6 +108,8 @@ def threads_table(rows: list[dict[str, Any]], total: int) -> None:
             escape(", ".join(r["next"])), r["updated_at"][:19].replace("T", " "), human_bytes(r["bytes"]),
         )
     console().print(table)
+    if cursor is not None:
+        console().print(f"more: --after {cursor}", markup=False, highlight=False)
 
 
 def row_json(r: CheckpointRow) -> dict[str, Any]:
@@ -185,6 +188,12 @@ def diff_tree(data: dict[str, Any]) -> None:
 
 def stats_tables(data: dict[str, Any]) -> None:
     out = console()
+    if "storage_bytes" in data:  # the counters' summary
+        about = "about " if data["estimated"] else ""
+        size = "" if data["storage_bytes"] is None else f", {human_bytes(data['storage_bytes'])} stored"
+        out.print(f"{about}{data['threads']} thread(s), {about}{data['checkpoints']} checkpoint(s){size}")
+        out.print(f"from {data['source']}; --scan for exact payload per thread, channel and day", markup=False, highlight=False)
+        return
     out.print(f"{data['threads']} thread(s), {data['checkpoints']} checkpoint(s), {human_bytes(data['bytes'])} of serialized payload")
     for title, key, cols in (
         ("largest threads", "largest_threads", ("thread_id", "checkpoints", "bytes")),

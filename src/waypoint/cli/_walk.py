@@ -19,7 +19,8 @@ from typing import Any
 
 import click
 
-from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from waypoint.checkpoint._summary import ThreadSummary, is_trigger
+from waypoint.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, metadata_matches
 from waypoint.cli._inspect import ids, thread_config
 from waypoint.cli._replace import backend_kind
 from waypoint.cli._urls import CliError
@@ -90,6 +91,69 @@ def thread_page(
     return [t for t in ids_ if (after is None or t > after) and (not contains or contains in t)][:limit]
 
 
+def summaries(
+    saver: BaseCheckpointSaver,
+    *,
+    after: tuple[str, str] | None = None,
+    limit: int = 50,
+    contains: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+) -> list[ThreadSummary]:
+    """One page of threads, most recently updated first, after the keyset ``after`` (the
+    ``(newest_id, thread_id)`` of the last thread shown). SQL and MongoDB read it from their
+    thread summaries with a few indexed queries per page, whatever the number of threads;
+    other savers are walked in memory."""
+    kind = backend_kind(saver)
+    options = {"after": after, "limit": limit, "contains": contains or None, "filter": dict(filter) if filter else None}
+    if kind == "sql":
+        from waypoint.checkpoint._sql import threads as sql_threads
+        from waypoint.checkpoint._sql.requests import READ
+
+        op = sql_threads.thread_page(saver.dialect, saver.serde, **options)  # type: ignore[attr-defined]
+        return saver._call(op, READ, "thread_page")  # type: ignore[attr-defined, no-any-return]
+    if kind == "mongodb":
+        from waypoint.checkpoint.mongodb import _threads
+
+        return saver._run(_threads.thread_page(saver._ctx, **options))  # type: ignore[attr-defined, no-any-return]
+    return _summaries_in_memory(saver, **options)  # type: ignore[arg-type]
+
+
+def _summaries_in_memory(
+    saver: BaseCheckpointSaver, *, after: tuple[str, str] | None, limit: int, contains: str | None, filter: dict[str, Any] | None
+) -> list[ThreadSummary]:
+    """The same page for savers without a summary (in-memory: no I/O; others: one pass)."""
+    from waypoint.cli._inspect import scan
+
+    if backend_kind(saver) == "memory":
+        with saver._lock:  # type: ignore[attr-defined]
+            newest = {t: max(ids[-1] for ids in nss.values() if ids) for t, nss in saver._ids.items() if any(nss.values())}  # type: ignore[attr-defined]
+    else:
+        newest = {}
+        for t in saver.list(None):
+            thread_id, _, cid = ids(t)
+            newest[thread_id] = max(newest.get(thread_id, ""), cid)
+    order = sorted(((cid, t) for t, cid in newest.items()), reverse=True)
+    out: list[ThreadSummary] = []
+    for cid, thread_id in order:
+        if len(out) >= limit:
+            break
+        if (after is not None and (cid, thread_id) >= after) or (contains and contains not in thread_id):
+            continue
+        rows = list(saver.list(thread_config(thread_id)))
+        if filter and not any(metadata_matches(r.metadata or {}, filter) for r in rows):
+            continue
+        root = [r for r in rows if ids(r)[1] == ""]
+        latest = None
+        if root:  # as the databases give it: trigger channels' values only, writes without values
+            cp = dict(root[0].checkpoint)
+            cp["channel_values"] = {k: v for k, v in cp["channel_values"].items() if is_trigger(k)}
+            latest = root[0]._replace(checkpoint=cp, pending_writes=[(w[0], w[1], None) for w in root[0].pending_writes or ()])
+        out.append(ThreadSummary(
+            thread_id, cid, latest, len(rows), len({ids(r)[1] for r in rows}), sum(r.bytes for r in scan(rows, saver.serde)),
+        ))
+    return out
+
+
 def headers(saver: BaseCheckpointSaver, thread_id: str, ns: str = "", *, before: str | None = None, limit: int = 200) -> list[CheckpointTuple]:
     """A thread's newest ``limit`` checkpoints (older than ``before``) without their values:
     empty ``channel_values``, pending writes as ``(task_id, channel, None)``. SQL and MongoDB
@@ -153,4 +217,4 @@ def report(damaged: Damaged) -> None:
     raise CliError(f"{len(damaged.errors)} thread(s) could not be read and were skipped: {'; '.join(parts)}")
 
 
-__all__ = ["Damaged", "headers", "report", "thread_ids", "thread_page", "tuples"]
+__all__ = ["Damaged", "headers", "report", "summaries", "thread_ids", "thread_page", "tuples"]

@@ -133,7 +133,7 @@ def create_app(
         after = request.query_params.get("after")
         try:
             data = ui.read(_pages.thread_rows, saver, after=after, q=q, filter=_pages.parse_filter(meta))
-        except (ValueError, WaypointError) as exc:
+        except (ValueError, WaypointError, CliError) as exc:
             return ui.render("threads.html", status=400, rows=[], next_after=None, q=q, meta=meta, error=str(exc))
         return ui.render("threads.html", q=q, meta=meta, error=None, **data)
 

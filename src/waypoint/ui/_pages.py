@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from waypoint.checkpoint.base import BaseCheckpointSaver
-from waypoint.cli import _inspect, _walk
-from waypoint.cli._inspect import INTERRUPT, ids, thread_config
+from waypoint.cli import _inspect, _listing, _walk
+from waypoint.cli._inspect import INTERRUPT, ids
 from waypoint.errors import CheckpointReadError
 from waypoint.ui import _tree, _values
 
@@ -32,37 +32,37 @@ def parse_filter(text: str) -> dict[str, Any]:
     return out
 
 
-def _size(saver: BaseCheckpointSaver, values: Mapping[str, Any]) -> int:
-    return sum(len(saver.serde.dumps_typed(v)[1]) for v in values.values())
-
-
 def thread_rows(saver: BaseCheckpointSaver, *, after: str | None, q: str, filter: Mapping[str, Any]) -> dict[str, Any]:
-    """One page of threads (keyset paging by thread id, done by the database) with each
-    thread's latest checkpoint summarized."""
-    page = _walk.thread_page(saver, after=after or None, limit=THREADS_PER_PAGE + 1, contains=q or None, filter=filter)
+    """One page of threads, most recently updated first (keyset paging by the database over
+    its thread summary), each with its newest checkpoint summarized from its row, pending
+    writes' channels and trigger channels: no thread's state is read."""
+    page = _walk.summaries(
+        saver, after=_listing.decode_cursor(after), limit=THREADS_PER_PAGE + 1, contains=q or None, filter=filter
+    )
     more = len(page) > THREADS_PER_PAGE
     page = page[:THREADS_PER_PAGE]
     rows = []
-    for thread_id in page:
-        row: dict[str, Any] = {"thread_id": thread_id}
-        try:
-            t = saver.get_tuple(thread_config(thread_id, ""))
-        except CheckpointReadError as exc:
-            row["error"] = _values.unreadable(exc)
+    for s in page:
+        row: dict[str, Any] = {"thread_id": s.thread_id}
+        if isinstance(s.error, CheckpointReadError):
+            row["error"] = _values.unreadable(s.error)
             rows.append(row)
             continue
+        if s.error is not None:
+            raise s.error
+        t = s.latest
         if t is None:
             continue
         meta = t.metadata or {}
         row.update(
             checkpoint_id=ids(t)[2], step=meta.get("step"), next=list(_inspect.next_nodes(t)),
             interrupts=sum(1 for _, ch, _ in t.pending_writes or () if ch == INTERRUPT),
-            bytes=_size(saver, t.checkpoint["channel_values"]),
-            updated_at=str(t.checkpoint.get("ts", ""))[:19].replace("T", " "),
+            bytes=s.bytes, updated_at=str(t.checkpoint.get("ts", ""))[:19].replace("T", " "),
             metadata={k: v for k, v in meta.items() if k not in ("parents", "step", "source", "writes")},
         )
         rows.append(row)
-    return {"rows": rows, "next_after": page[-1] if more and page else None}
+    last = page[-1] if more and page else None
+    return {"rows": rows, "next_after": _listing.encode_cursor(last.newest_id, last.thread_id) if last else None}
 
 
 def history(saver: BaseCheckpointSaver, thread_id: str, ns: str, before: str | None) -> dict[str, Any]:

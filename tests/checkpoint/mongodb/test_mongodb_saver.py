@@ -179,9 +179,10 @@ async def test_setup_is_idempotent_and_refuses_a_newer_schema(saver: Any) -> Non
     saver.setup()
     saver.setup()
     names = saver._ctx.names
-    assert [m["_id"] for m in saver.db[names.migrations].find()] == [1]
+    assert [m["_id"] for m in saver.db[names.migrations].find()] == [1, 2]
     indexes = {ix["name"]: ix for ix in saver.db[names.checkpoints].list_indexes()}
-    assert indexes["wp_thread_ns_id"]["unique"] and "wp_thread_metadata" in indexes
+    assert indexes["wp_thread_ns_id"]["unique"] and "wp_thread_metadata" in indexes and "wp_recent" in indexes
+    assert "wp_head_recent" in {ix["name"] for ix in saver.db[names.heads].list_indexes()}
     for coll in names.thread_scoped():
         assert any(ix.get("unique") for ix in saver.db[coll].list_indexes() if ix["name"] != "_id_"), coll
     saver.db[names.migrations].insert_one({"_id": 99})

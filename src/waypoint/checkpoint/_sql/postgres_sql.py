@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
+from waypoint.checkpoint._sql.threads import POSTGRES_MIGRATION
 
 _T = 'TEXT COLLATE "C" NOT NULL'
 
@@ -102,6 +103,8 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
   expires_at DOUBLE PRECISION NOT NULL
 )""",
     ),
+    # 4: the thread summary table (kept by triggers) and the recency indexes (threads.py)
+    POSTGRES_MIGRATION,
 )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
+from waypoint.checkpoint._sql.threads import SQLITE_MIGRATION
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -94,6 +95,8 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
   expires_at REAL NOT NULL
 ) WITHOUT ROWID""",
     ),
+    # 4: the thread summary table (kept by triggers) and the recency indexes (threads.py)
+    SQLITE_MIGRATION,
 )
 
 

@@ -346,7 +346,10 @@ def _read_log(ctx: Ctx, blob: Mapping[str, Any], pages: Mapping[str, Any]) -> li
 
 # --- setup -----------------------------------------------------------------------------------
 
-MIGRATIONS: list[tuple[int, str]] = [(1, "collections' compound unique indexes and metadata index")]
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, "collections' compound unique indexes and metadata index"),
+    (2, "recency indexes: checkpoints by id (list(None, limit=N)), root heads by id (thread pages)"),
+]
 
 
 def setup(ctx: Ctx) -> Op[None]:
@@ -364,6 +367,9 @@ def setup(ctx: Ctx) -> Op[None]:
             continue
         if version == 1:
             for coll, models in d.indexes(ctx.names).items():
+                yield Indexes(coll, models)
+        if version == 2:
+            for coll, models in d.recency_indexes(ctx.names).items():
                 yield Indexes(coll, models)
         record = {"$setOnInsert": {"description": description, "applied_at": now_iso()}}
         yield Bulk(ctx.names.migrations, [UpdateOne({"_id": version}, record, upsert=True)])

@@ -30,7 +30,7 @@ from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.errors import CorruptCheckpointError, InvalidFilterError, read_error
 
 EMPTY_TYPE = "empty"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LONG_KEY = 200  # metadata keys longer than this are stored and queried as a hash
 
 T, N = "thread_id", "checkpoint_ns"
@@ -118,6 +118,14 @@ def indexes(names: Names) -> dict[str, list[IndexModel]]:
         names.lineages: [ix([*tn, ("lineage", ASCENDING)], "wp_lineage", unique=True)],
         names.pages: [ix([*tn, ("lineage", ASCENDING), ("page", ASCENDING)], "wp_page", unique=True)],
         names.heads: [ix(tn, "wp_head", unique=True)],
+    }
+
+
+def recency_indexes(names: Names) -> dict[str, list[IndexModel]]:
+    """Schema version 2: newest first across threads (``list(None, limit=N)``, thread pages)."""
+    return {
+        names.checkpoints: [IndexModel([("checkpoint_id", DESCENDING), (T, DESCENDING), (N, DESCENDING)], name="wp_recent")],
+        names.heads: [IndexModel([(N, ASCENDING), ("checkpoint_id", DESCENDING), (T, DESCENDING)], name="wp_head_recent")],
     }
 
 
