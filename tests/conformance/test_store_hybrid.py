@@ -57,10 +57,7 @@ def hybrid_index(**extra: Any) -> dict[str, Any]:
     return {"dims": DIMS, "embed": embed, "fields": ["text"], "hybrid": True, **extra}
 
 
-KEYWORDS_PENDING: dict[str, str] = {
-    "postgres-store": "h-pgstore", "postgres-store-async": "h-pgstore",
-    "pgvector-store": "h-pgstore", "pgvector-store-async": "h-pgstore",
-}
+KEYWORDS_PENDING: dict[str, str] = {}
 """Backends whose keyword index is still being built (by the named helper): they must refuse
 keyword and hybrid modes with a ValueError, never ignore them."""
 

@@ -174,7 +174,7 @@ def _write(
         texts: dict[int, list[str]] = {}
         for (i, _), text in zip(plan.owners, plan.texts, strict=True):
             texts.setdefault(i, []).append(text)
-        rows = [("\n".join(texts[i]), prefix, key) for (prefix, key), i in puts if i in texts]
+        rows = [(d.keyword_text(texts[i]), prefix, key) for (prefix, key), i in puts if i in texts]
         if rows:
             yield ExecuteMany(d.q(d.keyword_insert), rows)
     if d.vector_strategy is not None:

@@ -192,6 +192,10 @@ class StoreDialect(ABC):
         """:meth:`vector_param` of each vector (a dialect may encode them all at once)."""
         return [self.vector_param(v) for v in vectors]
 
+    def keyword_text(self, texts: list[str]) -> str:
+        """The text a put's keyword index row holds (``keyword_insert``'s first parameter)."""
+        return "\n".join(texts)
+
     def vector_cast(self) -> str:
         """SQL wrapped around an embedding placeholder."""
         return "?"

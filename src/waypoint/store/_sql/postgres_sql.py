@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from waypoint.errors import ConfigError, SerializationError, SetupError
+from waypoint.store._hybrid import keyword_language, tokenize
 from waypoint.store._sql.dialect import (
     COLUMNS,
     UPSERT_TAIL,
@@ -60,13 +61,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX IF NOT EXISTS waypoint_store_expires_at ON waypoint_store (expires_at)
   WHERE expires_at IS NOT NULL""",
     ),
+    # 1: the keyword index of hybrid stores (NULL for items put without keyword text)
+    ("ALTER TABLE waypoint_store ADD COLUMN IF NOT EXISTS kw tsvector",),
 )
 
 UPSERT = (
     "INSERT INTO waypoint_store "
     "(prefix, key, value, created_at, updated_at, expires_at, ttl_minutes) "
-    "VALUES (?, ?, ?::jsonb, ?, ?, ?, ?)" + UPSERT_TAIL
+    "VALUES (?, ?, ?::jsonb, ?, ?, ?, ?)" + UPSERT_TAIL + ",\n  kw = NULL"
 )
+KEYWORD_INDEX = "CREATE INDEX IF NOT EXISTS waypoint_store_kw ON waypoint_store USING gin (kw)"
+KEYWORD_SET = "UPDATE waypoint_store SET kw = to_tsvector({config}, ?) WHERE prefix = ? AND key = ?"
+KEYWORD_QUERY = (
+    "SELECT {columns}, ts_rank_cd(s.kw, to_tsquery({config}, ?)) AS score FROM waypoint_store AS s "
+    "WHERE s.kw @@ to_tsquery({config}, ?) AND {where} "
+    "ORDER BY score DESC, s.updated_at DESC, {ns_order}, s.key LIMIT ? OFFSET ?"
+)
+_CONFIG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class PgVector(bytes):
     """A vector in pgvector's binary input format; the PostgreSQL driver sends it as a binary
@@ -145,8 +156,16 @@ class PostgresDialect(StoreDialect):
     name = "postgres"
     placeholder = "%s"
 
+    keyword_search = True
+
     def __init__(self, index: Mapping[str, Any] | None = None) -> None:
         self.dims = index["dims"] if index else None
+        self.language = keyword_language(index)
+        if self.language is not None and not _CONFIG_NAME.fullmatch(self.language):
+            raise ConfigError(
+                f"index language={self.language!r}: use the name of a PostgreSQL text search "
+                "configuration, e.g. 'english', 'simple', 'german' (SELECT cfgname FROM pg_ts_config)"
+            )
         self.vec = vector_config(index) if index else None
         self.pgvector: tuple[int, ...] | None = None
         self.can_query = True  # known after setup
@@ -171,6 +190,8 @@ class PostgresDialect(StoreDialect):
     def after_setup(self) -> Generator[Any, Any, None]:
         rows = yield Fetch("SELECT to_regclass('waypoint_store_vectors') IS NOT NULL")
         self.has_vector_table = bool(rows[0][0])
+        if self.language is not None:
+            yield from self._setup_keywords()
         if self.vec is None:
             self.vector_strategy = None
             return
@@ -218,6 +239,36 @@ class PostgresDialect(StoreDialect):
             f"USING {vec.kind} (embedding {opclass}) WITH ({params})"
         )
         self.vector_strategy = "ann"
+
+    def _setup_keywords(self) -> Generator[Any, Any, None]:
+        """Check the text search configuration, then the GIN index over ``kw``."""
+        found = yield Fetch("SELECT cfgname FROM pg_ts_config WHERE lower(cfgname) = lower(%s)",
+                            (self.language,))
+        if not found:
+            raise SetupError(
+                f"index language={self.language!r}: this PostgreSQL server has no such text "
+                "search configuration (SELECT cfgname FROM pg_ts_config lists them; 'simple' "
+                "only lower-cases)"
+            )
+        config = f"'{found[0][0]}'::regconfig"  # a name the server listed, checked above
+        self.keyword_insert = KEYWORD_SET.format(config=config)
+        self.keyword_config = config
+        yield Execute(KEYWORD_INDEX)
+
+    def keyword_text(self, texts: list[str]) -> str:
+        """The words of the texts (``_hybrid.tokenize``), space-separated: PostgreSQL's own
+        parser would read ``ERR-4711`` as ``err`` and ``-4711``, missing a query for 4711."""
+        return " ".join(tokenize(" ".join(texts)))
+
+    def keyword_query(
+        self, where: str, params: list[Any], terms: Sequence[str], limit: int, offset: int,
+    ) -> SqlParams:
+        """Items whose ``kw`` has any of ``terms`` (stemmed by the configuration), ranked by
+        ``ts_rank_cd``; the terms are ``\\w+`` words, each quoted as a tsquery operand."""
+        query = " | ".join(f"'{term}'" for term in terms)
+        sql = KEYWORD_QUERY.format(columns=COLUMNS, config=self.keyword_config, where=where,
+                                   ns_order=self.ns_order("s.prefix"))
+        return self.q(sql), [query, query, *params, limit, offset]
 
     def _ensure_pgvector(self) -> Generator[Any, Any, tuple[int, ...] | None]:
         installed = yield Fetch("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
