@@ -204,8 +204,8 @@ def test_existing_databases_gain_the_summary_and_indexes(tmp_path: Path, pg_conn
 
 def test_list_none_orders_like_langgraph(tmp_path: Path) -> None:
     """``list(None)`` with and without ``limit`` and a metadata filter, side by side with
-    LangGraph's SqliteSaver on the same checkpoints: newest checkpoint id first across
-    threads and namespaces."""
+    LangGraph's SqliteSaver on the same checkpoints (and waypoint's in-memory saver): newest
+    checkpoint id first across threads and namespaces."""
     from langgraph.checkpoint.base import empty_checkpoint as lg_empty
     from langgraph.checkpoint.sqlite import SqliteSaver as LgSaver
 
@@ -217,10 +217,13 @@ def test_list_none_orders_like_langgraph(tmp_path: Path) -> None:
     for i in range(60):  # ids in an order unrelated to threads and namespaces
         thread, ns = f"t{rng.randrange(7)}", rng.choice(["", "sub:1"])
         puts.append((thread, ns, f"1f1f{rng.randrange(16**8):08x}-0000-6000-8000-{i:012d}", {"user": f"u{i % 3}", "step": i}))
+    from waypoint.checkpoint.memory import InMemorySaver
+
+    memory = InMemorySaver()
     with SqliteSaver.from_conn_string(tmp_path / "wp.db") as ours, LgSaver.from_conn_string(str(tmp_path / "lg.db")) as theirs:
         theirs.setup()
         for thread, ns, cid, meta in puts:
-            for saver, empty in ((ours, empty_checkpoint), (theirs, lg_empty)):
+            for saver, empty in ((ours, empty_checkpoint), (theirs, lg_empty), (memory, empty_checkpoint)):
                 cp = empty()
                 cp["id"] = cid
                 saver.put({"configurable": {"thread_id": thread, "checkpoint_ns": ns}}, cp, meta, {})
@@ -229,5 +232,5 @@ def test_list_none_orders_like_langgraph(tmp_path: Path) -> None:
             return [(c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"]) for c in (t.config["configurable"] for t in saver.list(None, **kw))]
 
         for kw in ({}, {"limit": 10}, {"filter": {"user": "u1"}}, {"filter": {"user": "u1"}, "limit": 5}):
-            assert keys(ours, **kw) == keys(theirs, **kw), kw
+            assert keys(ours, **kw) == keys(theirs, **kw) == keys(memory, **kw), kw
         assert [k[2] for k in keys(ours)] == sorted((p[2] for p in puts), reverse=True)

@@ -118,3 +118,22 @@ def test_summaries_follow_deletes_copies_and_prunes(saver_of: Any) -> None:
     after = {s.thread_id: s for s in summaries(saver, limit=100)}
     assert after["zeta.1"].checkpoints == 1 and after["zeta.1"].newest_id == got["zeta.1"].newest_id
     assert count_threads(saver) == 5
+
+
+def test_inspector_threads_page_walks_by_cursor_without_reading_state(saver_of: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from waypoint.ui import _pages
+
+    monkeypatch.setattr(_pages, "THREADS_PER_PAGE", 2)
+    monkeypatch.setattr(saver_of, "get_tuple", lambda *a, **k: pytest.fail("a thread's state was read"))
+    seen, after = [], None
+    while True:
+        data = _pages.thread_rows(saver_of, after=after, q="", filter={})
+        seen.append([r["thread_id"] for r in data["rows"]])
+        if data["next_after"] is None:
+            break
+        after = data["next_after"]
+    assert seen == [["zeta-2", "zeta.1"], ["a%c", "axb"], ["a_b"]]
+    waiting = _pages.thread_rows(saver_of, after=None, q="a_b", filter={})["rows"][0]
+    assert (waiting["next"], waiting["interrupts"], waiting["step"]) == (["approve"], 1, 1) and waiting["bytes"] > 0
+    with pytest.raises(Exception, match="malformed --after cursor"):
+        _pages.thread_rows(saver_of, after="nocolon", q="", filter={})

@@ -13,6 +13,9 @@ returns new lists, dicts and message objects, and mutating them cannot change hi
 
 from __future__ import annotations
 
+import heapq
+from itertools import repeat
+
 import threading
 import time
 from bisect import insort
@@ -285,17 +288,17 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     ) -> Iterator[CheckpointTuple]:
         thread_filter, ns_filter, id_filter, limit = list_scope(config, filter, limit)
         before_id = get_checkpoint_id(before) if before else None
-        with self._lock:
-            keys: list[tuple[str, str, str]] = []
+        with self._lock:  # snapshots of each (thread, ns) id list, newest first (C-speed copies)
             threads = [str(thread_filter)] if thread_filter is not None else list(self._ids)
-            for t in threads:
-                for ns, ids in self._ids.get(t, {}).items():
-                    if ns_filter is not None and ns != ns_filter:
-                        continue
-                    keys.extend((t, ns, cid) for cid in ids)
-        keys.sort(key=lambda k: k[2], reverse=True)
+            lists = [
+                (t, ns, ids[::-1]) for t in threads for ns, ids in self._ids.get(t, {}).items()
+                if ns_filter is None or ns == ns_filter
+            ]
+        # merged lazily, newest id first (ties: thread, then namespace, descending, as SQL):
+        # list(None, limit=N) decodes N rows instead of sorting every checkpoint
+        keys = heapq.merge(*(zip(ids, repeat(t), repeat(ns)) for t, ns, ids in lists), reverse=True)
         count = 0
-        for t, ns, cid in keys:
+        for cid, t, ns in keys:
             if limit is not None and count >= limit:
                 return
             if id_filter is not None and cid != id_filter:
