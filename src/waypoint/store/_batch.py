@@ -26,7 +26,9 @@ from waypoint.store._embed import IndexSpec, Vector, validate_fields
 from waypoint.store._filters import FilterCondition, compile_filter
 from waypoint.store._hybrid import KEYWORD_MODES, check_mode, parse_mode
 from waypoint.store._items import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
+from waypoint.store._namespaces import _VALID as _VALID_NAMESPACES  # namespaces seen valid
 from waypoint.store._namespaces import (
+    RESERVED_LABEL,
     validate_key,
     validate_match_path,
     validate_namespace,
@@ -72,9 +74,21 @@ def _check_page(op: Any) -> None:
             raise ValueError(f"{name}={v!r}: use a non-negative int")
 
 
+def _known_key_and_namespace(namespace: Any, key: Any) -> bool:
+    """Whether an op's address needs no further checks: an ASCII key without NUL, in a
+    namespace whose labels passed before (the common case, checked without calls)."""
+    try:
+        return bool(type(key) is str and key and key.isascii() and "\x00" not in key
+                    and type(namespace) is tuple and namespace in _VALID_NAMESPACES)
+    except TypeError:  # an unhashable label: validation names it
+        return False
+
+
 def _check_put(op: PutOp) -> None:
-    validate_namespace(op.namespace)
-    validate_key(op.key)
+    namespace = op.namespace
+    if not _known_key_and_namespace(namespace, op.key) or namespace[0] == RESERVED_LABEL:
+        validate_namespace(namespace)
+        validate_key(op.key)
     value = op.value
     if value is not None and type(value) is not dict and not isinstance(value, Mapping):
         raise ValueError(
@@ -83,7 +97,8 @@ def _check_put(op: PutOp) -> None:
         )
     if op.index is not None and op.index is not False:
         validate_fields(op.index, "put index")
-    validate_ttl(op.ttl)
+    if op.ttl is not None:
+        validate_ttl(op.ttl)
 
 
 def _check_list(op: ListNamespacesOp) -> None:
@@ -127,6 +142,10 @@ def validate_op(op: OpT) -> OpT:
     Raises InvalidNamespaceError, InvalidFilterError, ConfigError (bad field paths) or
     ValueError (keys, values, TTLs, paging) naming the bad value.
     """
+    check = _CHECKS.get(type(op))  # the plain op types; subclasses below
+    if check is not None:
+        check(op)
+        return op
     for cls, check in _CHECKS.items():
         if isinstance(op, cls):
             check(op)
@@ -166,10 +185,13 @@ _new_tuple = tuple.__new__
 
 
 def checked_get(namespace: Any, key: Any, refresh_ttl: bool) -> GetOp:
-    """``checked(GetOp, namespace, key, refresh_ttl)`` on the hottest path there is (``get``),
-    building the tuple without the NamedTuple constructor's Python frame."""
+    """``checked(GetOp, namespace, key, refresh_ttl)`` on the hottest path there is (``get``):
+    an ASCII key without NUL in a namespace seen valid before passes without further calls,
+    and the tuple is built without the NamedTuple constructor's Python frame."""
+    if not _known_key_and_namespace(namespace, key):
+        validate_namespace(namespace, write=False)
+        validate_key(key)
     op: GetOp = _new_tuple(_CHECKED_GET, (namespace, key, refresh_ttl))
-    _check_get(op)
     return op
 
 
@@ -216,6 +238,27 @@ def _search_mode(op: SearchOp, index: IndexSpec | None, keyword: bool) -> str | 
     return parse_mode(mode, None if index is None else index.config)
 
 
+def _texts(index: IndexSpec, value: Any, put_index: Any) -> list[tuple[str, str]]:
+    """``index.texts(value, fields of the put)``, reading a plain top-level key (the usual
+    ``fields=["text"]``) straight from a dict value."""
+    fields = index.fields_for_put(put_index)
+    if type(value) is not dict:
+        return index.texts(value, fields)
+    out: list[tuple[str, str]] = []
+    for field in fields:
+        steps = index.paths.get(field)
+        if steps is not None and len(steps) == 1 and steps[0][0] == "key":
+            found = value.get(steps[0][1])
+            if type(found) is str:
+                if found:
+                    out.append((field, found))
+                continue
+            if found is None:  # missing or None: nothing to embed
+                continue
+        out.extend(index.texts(value, (field,)))
+    return out
+
+
 def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = False) -> BatchPlan:
     """Validate ops and collect what must be embedded; raises before anything is applied.
 
@@ -238,7 +281,7 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = Fa
         elif isinstance(op, PutOp):
             if index is not None and op.value is not None:
                 indexed.append(i)
-                for field, text in index.texts(op.value, index.fields_for_put(op.index)):
+                for field, text in _texts(index, op.value, op.index):
                     texts.append(text)
                     owners.append((i, field))
         elif isinstance(op, SearchOp):

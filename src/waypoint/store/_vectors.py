@@ -55,13 +55,13 @@ class VectorMatrix:
     def add(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
         """Reserve a row per vector and return the row numbers; the vectors (each of ``dims``
         numbers, checked here) enter the matrix at the next :meth:`max_scores`."""
-        for vector in vectors:
-            if len(vector) != self.dims:
-                raise ConfigError(
-                    f"expected vectors of {self.dims} dimensions, got one of {len(vector)}; "
-                    "set the index dims to the embedding model's output size"
-                )
         count = len(vectors)
+        if count and set(map(len, vectors)) != {self.dims}:
+            wrong = next(len(v) for v in vectors if len(v) != self.dims)
+            raise ConfigError(
+                f"expected vectors of {self.dims} dimensions, got one of {wrong}; "
+                "set the index dims to the embedding model's output size"
+            )
         reused = min(count, len(self._free))
         rows = self._free[len(self._free) - reused :][::-1]  # free rows, last freed first
         del self._free[len(self._free) - reused :]

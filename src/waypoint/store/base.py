@@ -157,6 +157,8 @@ class BaseStore(ABC):
         self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
     ) -> Item | None:
         """The item at ``(namespace, key)``, or None if absent or expired."""
+        if refresh_ttl is None and self.ttl_config is None:  # inlined _get_op: the hot path
+            return self.batch([checked_get(namespace, key, True)])[0]  # type: ignore[return-value]
         return self.batch([self._get_op(namespace, key, refresh_ttl)])[0]  # type: ignore[return-value]
 
     def put(

@@ -109,6 +109,7 @@ def _values(plan: BatchPlan) -> dict[int, tuple[dict[str, Any], bool]]:
 
 
 _CHECKED_GET = checked_type(GetOp)
+_new_item = object.__new__
 
 
 def _storable(value: Any) -> Any:
@@ -209,11 +210,11 @@ class InMemoryStore(ThreadSweeping, BaseStore):
             stamp = (now - _EPOCH) // _MICROSECOND
             rows = self._add_vectors(vectors.documents) if vectors.documents else {}
             for i, op in enumerate(plan.ops):
-                if isinstance(op, GetOp):
-                    results.append(self._get(op, now))
-                elif isinstance(op, PutOp):
+                if isinstance(op, PutOp):
                     self._put(op, now, stamp, rows.get(i), values.get(i), texts.get(i))
                     results.append(None)
+                elif isinstance(op, GetOp):
+                    results.append(self._get(op, now))
                 elif isinstance(op, SearchOp):
                     query = vectors.queries.get(i)
                     mode = plan.modes.get(i)
@@ -226,15 +227,19 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         """Store a batch's document vectors in one call; put index -> matrix rows."""
         if self._vectors is None:
             return {}
-        added = iter(self._vectors.add([v for docs in documents.values() for _, v in docs]))
-        return {i: [next(added) for _ in docs] for i, docs in documents.items()}
-
-    def _live(self, namespace: tuple[str, ...], key: str, now: datetime) -> _Record | None:
-        items = self._data.get(namespace)
-        record = None if items is None else items.get(key)
-        if record is None or is_expired(record.expires_at, now):
-            return None
-        return record
+        flat: list[Vector] = []
+        counts: list[tuple[int, int]] = []
+        for i, docs in documents.items():
+            counts.append((i, len(docs)))
+            for _, vector in docs:
+                flat.append(vector)
+        rows = self._vectors.add(flat)
+        out: dict[int, list[int]] = {}
+        start = 0
+        for i, count in counts:
+            out[i] = rows[start : start + count]
+            start += count
+        return out
 
     def _get(self, op: GetOp, now: datetime | None) -> Item | None:
         """One get; ``now`` None reads the clock only if the item has a TTL."""
@@ -249,20 +254,28 @@ class InMemoryStore(ThreadSweeping, BaseStore):
                 return None
             if op.refresh_ttl:
                 record.refresh(now)
-        value = dict(record.value) if record.flat else _copy(record.value)
-        return make_item(tuple(op.namespace), op.key, value, record.created_at, record.updated_at)
+        item = _new_item(Item)  # make_item, inlined: this is every get's path
+        item.namespace = op.namespace if type(op.namespace) is tuple else tuple(op.namespace)
+        item.key = op.key
+        item.value = dict(record.value) if record.flat else _copy(record.value)
+        item.created_at = record.created_at
+        item.updated_at = record.updated_at
+        return item
 
     def _drop(self, namespace: tuple[str, ...], key: str) -> None:
         items = self._data.get(namespace)
         if items is None or key not in items:
             return
-        record = items.pop(key)
-        if self._vectors is not None:
+        self._release(items.pop(key))
+        if not items:
+            del self._data[namespace]
+
+    def _release(self, record: _Record) -> None:
+        """Take a replaced or removed record out of the vector and keyword indexes."""
+        if self._vectors is not None and record.rows:
             self._vectors.remove(record.rows)
         if self._keywords is not None:
             self._keywords.remove(record)
-        if not items:
-            del self._data[namespace]
 
     def _put(
         self, op: PutOp, now: datetime, stamp: int, rows: list[int] | None,
@@ -273,15 +286,21 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         if value is None:
             self._drop(op.namespace, op.key)
             return
-        previous = self._live(op.namespace, op.key, now)
-        created_at = previous.created_at if previous is not None else now
-        self._drop(op.namespace, op.key)
+        items = self._data.get(op.namespace)
+        if items is None:
+            items = self._data[op.namespace] = {}
+        previous = items.get(op.key)
+        created_at = now
+        if previous is not None:
+            if previous.expires_at is None or previous.expires_at > now:
+                created_at = previous.created_at
+            self._release(previous)
         record = _Record(*value, created_at, now, stamp, op.ttl)
         if rows:
             record.rows = rows
         if texts and self._keywords is not None:
             self._keywords.add(record, texts)
-        self._data.setdefault(op.namespace, {})[op.key] = record
+        items[op.key] = record
 
     def _search(
         self,
