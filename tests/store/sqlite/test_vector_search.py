@@ -32,7 +32,10 @@ def _exact(vectors: np.ndarray, query: np.ndarray, allowed: np.ndarray, k: int) 
     return {f"k{int(i)}" for i in np.argsort(-scores)[:k]}
 
 
-def test_recall_on_clustered_data_with_defaults(tmp_path: Path) -> None:
+def test_recall_on_clustered_data_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from waypoint.store._sql import sqlite_matrix
+
+    monkeypatch.setattr(sqlite_matrix, "PAGE", 128)  # the matrix loads in many pages
     n = 2000
     vectors, queries = _clustered(n, 30)
     table = {f"doc {i}": vectors[i].tolist() for i in range(n)}

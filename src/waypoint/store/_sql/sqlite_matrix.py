@@ -42,7 +42,10 @@ Item = tuple[str, str]
 FIRST_CHUNK = 64
 PREFILTER_FRACTION = 0.125
 
-_NEW_ROWS = "SELECT id, prefix, embedding FROM waypoint_store_vectors WHERE id > ? ORDER BY id"
+_NEW_ROWS = (
+    "SELECT id, prefix, embedding FROM waypoint_store_vectors WHERE id > ? ORDER BY id LIMIT ?"
+)
+PAGE = 8192
 _CHECK = (
     "SELECT v.id, s.prefix, s.key, s.updated_at, CASE WHEN {where} THEN 1 ELSE 0 END "
     "FROM waypoint_store_vectors AS v JOIN waypoint_store AS s "
@@ -135,15 +138,18 @@ class MatrixCache:
 
 
 def refresh(cache: MatrixCache) -> Op[None]:
-    """Bring the cache up to date with the table (new rows; a full reload when due)."""
-    if cache.needs_reload():
+    """Bring the cache up to date with the table (new rows; a full reload when due), reading
+    ``PAGE`` rows at a time so a reload never holds the whole table as Python objects."""
+    reload = cache.needs_reload()
+    if reload:
         cache.reset()
-        rows = yield Fetch(_NEW_ROWS, [0])
+    while True:
+        rows = yield Fetch(_NEW_ROWS, [cache.last_id, PAGE])
         cache.append(rows)
+        if len(rows) < PAGE:
+            break
+    if reload:
         cache.loaded, cache.appended = cache.size, 0
-        return
-    rows = yield Fetch(_NEW_ROWS, [cache.last_id])
-    cache.append(rows)
 
 
 def rank(
@@ -194,8 +200,12 @@ def _precise(cache: MatrixCache, pos: np.ndarray, q: np.ndarray) -> list[float]:
     """Scores of cached rows computed in float64, then rounded to float32: the same vector
     always gets the same score (a float32 matrix product may differ in the last bit between
     rows), so equal vectors tie and fall to the newest-first order."""
-    exact = cache.matrix[pos].astype(np.float64) @ q.astype(np.float64)
-    return exact.astype(np.float32).tolist()  # type: ignore[no-any-return]
+    q64 = q.astype(np.float64)
+    out: list[float] = []
+    for start in range(0, len(pos), 8192):  # bounded float64 copies (a pre-filter may pass many)
+        rows = cache.matrix[pos[start : start + 8192]].astype(np.float64)
+        out.extend(np.einsum("ij,j->i", rows, q64).astype(np.float32).tolist())
+    return out
 
 
 def _post_filter(
