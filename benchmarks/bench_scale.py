@@ -1,25 +1,24 @@
 """Scale: costs as the data grows, waypoint and LangGraph side by side on the same data.
 
-- threads (PostgreSQL): N threads of a 3-node graph (1,000 / 5,000 / 20,000; quick: 50 / 200).
-  One real thread is run by each library's own graph, then cloned N times by SQL inside its own
-  database (thread ids ``c000001``...; checkpoint ids get the clone number as their first 8 hex
-  digits, so clones are ordered like threads written one after another; every tenth clone has
-  ``user=u3`` in its metadata). Figures, in milliseconds (median of 5 alternating repeats):
-  the thread listing (waypoint: the ``waypoint threads`` code path for a 50-thread page;
-  LangGraph, which has no thread listing: ``list(None)`` read until 50 distinct threads are
-  seen), ``list(None, limit=10)``, the same with ``filter={"user": "u3"}``, ``get_tuple`` of a
-  random thread's latest checkpoint, waypoint's ``stats`` (no LangGraph counterpart), and the
-  bytes of the database's tables per thread.
-- big state (SQLite, PostgreSQL): ``get_state`` of a thread whose state is one 10 MB float64
-  numpy array (quick: 1 MB), milliseconds.
-- store without vectors (PostgreSQL): 10,000 and 200,000 items (quick: 500 / 1,500) over 100
-  namespaces: ``put`` (batches of 500, items per second), ``get`` (random keys), filtered
-  ``search`` (10% of a namespace's items match) and ``list_namespaces``, operations per second.
-- in-memory saver: Python heap (``tracemalloc``) per 1,000 checkpoints of chats of 50 messages
-  (25 turns of one human and one AI message of LangChain's message classes), MB.
-
-``exponent`` rows are the least-squares growth exponent of each figure across the sizes
-(0: flat, 1: linear in the number of threads or items).
+Threads (PostgreSQL): N threads of a 3-node graph (1,000 / 5,000 / 20,000; quick: 40 / 160).
+One real thread is run by each library's own graph, then cloned N times by SQL inside its own
+database (thread ids ``c000001``...; checkpoint ids get the clone number as their first 8 hex
+digits, so clones are ordered like threads written one after another; every tenth clone has
+``user=u3`` in its metadata), then ``VACUUM ANALYZE``. Figures in milliseconds, median of 9
+alternating repeats: the thread listing (waypoint: the ``waypoint threads`` code path for a
+50-thread page; LangGraph, which has no thread listing: ``list(None)`` read until 50 distinct
+threads are seen), ``list(None, limit=10)``, the same with ``filter={"user": "u3"}``,
+``get_tuple`` of a random thread's latest checkpoint, waypoint's ``stats`` (no LangGraph
+counterpart), and the bytes of the database's tables per thread.
+Big state (SQLite, PostgreSQL): ``get_state`` of a thread whose state is one 10 MB float64
+numpy array (quick: 1 MB), milliseconds.
+Store without vectors (PostgreSQL): 10,000 and 200,000 items (quick: 500 / 1,500) over 100
+namespaces: ``put`` (batches of 500, items per second), ``get`` (random keys), filtered
+``search`` (10% of a namespace's items match) and ``list_namespaces``, operations per second.
+In-memory saver: Python heap (``tracemalloc``) per 1,000 checkpoints of chats of 50 messages
+(25 turns of one human and one AI message of LangChain's message classes), MB.
+``exponent`` rows: the least-squares growth exponent of each figure across the sizes (0: flat,
+1: linear in the number of threads or items).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from benchmarks._libs import location, mod, saver
 TITLE = "Scale (threads on PostgreSQL, big states, store without vectors, in-memory saver size)"
 KEYS = ("section", "backend", "size", "figure", "waypoint", "langgraph", "ratio", "target", "met?")
 
+REPEATS = 9
 LG_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 WP_SKIP = ("waypoint_threads", "waypoint_leases", "waypoint_checkpoint_migrations")
 
@@ -149,7 +149,7 @@ def _threads(sizes: list[int]) -> list[dict[str, Any]]:
 
             per = {lib: figures(lib) for lib in h.LIBS}
             for figure in per["waypoint"]:
-                samples = h.alternate({lib: per[lib][figure] for lib in h.LIBS})
+                samples = h.alternate({lib: per[lib][figure] for lib in h.LIBS}, repeats=REPEATS)
                 wp, lg = h.median(samples["waypoint"]), h.median(samples["langgraph"])
                 series.setdefault(figure, {"waypoint": [], "langgraph": []})
                 series[figure]["waypoint"].append(wp)
@@ -157,7 +157,7 @@ def _threads(sizes: list[int]) -> list[dict[str, Any]]:
                 rows.append({"section": "threads", "backend": "postgres", "size": n, "figure": figure, **h.compare(wp, lg)})
             from waypoint.cli import _listing as listing
 
-            stat = h.median([h.timed(lambda: listing.stats(savers["waypoint"]))[0] * 1e3 for _ in range(h.MIN_REPEATS)])
+            stat = h.median([h.timed(lambda: listing.stats(savers["waypoint"]))[0] * 1e3 for _ in range(REPEATS)])
             series.setdefault("stats, ms", {"waypoint": [], "langgraph": []})["waypoint"].append(stat)
             rows.append({"section": "threads", "backend": "postgres", "size": n, "figure": "stats, ms", **h.compare(stat, None)})
             sizes_b = {lib: h.pg_tables_bytes(where[lib].url) / (n + 1) for lib in h.LIBS}
