@@ -26,7 +26,6 @@ from waypoint.store._sql.dialect import (
     COLUMNS,
     CREATE_MIGRATIONS,
     DELETE_ITEM,
-    DELETE_VECTORS,
     INSERT_MIGRATION,
     INSERT_VECTOR,
     LIVE,
@@ -160,7 +159,7 @@ def _write(
     if gone:
         yield ExecuteMany(d.q(DELETE_ITEM), gone)
     if d.has_vector_table:
-        yield ExecuteMany(d.q(DELETE_VECTORS), list(last))
+        yield d.delete_vectors_many(list(last))
     if puts:
         rows = []
         for (prefix, key), i in puts:
@@ -169,7 +168,7 @@ def _write(
             expires = expiry(now, op.ttl)
             expires_at = None if expires is None else d.encode_time(expires)
             rows.append(d.put_params(prefix, op.namespace, key, values[i], stamp, expires_at, op.ttl))
-        yield ExecuteMany(d.q(d.upsert()), rows)
+        yield d.upsert_many(rows)
     if d.keyword_insert is not None and puts:
         texts: dict[int, list[str]] = {}
         for (i, _), text in zip(plan.owners, plan.texts, strict=True):

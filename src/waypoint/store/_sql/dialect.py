@@ -184,6 +184,15 @@ class StoreDialect(ABC):
     ) -> tuple[Any, ...]:
         """Parameters of :meth:`upsert` (``created`` is also the update time)."""
 
+    def upsert_many(self, rows: list[tuple[Any, ...]]) -> Any:
+        """The request writing ``rows`` (each :meth:`put_params`); a dialect may send one
+        set-based statement instead of one statement per row."""
+        return ExecuteMany(self.q(self.upsert()), rows)
+
+    def delete_vectors_many(self, items: list[tuple[str, str]]) -> Any:
+        """The request removing the vectors of ``items`` ``(prefix, key)``."""
+        return ExecuteMany(self.q(DELETE_VECTORS), items)
+
     @abstractmethod
     def vector_param(self, vector: Sequence[float]) -> Any:
         """One embedding as a statement parameter (None: nothing to store)."""

@@ -22,7 +22,9 @@ from waypoint._process import ForkAware
 from waypoint.errors import VectorSearchUnavailableError
 from waypoint.store._batch import _CHECKED_TYPES, BatchPlan, aembed_plan, embed_plan, plan_batch
 from waypoint.store._embed import normalize_index
-from waypoint.store._items import GetOp, IndexConfig, Op as StoreOp, PutOp, Result, TTLConfig
+from waypoint.store._items import (
+    GetOp, IndexConfig, ListNamespacesOp, Op as StoreOp, PutOp, Result, SearchOp, TTLConfig,
+)
 from waypoint.store._sql import core
 from waypoint.store._sql.dialect import READ, SINGLE_READ, WRITE, StoreDialect
 from waypoint.store._ttl import TaskSweeping, ThreadSweeping, normalize_ttl_config, utcnow
@@ -80,7 +82,9 @@ class SqlStore(ForkAware, BaseStore):
         values = core.encode_values(plan)
         if any(isinstance(op, PutOp) for op in plan.ops):
             mode = WRITE
-        elif self.dialect.single_read_mode and all(isinstance(op, GetOp) for op in plan.ops):
+        elif self.dialect.single_read_mode and (
+            all(isinstance(op, GetOp) for op in plan.ops) or _one_statement(plan.ops)
+        ):
             mode = SINGLE_READ
         else:
             mode = READ
@@ -131,6 +135,14 @@ class SqlStore(ForkAware, BaseStore):
         if not self._ready:
             await self.asetup()
         return await self._arun(core.sweep(self.dialect, self._clock()), WRITE)  # type: ignore[no-any-return]
+
+
+def _one_statement(ops: list[StoreOp]) -> bool:
+    """Whether a batch is one read answered by one statement: a listing of namespaces, or a
+    search without a query (no ranking requests)."""
+    return len(ops) == 1 and (
+        isinstance(ops[0], ListNamespacesOp) or (isinstance(ops[0], SearchOp) and ops[0].query is None)
+    )
 
 
 class ThreadedStore(ThreadSweeping, SqlStore):

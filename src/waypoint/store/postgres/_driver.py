@@ -21,7 +21,7 @@ from psycopg.rows import tuple_row
 from waypoint import _pg
 from waypoint._ops import Op, arun, run
 from waypoint.errors import SetupError
-from waypoint.store._sql.dialect import BeginWrite
+from waypoint.store._sql.dialect import SINGLE_READ, BeginWrite
 from waypoint.store._sql.postgres_sql import PgVector
 
 
@@ -69,7 +69,19 @@ def _pipeline(conn: Any, pipelined: bool) -> Any:
 
 
 def run_op(conn: psycopg.Connection[Any], op: Op[Any], mode: str, pipeline: bool = True) -> Any:
-    """Run a whole operation in one transaction, pipelined unless ``pipeline`` is False."""
+    """Run a whole operation in one transaction, pipelined unless ``pipeline`` is False.
+    ``SINGLE_READ`` on an autocommit connection: the read statement runs on its own (one
+    round trip instead of three), a transaction opens only at ``BeginWrite``."""
+    if mode == SINGLE_READ and conn.autocommit:
+        with _pg.guarded(conn, "store", translate), contextlib.ExitStack() as stack:
+
+            def step(request: Any) -> Any:
+                if isinstance(request, BeginWrite):
+                    stack.enter_context(conn.transaction())
+                    return None
+                return _execute(conn, request)
+
+            return run(op, step)
     with _pg.guarded(conn, "store", translate), _pipeline(conn, pipeline), conn.transaction():
         return run(op, lambda req: _execute(conn, req))
 
@@ -78,6 +90,17 @@ async def arun_op(
     conn: psycopg.AsyncConnection[Any], op: Op[Any], mode: str, pipeline: bool = True
 ) -> Any:
     """The async twin of :func:`run_op`."""
+    if mode == SINGLE_READ and conn.autocommit:
+        with _pg.guarded(conn, "store", translate):
+            async with contextlib.AsyncExitStack() as stack:
+
+                async def step(request: Any) -> Any:
+                    if isinstance(request, BeginWrite):
+                        await stack.enter_async_context(conn.transaction())
+                        return None
+                    return await _aexecute(conn, request)
+
+                return await arun(op, step)
     with _pg.guarded(conn, "store", translate):
         async with _pipeline(conn, pipeline), conn.transaction():
             return await arun(op, lambda req: _aexecute(conn, req))
