@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -152,6 +153,18 @@ class PgVectorSearch:
                             "set_config('ivfflat.iterative_scan', 'relaxed_order', true)", (probes,))]
         return [Execute("SELECT set_config('ivfflat.probes', %s, true)", (probes,))]
 
+    _count: tuple[float, int] | None = None
+
+    def known_vector_count(self) -> int | None:
+        """The last :meth:`vector_count` if read less than a second ago (saves a round trip
+        per query; the estimate only picks exact or index search)."""
+        if self._count is not None and time.monotonic() - self._count[0] < _COUNT_TTL:
+            return self._count[1]
+        return None
+
+    def remember_vector_count(self, count: int) -> None:
+        self._count = (time.monotonic(), int(count))
+
     def vector_count(self) -> tuple[str, list[Any]]:
         """About how many vectors are stored, from the table's size on disk (no scan; dead rows
         count until vacuumed, which only errs towards the index, whose short answers fall back
@@ -220,6 +233,7 @@ class PgVectorSearch:
         return bool(kth - rows[0][8] > noise)
 
 
+_COUNT_TTL = 1.0  # seconds a vector count estimate is reused
 _SAMPLE = 64  # stored vectors compared with the query to judge an approximate answer
 
 

@@ -177,7 +177,10 @@ def _ann(
     does not trust it; None when the ``"sql"`` statement should answer (fewer items with
     vectors than the page, so items without come into it)."""
     wanted = offset + limit
-    [(stored,)] = yield Fetch(*d.vector_count())  # type: ignore[attr-defined]
+    stored = d.known_vector_count()  # type: ignore[attr-defined]
+    if stored is None:
+        [(stored,)] = yield Fetch(*d.vector_count())  # type: ignore[attr-defined]
+        d.remember_vector_count(stored)  # type: ignore[attr-defined]
     exact = stored <= d.exact_threshold
     fetch = max(2 * wanted, 40)
     while True:
