@@ -47,7 +47,8 @@ _NEW_ROWS = (
 )
 PAGE = 8192
 _CHECK = (
-    "SELECT v.id, s.prefix, s.key, s.updated_at, CASE WHEN {where} THEN 1 ELSE 0 END "
+    "SELECT v.id, s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes, "
+    "CASE WHEN {where} THEN 1 ELSE 0 END "
     "FROM waypoint_store_vectors AS v JOIN waypoint_store AS s "
     "ON s.prefix = v.prefix AND s.key = v.key "
     "WHERE v.id IN (SELECT value FROM json_each(?))"
@@ -168,7 +169,7 @@ def rank(
         scores = _scores(cache.matrix[: cache.size], q)
     else:
         scores = _scores(cache.matrix[pos], q)
-    found: dict[Item, tuple[float, Any]] = {}
+    found: dict[Item, tuple[float, Any, Row | None]] = {}  # score, updated_at, row if read
     exhausted = yield from _post_filter(d, cache, where, params, pos, scores, q, wanted, found)
     if exhausted is None:  # too many rejections: let SQL list what passes, score only those
         found.clear()
@@ -176,12 +177,13 @@ def rank(
     order = sorted(found, key=lambda item: (-found[item][0], -found[item][1],
                                             item[0].replace(".", "\x01"), item[1]))
     page = order[offset:wanted]
-    out: list[Row] = []
-    if page:
-        cond, more = d.get_many(page)
+    by_item = {item: found[item][2] for item in page if found[item][2] is not None}
+    missing = [item for item in page if item not in by_item]  # pre-filtered: rows not read yet
+    if missing:
+        cond, more = d.get_many(missing)
         fetched = yield Fetch(d.q(f"SELECT {COLUMNS} FROM waypoint_store AS s WHERE {cond}"), more)
-        by_item = {(row[0], row[1]): row for row in fetched}
-        out = [(*by_item[item], found[item][0]) for item in page if item in by_item]
+        by_item.update(((row[0], row[1]), row) for row in fetched)
+    out: list[Row] = [(*by_item[item], found[item][0]) for item in page if item in by_item]
     if exhausted and wanted > len(order):  # the page reaches past the items with vectors
         rest_offset = max(0, offset - len(order))
         rest_limit = wanted - max(offset, len(order))
@@ -210,7 +212,8 @@ def _precise(cache: MatrixCache, pos: np.ndarray, q: np.ndarray) -> list[float]:
 
 def _post_filter(
     d: StoreDialect, cache: MatrixCache, where: str, params: list[Any], pos: np.ndarray,
-    scores: np.ndarray, q: np.ndarray, wanted: int, found: dict[Item, tuple[float, Any]],
+    scores: np.ndarray, q: np.ndarray, wanted: int,
+    found: dict[Item, tuple[float, Any, Row | None]],
 ) -> Op[bool | None]:
     """Check candidates best first until ``wanted`` items pass; True when every candidate was
     checked, False when the page is complete, None when pre-filtering should take over."""
@@ -235,17 +238,17 @@ def _post_filter(
         if gone:
             cache.kill(gone)
         score_of = dict(zip(batch, _precise(cache, rows_pos, q), strict=True))
-        for vid, prefix, key, updated, ok in rows:
-            if ok:
-                item, score = (prefix, key), score_of[vid]
+        for row in rows:
+            if row[7]:
+                item, score = (row[1], row[2]), score_of[row[0]]
                 if item not in found or found[item][0] < score:
-                    found[item] = (score, updated)
+                    found[item] = (score, row[5], row[1:7])
         done = end
         if len(found) < wanted:  # size the next chunk by the pass rate so far (x1.5)
             rate = max(len(found), 1) / done
             chunk = max(FIRST_CHUNK, int(1.5 * (wanted - len(found)) / rate))
         if len(found) >= wanted and done < total:
-            kth = sorted((s for s, _ in found.values()), reverse=True)[wanted - 1]
+            kth = sorted((f[0] for f in found.values()), reverse=True)[wanted - 1]
             # No unchecked candidate can reach the page (margin: float32 product rounding).
             if float(scores[order[done]]) + 1e-5 < kth:
                 return False
@@ -254,7 +257,7 @@ def _post_filter(
 
 def _pre_filter(
     d: StoreDialect, cache: MatrixCache, where: str, params: list[Any], q: np.ndarray,
-    found: dict[Item, tuple[float, Any]],
+    found: dict[Item, tuple[float, Any, Row | None]],
 ) -> Op[bool]:
     rows = yield Fetch(d.q(_PASSING.format(where=where)), params)
     if rows:
@@ -264,7 +267,7 @@ def _pre_filter(
             _, prefix, key, updated = by_id[vid]
             item = (prefix, key)
             if item not in found or found[item][0] < score:
-                found[item] = (score, updated)
+                found[item] = (score, updated, None)
     return True
 
 
