@@ -16,6 +16,7 @@ from waypoint.errors import (
     SyncOnEventLoopError,
     VectorSearchUnavailableError,
 )
+from waypoint.store.base import PutOp
 from waypoint.store.postgres import PostgresStore
 from waypoint.store.postgres.aio import AsyncPostgresStore
 
@@ -88,3 +89,19 @@ async def test_async_store_sync_face_refuses_on_its_loop() -> None:
                     call()
             item = await asyncio.to_thread(store.get, ("n",), "k")
             assert item.value == {"v": 1}
+
+
+def test_bulk_put_round_trips_awkward_values_and_ttls() -> None:
+    # a batch of puts is one unnest statement with binary arrays: quotes, backslashes, NUL-free
+    # escapes, non-ASCII, mixed int/float/None TTLs and a delete in the same batch
+    values = [{"s": 'a "quoted" \\ back\\slash', "u": "é ☃ 𝄞", "n": i, "e": "\\u0000"} for i in range(3)]
+    with fresh_database(PLAIN_URL) as url, PostgresStore.from_conn_string(url) as store:
+        store.put(("n",), "gone", {"v": 0})
+        store.batch([PutOp(("n",), f"k{i}", v, ttl=ttl)
+                     for i, (v, ttl) in enumerate(zip(values, [5, 2.5, None]))]
+                    + [PutOp(("n",), "gone", None), PutOp(("n",), "k0", values[0], ttl=5)])
+        assert [store.get(("n",), f"k{i}").value for i in range(3)] == values
+        assert store.get(("n",), "gone") is None
+        rows = store.conn.execute(
+            "SELECT key, ttl_minutes, expires_at IS NULL FROM waypoint_store ORDER BY key").fetchall()
+        assert rows == [("k0", 5.0, False), ("k1", 2.5, False), ("k2", None, True)]
