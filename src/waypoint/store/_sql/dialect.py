@@ -107,9 +107,13 @@ def balanced(joiner: str, parts: Sequence[str]) -> str:
     return "(" + balanced(joiner, parts[:mid]) + joiner + balanced(joiner, parts[mid:]) + ")"
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dump_json(value: Any) -> str:
-    """Compact JSON text with raw (unescaped) non-ASCII, as values are stored."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text with raw (unescaped) non-ASCII, as values are stored (one shared
+    encoder: ``json.dumps`` with options builds a new one per call)."""
+    return _ENCODER.encode(value)
 
 
 class StoreDialect(ABC):
