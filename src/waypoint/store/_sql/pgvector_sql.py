@@ -230,9 +230,25 @@ class PgVectorSearch:
             return True
         kth = rows[min(wanted, len(rows)) - 1][6]
         noise = math.sqrt(2 * math.log(max(stored, 2)) / (self.dims or 1))
-        return bool(kth - rows[0][8] > noise)
+        trusted = bool(kth - rows[0][8] > noise)
+        self._distrust = 0.8 * self._distrust + (0.0 if trusted else 0.2)
+        return trusted
+
+    _distrust = 0.0  # moving average of distrusted index answers (recent ones weigh most)
+    _skipped = 0
+
+    def skips_index(self) -> bool:
+        """Whether to rank exactly without asking the index first: while most recent index
+        answers were distrusted (data without neighbourhood structure), the index search is
+        wasted work; every ``_PROBE``-th query still asks it, so the store notices when the
+        data or the queries change."""
+        if self._distrust <= 0.5:
+            return False
+        self._skipped += 1
+        return self._skipped % _PROBE != 0
 
 
+_PROBE = 8  # while distrusting the index, one query in this many still asks it
 _COUNT_TTL = 1.0  # seconds a vector count estimate is reused
 _SAMPLE = 64  # stored vectors compared with the query to judge an approximate answer
 

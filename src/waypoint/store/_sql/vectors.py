@@ -174,14 +174,14 @@ def _ann(
     """Top ``offset + limit`` items: exactly (a scan) while the vector table holds at most
     ``exact_threshold`` vectors, else through the index, falling back to the exact scan when
     the index's answer comes back short (a filter rarer than the scan reached) or the dialect
-    does not trust it; None when the ``"sql"`` statement should answer (fewer items with
+    does not trust it (and straight to the scan while it mostly distrusts the index); None when the ``"sql"`` statement should answer (fewer items with
     vectors than the page, so items without come into it)."""
     wanted = offset + limit
     stored = d.known_vector_count()  # type: ignore[attr-defined]
     if stored is None:
         [(stored,)] = yield Fetch(*d.vector_count())  # type: ignore[attr-defined]
         d.remember_vector_count(stored)  # type: ignore[attr-defined]
-    exact = stored <= d.exact_threshold
+    exact = stored <= d.exact_threshold or d.skips_index()  # type: ignore[attr-defined]
     fetch = max(2 * wanted, 40)
     while True:
         if not exact:
