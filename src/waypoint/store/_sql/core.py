@@ -244,6 +244,11 @@ def _search(
         raise exc
 
 
+RECENT_SCAN = 1000
+"""Items under a prefix from which a listing walks the ``updated_at`` index instead."""
+PREFIX_UNINDEXED = PREFIX.replace("s.prefix", "+s.prefix")  # a prefix test no index serves
+
+
 def _recent(
     d: StoreDialect, op: SearchOp, conditions: tuple[FilterCondition, ...], stamp: Any,
     where: str, params: list[Any],
@@ -260,10 +265,6 @@ def _recent(
         return (yield from ranking.plain(d, where, params, op.limit, op.offset))
     where, params = search_where(d, op.namespace_prefix, conditions, stamp, PREFIX_UNINDEXED)
     return (yield from ranking.plain(d, where, params, op.limit, op.offset, d.recent_index))
-
-
-RECENT_SCAN = 1000
-PREFIX_UNINDEXED = PREFIX.replace("s.prefix", "+s.prefix")
 
 
 _GET_ONE = f"SELECT {COLUMNS} FROM waypoint_store AS s WHERE s.prefix = ? AND s.key = ? AND {LIVE}"
