@@ -95,17 +95,19 @@ def threads(
 
 
 def count_threads(saver: BaseCheckpointSaver, filter: Mapping[str, Any] | None = None) -> int:
-    """The exact number of threads (matching ``filter``): index-only without a filter on SQL
-    and MongoDB; with one, every thread is checked, page by page."""
+    """The exact number of threads (matching ``filter``): an index-only count without a filter
+    on SQL and MongoDB; with one, every thread is checked (one ``EXISTS`` each in one SQL
+    statement; page by page on other backends)."""
     from waypoint.cli._replace import backend_kind
     from waypoint.cli._walk import summaries
 
     kind = backend_kind(saver)
-    if not filter and kind == "sql":
+    if kind == "sql":
         from waypoint.checkpoint._sql import threads as sql_threads
         from waypoint.checkpoint._sql.requests import READ
 
-        return saver._call(sql_threads.count_threads(saver.dialect), READ, "count_threads")  # type: ignore[attr-defined, no-any-return]
+        op = sql_threads.count_threads(saver.dialect, dict(filter) if filter else None)  # type: ignore[attr-defined]
+        return saver._call(op, READ, "count_threads")  # type: ignore[attr-defined, no-any-return]
     if not filter and kind == "mongodb":
         from waypoint.checkpoint.mongodb import _threads
 

@@ -251,13 +251,15 @@ def thread_page(
     return page
 
 
-def count_threads(d: Dialect) -> Op[int]:
-    """How many threads hold a checkpoint (the summary table's rows: an index-only count)."""
-    rows = yield Fetch("SELECT count(*) FROM waypoint_threads")
+def count_threads(d: Dialect, filter: Mapping[str, Any] | None = None) -> Op[int]:
+    """How many threads hold a checkpoint (an index-only count of the summary table), or hold
+    one whose metadata matches ``filter`` (every thread checked: one ``EXISTS`` each)."""
+    where, params = "TRUE", []
+    if filter:
+        inner, params = select_where(d, filter=filter)
+        where = f"EXISTS (SELECT 1 FROM waypoint_checkpoints WHERE thread_id = t.thread_id AND {inner})"
+    rows = yield Fetch(f"SELECT count(*) FROM waypoint_threads AS t WHERE {where}", params)
     return int(rows[0][0])
-
-
-
 
 
 def storage_stats(d: Dialect) -> Op[dict[str, Any]]:
