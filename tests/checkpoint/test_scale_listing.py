@@ -234,3 +234,46 @@ def test_list_none_orders_like_langgraph(tmp_path: Path) -> None:
         for kw in ({}, {"limit": 10}, {"filter": {"user": "u1"}}, {"filter": {"user": "u1"}, "limit": 5}):
             assert keys(ours, **kw) == keys(theirs, **kw) == keys(memory, **kw), kw
         assert [k[2] for k in keys(ours)] == sorted((p[2] for p in puts), reverse=True)
+
+
+def test_memory_list_none_reads_only_what_it_returns() -> None:
+    """InMemorySaver's recency index: list(None, limit=10) looks up about ten rows at 3,000
+    threads, stays exact through deletes, re-puts of the same ids, copies and prunes, and
+    ``before`` starts where it says."""
+    from waypoint.checkpoint.base import empty_checkpoint
+    from waypoint.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver()
+
+    def put(thread: str, cid: str, ns: str = "") -> None:
+        cp = empty_checkpoint()
+        cp["id"] = cid
+        saver.put({"configurable": {"thread_id": thread, "checkpoint_ns": ns}}, cp, {"n": cid}, {})
+
+    for i in range(3000):
+        put(f"t{i}", f"{i:06d}-a")
+        put(f"t{i}", f"{i:06d}-b", "sub:1")
+
+    class Counting(dict):  # type: ignore[type-arg]
+        reads = 0
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            Counting.reads += 1
+            return super().get(key, default)
+
+    saver._rows = Counting(saver._rows)
+    got = [t.config["configurable"]["checkpoint_id"] for t in saver.list(None, limit=10)]
+    assert got == [f"{i:06d}-{x}" for i in range(2999, 2994, -1) for x in "ba"]
+    assert Counting.reads <= 12
+
+    saver.delete_thread("t2999")
+    put("t2998", "002998-b", "sub:1")  # the same row again: listed once
+    saver.copy_thread("t2997", "copy")
+    saver.prune(["t2996"], strategy="keep_latest", keep_last=1)
+    def keys(**kw: Any) -> list[tuple[str, str, str]]:
+        return [(c["checkpoint_id"], c["thread_id"], c["checkpoint_ns"]) for c in (t.config["configurable"] for t in saver.list(None, **kw))]
+
+    expected = sorted(((cid, t, ns) for t, ns, cid in saver._rows), reverse=True)
+    assert keys() == expected and len(set(expected)) == len(expected)
+    assert keys(limit=4) == expected[:4]
+    assert keys(before={"configurable": {"checkpoint_id": "002990-a"}}, limit=2) == [e for e in expected if e[0] < "002990-a"][:2]

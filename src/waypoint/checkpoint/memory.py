@@ -13,12 +13,10 @@ returns new lists, dicts and message objects, and mutating them cannot change hi
 
 from __future__ import annotations
 
-import heapq
-from itertools import repeat
 
 import threading
 import time
-from bisect import insort
+from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -102,6 +100,9 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
         self._ids: dict[str, dict[str, list[str]]] = defaultdict(dict)
         # (thread, ns, id) -> (packed row and metadata, see _memory.pack_row; parent id)
         self._rows: dict[tuple[str, str, str], tuple[Any, str | None]] = {}
+        # (checkpoint id, thread, ns) of every row, sorted: list(None) walks it newest first
+        # (rows deleted since are skipped, and compacted away once they are half of it)
+        self._recent: list[tuple[str, str, str]] = []
         self._blobs: dict[tuple[str, str, str, str], Typed | LogRef] = {}
         self._lineages: dict[tuple[str, str, str], MemLineage] = {}
         # (thread, ns, checkpoint id) -> (task_id, idx) -> (channel, typed value, task_path)
@@ -148,6 +149,8 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                     self._blobs[key] = self._write_log(thread_id, ns, channel, values[channel], logs[channel])
                 else:
                     self._blobs[key] = self.serde.dumps_typed(values[channel])
+            if (thread_id, ns, checkpoint["id"]) not in self._rows:
+                self._index_recent(checkpoint["id"], thread_id, ns)
             self._rows[(thread_id, ns, checkpoint["id"])] = (packed, parent_id)
             ids = self._ids[thread_id].setdefault(ns, [])
             if not ids or ids[-1] < checkpoint["id"]:
@@ -155,6 +158,36 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
             elif checkpoint["id"] not in ids:
                 insort(ids, checkpoint["id"])
         return make_config(thread_id, ns, checkpoint["id"])
+
+    def _index_recent(self, checkpoint_id: str, thread_id: str, ns: str) -> None:
+        self._compact_recent()
+        key = (checkpoint_id, thread_id, ns)
+        if not self._recent or self._recent[-1] < key:
+            self._recent.append(key)  # ids grow with time: almost always the newest
+        else:
+            insort(self._recent, key)
+
+    def _newest_first(self, below: str | None = None, chunk: int = 64) -> Iterator[tuple[str, str, str]]:
+        """The recency index newest first (ids below ``below``), a chunk at a time: each chunk is
+        found again by bisection under the lock, so puts and deletes in between neither repeat
+        nor skip keys."""
+        last: tuple[str, ...] | None = (below,) if below is not None else None
+        while True:
+            with self._lock:
+                end = len(self._recent) if last is None else bisect_left(self._recent, last)
+                part = self._recent[max(0, end - chunk):end]
+            if not part:
+                return
+            for key in reversed(part):
+                if key != last:
+                    yield key
+                last = key  # type: ignore[assignment]
+            chunk = min(chunk * 2, 4096)
+
+    def _compact_recent(self) -> None:
+        """Drop the entries of deleted rows once they are half of the index (amortized O(1))."""
+        if len(self._recent) > 2 * len(self._rows) + 64:
+            self._recent = sorted((cid, t, ns) for t, ns, cid in self._rows)
 
     def _write_log(self, thread_id: str, ns: str, channel: str, value: list[Any], hint: Any) -> LogRef:
         dumps = self.serde.dumps_typed
@@ -288,15 +321,16 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
     ) -> Iterator[CheckpointTuple]:
         thread_filter, ns_filter, id_filter, limit = list_scope(config, filter, limit)
         before_id = get_checkpoint_id(before) if before else None
-        with self._lock:  # snapshots of each (thread, ns) id list, newest first (C-speed copies)
-            threads = [str(thread_filter)] if thread_filter is not None else list(self._ids)
-            lists = [
-                (t, ns, ids[::-1]) for t in threads for ns, ids in self._ids.get(t, {}).items()
-                if ns_filter is None or ns == ns_filter
-            ]
-        # merged lazily, newest id first (ties: thread, then namespace, descending, as SQL):
-        # list(None, limit=N) decodes N rows instead of sorting every checkpoint
-        keys = heapq.merge(*(zip(ids, repeat(t), repeat(ns)) for t, ns, ids in lists), reverse=True)
+        with self._lock:
+            if thread_filter is None:  # newest first across threads: O(limit) rows decoded
+                self._compact_recent()
+                keys: Iterator[tuple[str, str, str]] = (
+                    k for k in self._newest_first(before_id) if ns_filter is None or k[2] == ns_filter
+                )
+            else:
+                keys = ((cid, str(thread_filter), ns) for ns, ids in self._ids.get(str(thread_filter), {}).items()
+                        if ns_filter is None or ns == ns_filter for cid in ids)
+                keys = iter(sorted(keys, reverse=True))
         count = 0
         for cid, t, ns in keys:
             if limit is not None and count >= limit:
@@ -404,6 +438,8 @@ class InMemorySaver(SyncSaverAsyncFace, BaseCheckpointSaver):
                 self._ids[dst][ns] = merged
             for (t, ns, cid), stored in list(self._rows.items()):
                 if t == src:  # a packed row is immutable: the copy can share it
+                    if (dst, ns, cid) not in self._rows:
+                        self._index_recent(cid, dst, ns)
                     self._rows[(dst, ns, cid)] = stored
             for (t, ns, ch, ver), blob in list(self._blobs.items()):
                 if t == src:
