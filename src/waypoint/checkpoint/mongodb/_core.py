@@ -143,7 +143,7 @@ def list_checkpoints(
         query["metadata_keys"] = metadata_keys[0] if len(metadata_keys) == 1 else {"$all": metadata_keys}
     cursor = yield Open(
         ctx.names.checkpoints, query, sort=[("checkpoint_id", -1)], limit=limit or 0,
-        batch_size=FIRST_BATCH, allow_disk_use=T not in query,
+        batch_size=FIRST_BATCH,  # the recency index (schema 2) serves the sort: no disk sort
     )
     size = FIRST_BATCH
     while True:

@@ -35,7 +35,9 @@ def _heads(ctx: Any, after: tuple[str, str] | None, limit: int, contains: str | 
         query["$or"] = [{"checkpoint_id": {"$lt": after[0]}}, {"checkpoint_id": after[0], T: {"$lt": after[1]}}]
     if contains:
         query[T] = {"$regex": re.escape(contains)}
-    found = yield Find(ctx.names.heads, query, {T: 1, "checkpoint_id": 1}, sort=[("checkpoint_id", -1), (T, -1)], limit=int(limit))
+    # the sort names the index's own order (namespace first) so the server walks it, no sort
+    sort = [(N, 1), ("checkpoint_id", -1), (T, -1)]
+    found = yield Find(ctx.names.heads, query, {T: 1, "checkpoint_id": 1}, sort=sort, limit=int(limit))
     return [h for h in found if isinstance(h.get("checkpoint_id"), str)]
 
 
@@ -71,11 +73,16 @@ def thread_page(
     by_id = {s.thread_id: s for s in page}
     ids = list(by_id)
 
-    newest = yield Find(ctx.names.checkpoints, {"$or": [{T: h[T], N: "", "checkpoint_id": {"$gte": h["checkpoint_id"]}} for h in heads]})
+    # each head names its thread's newest root checkpoint (put raises it in the same write):
+    # one lookup by key for the page; a thread whose head row is gone is read the long way
+    wanted = {key(h[T], "", h["checkpoint_id"]): h[T] for h in heads}
     docs: dict[str, Mapping[str, Any]] = {}
-    for doc in newest:
-        if doc[T] not in docs or doc["checkpoint_id"] > docs[doc[T]]["checkpoint_id"]:
-            docs[doc[T]] = doc
+    for doc in (yield Find(ctx.names.checkpoints, {"_id": {"$in": list(wanted)}})):
+        docs[doc[T]] = doc
+    for thread_id in [t for t in ids if t not in docs]:
+        found = yield Find(ctx.names.checkpoints, {T: thread_id, N: ""}, sort=[("checkpoint_id", -1)], limit=1)
+        if found:
+            docs[thread_id] = found[0]
     latest: dict[str, CheckpointTuple] = {}
     for thread_id, doc in docs.items():
         try:
