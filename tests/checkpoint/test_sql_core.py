@@ -77,11 +77,16 @@ def test_get_tuple_is_one_request_and_put_one_transactions_worth(d: Any) -> None
     config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
     assert [type(r) for r in drain(ops.get_tuple(d, serde, config))] == [Fetch]
     cp = empty_checkpoint()
-    cp["channel_values"] = {"a": 1, "log": ["x"]}
-    cp["channel_versions"] = {"a": "1", "log": "1"}
+    cp["channel_values"] = {"a": 1, "big": "x" * 1000, "log": ["x"]}
+    cp["channel_versions"] = {"a": "1", "big": "1", "log": "1"}
     cp["channel_logs"] = {"log": LogHint(None, 0)}
-    kinds = [type(r) for r in drain(ops.put(d, serde, config, cp, {}, {"a": "1", "log": "1"}))]
-    assert kinds == [ExecuteMany, ExecuteMany, ExecuteMany, Execute]  # blobs, lineage, page, row
+    kinds = [type(r) for r in drain(ops.put(d, serde, config, cp, {}, {"a": "1", "big": "1", "log": "1"}))]
+    assert kinds == [ExecuteMany, ExecuteMany, ExecuteMany, Execute]  # blob, lineage, page, row
+    # a put with a parent reads it first (one primary-key lookup); a small value is inline
+    config["configurable"]["checkpoint_id"] = "parent"
+    cp["channel_values"] = {"a": 1}
+    kinds = [type(r) for r in drain(ops.put(d, serde, config, cp, {}, {"a": "2"}))]
+    assert kinds == [Fetch, Execute]
 
 
 @pytest.mark.parametrize("d", DIALECTS, ids=lambda d: d.name)

@@ -25,18 +25,19 @@ def _latest(url: str, thread: str) -> str:
 
 def _corrupt(kind: str, url: str) -> dict[str, str]:
     """Break BAD_JSON's latest checkpoint row (its channel versions) and BAD_BLOB's ``count``
-    blobs (their bytes) with direct SQL / Mongo updates; returns thread -> checkpoint id."""
+    blobs (their bytes; on SQL, where a small ``count`` lives in the checkpoint row, its
+    ``messages`` log) with direct SQL / Mongo updates; returns thread -> checkpoint id."""
     ids = {t: _latest(url, t) for t in (BAD_JSON, BAD_BLOB)}
     if kind == "sqlite":
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             conn.execute("UPDATE waypoint_checkpoints SET channel_versions = '{not json' WHERE thread_id = ? AND checkpoint_id = ?", (BAD_JSON, ids[BAD_JSON]))
-            conn.execute("UPDATE waypoint_blobs SET blob = x'c1c1c1' WHERE thread_id = ? AND channel = 'count'", (BAD_BLOB,))
+            conn.execute("UPDATE waypoint_log_chunks SET items = x'c1c1c1' WHERE thread_id = ?", (BAD_BLOB,))
     elif kind == "postgres":
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("UPDATE waypoint_checkpoints SET channel_versions = '[1, 2]'::jsonb WHERE thread_id = %s AND checkpoint_id = %s", (BAD_JSON, ids[BAD_JSON]))
-            conn.execute("UPDATE waypoint_blobs SET blob = '\\xc1c1c1'::bytea WHERE thread_id = %s AND channel = 'count'", (BAD_BLOB,))
+            conn.execute("UPDATE waypoint_log_chunks SET items = '\\xc1c1c1'::bytea WHERE thread_id = %s", (BAD_BLOB,))
     else:
         from bson import Binary
         from pymongo import MongoClient
@@ -84,7 +85,7 @@ def test_saver_list_names_the_corrupt_row_only_when_it_reaches_it(corrupt_db: tu
         assert len(emitted) >= 3
         with pytest.raises(CorruptCheckpointError, match=f"thread_id='{BAD_JSON}'"):
             list(saver.list({"configurable": {"thread_id": BAD_JSON}}))
-        with pytest.raises(CorruptCheckpointError, match=f"thread_id='{BAD_BLOB}'.*channel='count'"):
+        with pytest.raises(CorruptCheckpointError, match=f"thread_id='{BAD_BLOB}'.*channel='(count|messages)'"):
             saver.get_tuple({"configurable": {"thread_id": BAD_BLOB}})
 
 

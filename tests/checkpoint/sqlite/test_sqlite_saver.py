@@ -42,7 +42,7 @@ def put_step(saver: Any, config: dict[str, Any], values: dict[str, Any], version
 def test_corrupt_blob_names_thread_checkpoint_and_channel(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with SqliteSaver.from_conn_string(path) as saver:
-        conf = put_step(saver, cfg("t-corrupt"), {"good": 1, "bad": {"a": 1}, "log": ["a", "b"]}, {}, logs={"log": LogHint(None, 0)})
+        conf = put_step(saver, cfg("t-corrupt"), {"good": "g" * 300, "bad": {"a": "b" * 300}, "log": ["a", "b"]}, {}, logs={"log": LogHint(None, 0)})
     other = sqlite3.connect(path)
     other.execute("UPDATE waypoint_blobs SET blob = X'C1FFEE00' WHERE channel = 'bad'")
     other.commit()

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from waypoint.checkpoint._fresh import PageCache
+from waypoint.checkpoint._sql.compact import FORMAT_KEY, decode_body, encode_body
 
 from waypoint.checkpoint.base import (
     Checkpoint,
@@ -33,11 +34,12 @@ from waypoint.checkpoint.serde.encrypted import binds_place
 from waypoint.errors import CheckpointReadError, CorruptCheckpointError, read_error
 
 EMPTY_TYPE = "empty"
+WRITE_REF_TYPE = "logref"  # a write or input blob kept as a reference to log items
 _SKIP = ("channel_values", "channel_versions", "channel_logs", "id")
 
 # The tuples query returns rows of this shape; ``kind`` says which fields are used:
 #   c  checkpoint: s1 parent id, s2 channel_versions json, s3 metadata json, t1/b1 body,
-#                  t2/b2 exact metadata (or NULL)
+#                  t2/b2 exact metadata (or NULL), x logs json (or NULL)
 #   b  blob:       s1 channel, s2 version, s3 log lineage, n1 log length, t1/b1 value
 #   w  write:      s1 task_id, s2 channel, s3 task_path, n1 idx, t1/b1 value
 #   l  lineage:    s1 lineage id, s2 chain json, n1 length
@@ -66,10 +68,34 @@ def dumps_json(value: Any) -> str:
 def encode_checkpoint(
     serde: SerializerProtocol, checkpoint: Checkpoint, place: tuple[str, ...] | None = None
 ) -> tuple[str, bytes, str]:
-    """(type, body bytes, channel_versions json): everything but values, logs and the id."""
+    """Row format 1 (type, body bytes, channel_versions json): everything but values, logs
+    and the id; every version's value is a blob row (bulk loaders and tests write these)."""
     body = {k: v for k, v in checkpoint.items() if k not in _SKIP}
     type_, data = dumps_at(serde, body, place)
     return type_, data, dumps_json(dict(checkpoint.get("channel_versions") or {}))
+
+
+def encode_compact(
+    serde: SerializerProtocol,
+    checkpoint: Checkpoint,
+    layout: "Layout",
+    place: tuple[str, ...] | None = None,
+) -> tuple[str, bytes, str, str | None]:
+    """Row format 2 (type, body bytes, blob versions json, logs json): see ``compact.py``."""
+    body = encode_body(checkpoint, layout.inline, layout.empty)
+    type_, data = dumps_at(serde, body, place)
+    logs = {ch: [ref.lineage, ref.length] for ch, ref in layout.logs.items()}
+    return type_, data, dumps_json(layout.blobs), dumps_json(logs) if logs else None
+
+
+class Layout(NamedTuple):
+    """Where each channel of a format-2 row lives: inline values, empty channels, blob rows
+    (channel -> version) and item logs (channel -> LogRef)."""
+
+    inline: dict[str, Any]
+    empty: list[str]
+    blobs: dict[str, Any]
+    logs: dict[str, LogRef]
 
 
 def _project(value: Any) -> Any:
@@ -168,19 +194,29 @@ class CheckpointRow(NamedTuple):
     checkpoint: Checkpoint
     metadata: CheckpointMetadata
     parent_id: str | None
+    # format 2 only (None for format 1): inline values, empty channels, blob channels
+    inline: dict[str, Any] | None = None
+    empty: set[str] | None = None
+    blobs: dict[str, Any] | None = None
 
 
 def decode_checkpoint_row(row: Row, serde: SerializerProtocol) -> CheckpointRow:
     """Decode a ``c`` row: the checkpoint without channel values, metadata and parent."""
     where = Where(row[1], row[2], row[3])
     bound = binds_place(serde)
+    inline = empty = blobs = None
     try:
         body = loads_at(serde, (row[8], bytes(row[9])), ("checkpoint", *where) if bound else None)
         if not isinstance(body, dict):
             raise TypeError(f"checkpoint body is a {type(body).__name__}, not a dict")
-        versions = json.loads(row[5])
-        if not isinstance(versions, dict):
+        column = json.loads(row[5])
+        if not isinstance(column, dict):
             raise TypeError("channel_versions is not an object")
+        if FORMAT_KEY in body:
+            body, inline, empty = decode_body(body)
+            versions, blobs = body.pop("channel_versions"), column
+        else:
+            versions = column
     except Exception as exc:
         raise where.corrupt("cannot decode the checkpoint row", exc=exc) from exc
     try:
@@ -197,7 +233,23 @@ def decode_checkpoint_row(row: Row, serde: SerializerProtocol) -> CheckpointRow:
     checkpoint["channel_values"] = {}
     checkpoint.setdefault("versions_seen", {})
     checkpoint.setdefault("updated_channels", None)
-    return CheckpointRow(where, checkpoint, metadata, row[4])  # type: ignore[arg-type]
+    return CheckpointRow(where, checkpoint, metadata, row[4], inline, empty, blobs)  # type: ignore[arg-type]
+
+
+def decode_logs(text: Any) -> dict[str, LogRef]:
+    """The ``logs`` column of a format-2 row (json text, parsed json, or NULL)."""
+    if text is None:
+        return {}
+    logs = json.loads(text) if isinstance(text, (str, bytes)) else text
+    if not isinstance(logs, dict):
+        raise TypeError("logs is not an object")
+    out = {}
+    for channel, ref in logs.items():
+        lineage, length = ref
+        if not isinstance(lineage, str) or type(length) is not int or length < 0:
+            raise ValueError(f"malformed log reference {ref!r}")
+        out[channel] = LogRef(lineage, length)
+    return out
 
 
 def decode_blob_row(row: Row, serde: SerializerProtocol, where: Where) -> Any:
@@ -338,10 +390,31 @@ def _tuple(rows: _Rows, row: Row, serde: SerializerProtocol) -> CheckpointTuple:
     where = cp.where
     t, ns, cid = where
     values: dict[str, Any] = {}
+    logs: dict[str, LogRef] = {}
+    if cp.inline is not None:
+        try:
+            logs = decode_logs(row[12])
+        except Exception as exc:
+            raise where.corrupt("cannot decode the checkpoint's log references", exc=exc) from exc
     for channel, version in cp.checkpoint["channel_versions"].items():
+        if cp.inline is not None:
+            if channel in cp.inline:
+                values[channel] = cp.inline[channel]
+                continue
+            if channel in cp.empty:  # type: ignore[operator]
+                continue
+            if channel in logs:
+                values[channel] = _read_log(rows, serde, where, channel, logs[channel])
+                continue
+            if channel not in cp.blobs:  # type: ignore[operator]
+                raise where.corrupt(f"no value is recorded for version {version!r}", channel)
         blob_row = rows.blobs.get((t, ns, cid, channel))  # type: ignore[arg-type]
         if blob_row is None:
             raise where.corrupt(f"blob for version {version!r} is missing", channel)
+        if blob_row[8] == WRITE_REF_TYPE:  # an input {key: [items]} kept as log items
+            key, items = _log_run(rows, serde, where, channel, blob_row[1], blob_row[2], blob_row[9])
+            values[channel] = {key: items}
+            continue
         value = decode_blob_row(blob_row, serde, where)
         if value is EMPTY_TYPE:
             continue
@@ -353,8 +426,38 @@ def _tuple(rows: _Rows, row: Row, serde: SerializerProtocol) -> CheckpointTuple:
         checkpoint=cp.checkpoint,
         metadata=cp.metadata,
         parent_config=make_config(t, ns, cp.parent_id) if cp.parent_id else None,
-        pending_writes=[decode_write_row(w, serde) for w in writes],
+        pending_writes=[_write(rows, w, serde) for w in writes],
     )
+
+
+def _write(rows: _Rows, row: Row, serde: SerializerProtocol) -> PendingWrite:
+    """A pending write, rebuilt from the log items it refers to when stored as a reference."""
+    if row[8] != WRITE_REF_TYPE:
+        return decode_write_row(row, serde)
+    where = Where(row[1], row[2], row[3])
+    _, items = _log_run(rows, serde, where, row[5], row[1], row[2], row[9], f"pending write of task {row[4]!r}")
+    return (row[4], row[5], items)
+
+
+def _log_run(
+    rows: _Rows, serde: SerializerProtocol, where: Where, channel: str, thread_id: str, ns: str, ref: Any,
+    what: str = "stored input",
+) -> tuple[Any, list[Any]]:
+    """(key, items) of a reference ``[lineage, first own item, count(, key)]`` to log items."""
+    try:
+        lineage, first, count, *key = json.loads(bytes(ref))
+        out: list[Any] = []
+        for start, chunk in rows.chunks.get((thread_id, ns, lineage), ()):
+            if start >= first + count:
+                break
+            items = decode_page_row(chunk, serde)
+            if start + len(items) > first:
+                out.extend(items[max(0, first - start) : first + count - start])
+        if len(out) != count:
+            raise ValueError(f"log lineage {lineage!r} holds {len(out)} of items {first}..{first + count}")
+    except Exception as exc:
+        raise where.corrupt(f"cannot rebuild {what} from its log", channel, exc) from exc
+    return (key[0] if key else None), out
 
 
 def decode_tuples(rows: Iterable[Row], serde: SerializerProtocol) -> list[CheckpointTuple]:
@@ -396,6 +499,9 @@ __all__ = [
     "decode_tuples",
     "decode_write_row",
     "decode_lineage",
+    "decode_logs",
+    "encode_compact",
+    "Layout",
     "dumps_at",
     "dumps_json",
     "loads_at",

@@ -8,15 +8,24 @@ are always parameters.
 
 Tables (every one keyed by thread first, so a thread's rows are contiguous):
 
-- ``waypoint_checkpoints``  one row per checkpoint: body without values (serde), channel
-  versions and metadata as JSON, parent id, ``run_id`` copied out for ``delete_for_runs``.
-- ``waypoint_blobs``        one row per (thread, ns, channel, version); a log channel's row
-  holds only its ``LogRef`` (``log_lineage``, ``log_length``).
+- ``waypoint_checkpoints``  one row per checkpoint: body (serde), channel versions and
+  metadata as JSON, parent id, ``run_id`` copied out for ``delete_for_runs``. Row format 2
+  (``compact.py``) keeps every version, small values and empty channels in the body; the
+  ``channel_versions`` column then lists only the channels stored as blob rows and ``logs``
+  the item-log references (channel -> [lineage, length]). Format 1 rows (written before
+  schema 4) list every version in ``channel_versions``, each with a blob row.
+- ``waypoint_blobs``        one row per (thread, ns, channel, version) of a value too large to
+  keep in the row; format 1: also log references (``log_lineage``, ``log_length``) and
+  empty markers. A graph input ``{channel: [items]}`` whose items the next checkpoint
+  appended to that channel's log becomes a reference to them (type ``logref``, blob
+  ``[lineage, first own item, count, key]``).
 - ``waypoint_lineages``     one row per item-log lineage: its chain (JSON) and length.
 - ``waypoint_log_chunks``   serialized items of a lineage from ``first_item`` on: a whole page
   of ``PAGE_SIZE`` items, or the items one append added to a page still filling (log.py's
   chunk mode).
-- ``waypoint_writes``       pending writes keyed by (thread, ns, checkpoint, task, idx).
+- ``waypoint_writes``       pending writes keyed by (thread, ns, checkpoint, task, idx). A
+  write whose items the next checkpoint appended to an item log becomes a reference to them
+  (type ``logref``, blob ``[lineage, first own item, count]``) when that checkpoint is put.
 - ``waypoint_checkpoint_migrations``  applied schema versions.
 """
 
@@ -28,17 +37,45 @@ from typing import Any
 
 CHECKPOINT_COLUMNS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
-    "channel_versions, metadata, metadata_type, metadata_blob, run_id"
+    "channel_versions, metadata, metadata_type, metadata_blob, run_id, logs"
 )
 
 INSERT_CHECKPOINT = f"""
 INSERT INTO waypoint_checkpoints ({CHECKPOINT_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
   parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type,
   checkpoint = excluded.checkpoint, channel_versions = excluded.channel_versions,
   metadata = excluded.metadata, metadata_type = excluded.metadata_type,
-  metadata_blob = excluded.metadata_blob, run_id = excluded.run_id"""
+  metadata_blob = excluded.metadata_blob, run_id = excluded.run_id, logs = excluded.logs"""
+
+# the parent a put builds on: its body, blob versions and log references (format 2)
+SELECT_PARENT = """
+SELECT type, checkpoint, CAST(channel_versions AS TEXT), CAST(logs AS TEXT)
+FROM waypoint_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?"""
+
+# a parent's pending writes to a log channel, and turning one into a reference to the log
+WRITE_REF_TYPE = "logref"  # blob: json [lineage, first own item, count]
+SELECT_PARENT_WRITES = """
+SELECT task_id, idx, type, blob FROM waypoint_writes
+WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND channel = ? AND type <> 'logref'"""
+
+REF_WRITE = """
+UPDATE waypoint_writes SET type = 'logref', blob = ?
+WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?"""
+
+# the parent's input (``__start__``) blob, and turning it into a reference to the log
+SELECT_BLOB = """
+SELECT type, blob FROM waypoint_blobs
+WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?"""
+
+REF_BLOB = """
+UPDATE waypoint_blobs SET type = 'logref', blob = ?
+WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?"""
+
+SELECT_LINEAGE = """
+SELECT l.chain, l.length FROM waypoint_lineages AS l
+WHERE l.thread_id = ? AND l.checkpoint_ns = ? AND l.lineage_id = ?"""
 
 INSERT_BLOB = """
 INSERT INTO waypoint_blobs
@@ -95,7 +132,7 @@ DELETE_THREAD = tuple(f"DELETE FROM {table} WHERE thread_id = ?" for table in TA
 COPY_THREAD = (
     f"""INSERT INTO waypoint_checkpoints ({CHECKPOINT_COLUMNS})
 SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint,
-  channel_versions, metadata, metadata_type, metadata_blob, run_id
+  channel_versions, metadata, metadata_type, metadata_blob, run_id, logs
 FROM waypoint_checkpoints WHERE thread_id = ?
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO NOTHING""",
     """INSERT INTO waypoint_blobs
@@ -195,7 +232,7 @@ class Dialect:
     lock_base: str  # appended to SELECT_LOG_BASE inside a write (row lock) or ""
     setup_lock: str | None  # statement taking a transaction-scoped lock, param: key
     prune_blobs: str  # params (thread, thread)
-    prune_lineages: str  # params (thread, thread)
+    prune_lineages: str  # params (thread, thread, thread, thread, thread)
     delete_runs: tuple[str, ...]  # each with one param: the run ids
     run_ids_param: Callable[[Sequence[str]], Any]
     now: str = ""  # the database clock as Unix seconds (a float expression)

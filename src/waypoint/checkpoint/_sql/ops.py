@@ -10,7 +10,7 @@ write transaction each; ``get_tuple`` is one query; ``list`` fetches a page of c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from waypoint._ops import Emit, Op
 from waypoint.checkpoint._sql import dialect as q
@@ -20,15 +20,21 @@ from waypoint.checkpoint._sql.codec import (
     decode_checkpoint_row,
     decode_each,
     decode_lineage,
+    decode_logs,
     decode_tuples,
+    Layout,
+    encode_compact,
     encode_chain,
     encode_checkpoint,
     encode_metadata,
     dumps_at,
+    dumps_json,
     last_key,
     nul_mismatch,
 )
 from waypoint.checkpoint.serde.encrypted import binds_place
+from waypoint.checkpoint._sql.compact import is_small
+from waypoint.checkpoint._sql.codec import WRITE_REF_TYPE
 from waypoint.checkpoint._sql.dialect import Dialect, select_where
 from waypoint.checkpoint._sql.requests import Execute, ExecuteMany, Fetch
 from waypoint.checkpoint.base import (
@@ -201,6 +207,32 @@ def list_headers(
 # --- writes ----------------------------------------------------------------------------------
 
 
+class Parent(NamedTuple):
+    """What a put needs of the checkpoint it builds on: where each of its channels lives."""
+
+    versions: dict[str, Any]
+    blobs: dict[str, Any] | None  # format 2: channels stored as blob rows (None: format 1)
+    logs: dict[str, LogRef]
+    inline: dict[str, Any]
+    empty: set[str]
+
+
+def _parent(d: Dialect, serde: SerializerProtocol, thread_id: str, ns: str, parent_id: str | None) -> Op[Parent | None]:
+    if parent_id is None:
+        return None
+    rows = yield Fetch(d.q(q.SELECT_PARENT), (thread_id, ns, parent_id))
+    if not rows:
+        return None
+    type_, body, column, logs = rows[0]
+    row = ("c", thread_id, ns, parent_id, None, column, "{}", None, type_, body, None, None)
+    cp = decode_checkpoint_row(row, serde)  # a corrupt parent raises, named
+    try:
+        refs = decode_logs(logs) if cp.blobs is not None else {}
+    except Exception as exc:
+        raise cp.where.corrupt("cannot decode the checkpoint's log references", exc=exc) from exc
+    return Parent(cp.checkpoint["channel_versions"], cp.blobs, refs, cp.inline or {}, cp.empty or set())
+
+
 def _plan_log(
     d: Dialect,
     thread_id: str,
@@ -208,10 +240,16 @@ def _plan_log(
     channel: str,
     value: list[Any],
     hint: LogHint,
+    parent: Parent | None,
 ) -> Op[LogWrite]:
     base_ref = base = None
     if hint.base_version is not None:
-        rows = yield Fetch(d.q(q.SELECT_LOG_BASE) + d.lock_base, (thread_id, ns, channel, str(hint.base_version)))
+        if parent is not None and channel in parent.logs and parent.versions.get(channel) == hint.base_version:
+            base_ref = parent.logs[channel]
+            rows = yield Fetch(d.q(q.SELECT_LINEAGE) + d.lock_base, (thread_id, ns, base_ref.lineage))
+            rows = [(base_ref.lineage, base_ref.length, *r) for r in rows]
+        else:  # format 1: the base version's blob row holds the reference
+            rows = yield Fetch(d.q(q.SELECT_LOG_BASE) + d.lock_base, (thread_id, ns, channel, str(hint.base_version)))
         if rows:
             lineage_id, ref_len, chain, length = rows[0]
             try:
@@ -222,6 +260,8 @@ def _plan_log(
                     thread_id=thread_id, checkpoint_ns=ns, channel=channel,
                 ) from exc
             base_ref = LogRef(lineage_id, int(ref_len))
+        else:
+            base_ref = None
     return plan_write(value, hint, base_ref, base, layout="chunks")
 
 
@@ -263,21 +303,25 @@ def _put(
     ns = get_checkpoint_ns(config)
     parent_id = get_checkpoint_id(config)
     values = checkpoint.get("channel_values") or {}
-    logs = checkpoint.get("channel_logs") or {}
-    row = checkpoint_row_params(serde, thread_id, ns, checkpoint, metadata, parent_id)
+    hints = checkpoint.get("channel_logs") or {}
+    parent = yield from _parent(d, serde, thread_id, ns, parent_id)
     bound = binds_place(serde)
+    layout = Layout({}, [], {}, {})
     blobs: list[tuple[Any, ...]] = []
     lineages: list[tuple[Any, ...]] = []
     extends: list[tuple[Any, ...]] = []
     chunks: list[tuple[Any, ...]] = []
     trims: list[tuple[Any, ...]] = []
-    for channel, version in new_versions.items():
-        key = (thread_id, ns, channel, str(version))
-        if channel not in values:
-            blobs.append((*key, EMPTY_TYPE, None, None, None))
-        elif channel in logs and isinstance(values[channel], list):
-            plan = yield from _plan_log(d, thread_id, ns, channel, values[channel], logs[channel])
-            blobs.append((*key, LOG_TYPE, None, plan.ref.lineage, plan.ref.length))
+    appended: list[tuple[str, str, int, list[Any]]] = []  # (channel, lineage, own first, items)
+    for channel, version in (checkpoint.get("channel_versions") or {}).items():
+        changed = channel in new_versions
+        if changed and channel not in values:
+            layout.empty.append(channel)
+            continue
+        value = values.get(channel)
+        if changed and channel in hints and isinstance(value, list):
+            plan = yield from _plan_log(d, thread_id, ns, channel, value, hints[channel], parent)
+            layout.logs[channel] = plan.ref
             if plan.new_lineage is not None:
                 lineages.append((thread_id, ns, plan.new_lineage.id, encode_chain(plan.new_lineage), plan.new_lineage.length))
             if plan.extend is not None:
@@ -287,8 +331,37 @@ def _put(
                 page = ("page", thread_id, ns, chunk.lineage, str(chunk.first)) if bound else None
                 chunks.append((thread_id, ns, chunk.lineage, chunk.first, *dumps_at(serde, chunk.items, page)))
             trims.extend((thread_id, ns, *trim) for trim in plan.trims)
-        else:
-            blobs.append((*key, *dumps_at(serde, values[channel], ("blob", *key) if bound else None), None, None))
+            if plan.chunks and not bound and parent_id is not None:
+                last = plan.chunks[-1]
+                start = len(value) - (last.first + len(last.items))  # the lineage's first own item
+                new_from = plan.extend[1] if plan.extend is not None else start
+                new_from = max(new_from, len(value) - REF_WINDOW)
+                appended.append((channel, plan.ref.lineage, new_from - start, value[new_from:]))
+            continue
+        if not changed and parent is not None and parent.versions.get(channel) == version:
+            # unchanged since the parent: stored where the parent stores it (callers may leave
+            # unchanged channels out of channel_values, as LangGraph's savers allow)
+            if parent.blobs is None or channel in parent.blobs:
+                layout.blobs[channel] = version  # format 1 wrote a blob row per version
+                continue
+            if channel in parent.logs:
+                layout.logs[channel] = parent.logs[channel]
+                continue
+            if channel in parent.inline:
+                layout.inline[channel] = parent.inline[channel]
+                continue
+            if channel in parent.empty:
+                layout.empty.append(channel)
+                continue
+        if not changed and channel not in values:  # as format 1: a blob row for its version
+            layout.blobs[channel] = version
+            continue
+        if is_small(value):
+            layout.inline[channel] = value
+            continue
+        layout.blobs[channel] = version
+        key = (thread_id, ns, channel, str(version))
+        blobs.append((*key, *dumps_at(serde, value, ("blob", *key) if bound else None), None, None))
     for sql, seq in (
         (q.INSERT_BLOB, blobs),
         (q.INSERT_LINEAGE, lineages),
@@ -298,8 +371,95 @@ def _put(
     ):
         if seq:
             yield ExecuteMany(d.q(sql), seq)
+    for channel, lineage, first, items in appended:
+        yield from _ref_parent_writes(d, serde, thread_id, ns, parent_id, channel, lineage, first, items)  # type: ignore[arg-type]
+        yield from _ref_parent_input(d, serde, thread_id, ns, parent, channel, lineage, first, items)
+    where = ("checkpoint", thread_id, ns, checkpoint["id"]) if bound else None
+    type_, body, blob_versions, logs = encode_compact(serde, checkpoint, layout, where)
+    md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata, where and ("metadata", *where[1:]))
+    row = (thread_id, ns, checkpoint["id"], parent_id, type_, body, blob_versions, md_json, md_type, md_blob, run_id, logs)
     yield Execute(d.q(q.INSERT_CHECKPOINT), row)
     return make_config(thread_id, ns, checkpoint["id"])
+
+
+REF_WINDOW = 16  # newest appended items a parent's pending write is matched against
+
+
+def _ref_parent_writes(
+    d: Dialect,
+    serde: SerializerProtocol,
+    thread_id: str,
+    ns: str,
+    parent_id: str,
+    channel: str,
+    lineage: str,
+    first: int,
+    items: list[Any],
+) -> Op[None]:
+    """Store each pending write of the parent to ``channel`` whose value is exactly a run of
+    the items this put appended to the log (same serialized bytes) as a reference to them:
+    the messages a chat's tasks wrote are then stored once, in the log."""
+    rows = yield Fetch(d.q(q.SELECT_PARENT_WRITES), (thread_id, ns, parent_id, channel))
+    if not rows:
+        return
+    dumped: dict[tuple[int, int], tuple[str, bytes]] = {}
+    refs = []
+    for task_id, idx, type_, blob in rows:
+        if blob is None:
+            continue
+        data = bytes(blob)
+        found = _find_run(serde, items, (type_, data), dumped)
+        if found is not None:
+            lo, hi = found
+            ref = dumps_json([lineage, first + lo, hi - lo]).encode()
+            refs.append((ref, thread_id, ns, parent_id, task_id, idx))
+    if refs:
+        yield ExecuteMany(d.q(q.REF_WRITE), refs)
+
+
+INPUT = "__start__"  # the channel holding a graph's input until its first step
+
+
+def _ref_parent_input(
+    d: Dialect,
+    serde: SerializerProtocol,
+    thread_id: str,
+    ns: str,
+    parent: Parent | None,
+    channel: str,
+    lineage: str,
+    first: int,
+    items: list[Any],
+) -> Op[None]:
+    """Store the parent's input ``{channel: [items]}`` (its ``__start__`` blob) as a reference
+    to the items this put appended to ``channel``'s log, when it is exactly those items."""
+    version = parent.blobs.get(INPUT) if parent is not None and parent.blobs else None
+    if version is None:
+        return
+    key = (thread_id, ns, INPUT, str(version))
+    rows = yield Fetch(d.q(q.SELECT_BLOB), key)
+    if not rows or rows[0][0] == WRITE_REF_TYPE or rows[0][1] is None:
+        return
+    want = (rows[0][0], bytes(rows[0][1]))
+    for lo in range(len(items)):
+        for hi in range(lo + 1, len(items) + 1):
+            if serde.dumps_typed({channel: items[lo:hi]}) == want:
+                ref = dumps_json([lineage, first + lo, hi - lo, channel]).encode()
+                yield Execute(d.q(q.REF_BLOB), (ref, *key))
+                return
+
+
+def _find_run(
+    serde: SerializerProtocol, items: list[Any], want: tuple[str, bytes], dumped: dict[tuple[int, int], tuple[str, bytes]]
+) -> tuple[int, int] | None:
+    for lo in range(len(items)):
+        for hi in range(lo + 1, len(items) + 1):
+            key = (lo, hi)
+            if key not in dumped:
+                dumped[key] = serde.dumps_typed(items[lo:hi])
+            if dumped[key] == want:
+                return key
+    return None
 
 
 def put_batch(d: Dialect, serde: SerializerProtocol, calls: Sequence[tuple[Any, ...]]) -> Op[None]:
@@ -425,7 +585,7 @@ def prune(d: Dialect, thread_ids: Sequence[str], strategy: str, keep_last: int |
         yield Execute(d.q(q.PRUNE_CHECKPOINTS), (thread_id, thread_id, keep))
         yield Execute(d.q(q.PRUNE_WRITES), (thread_id,))
         yield Execute(d.prune_blobs, (thread_id, thread_id))
-        yield Execute(d.prune_lineages, (thread_id, thread_id))
+        yield Execute(d.prune_lineages, (thread_id,) * 5)
         yield Execute(d.q(q.PRUNE_CHUNKS), (thread_id,))
 
 
@@ -437,11 +597,12 @@ def checkpoint_row_params(
     metadata: CheckpointMetadata,
     parent_id: str | None,
 ) -> tuple[Any, ...]:
-    """Parameters of ``INSERT_CHECKPOINT`` for one checkpoint (bulk loaders use this too)."""
+    """Parameters of ``INSERT_CHECKPOINT`` for one row of format 1 (every version's value in
+    a blob row the caller writes; bulk loaders and tests use this)."""
     where = ("checkpoint", thread_id, ns, checkpoint["id"]) if binds_place(serde) else None
     type_, body, versions_json = encode_checkpoint(serde, checkpoint, where)
     md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata, where and ("metadata", *where[1:]))
-    return (thread_id, ns, checkpoint["id"], parent_id, type_, body, versions_json, md_json, md_type, md_blob, run_id)
+    return (thread_id, ns, checkpoint["id"], parent_id, type_, body, versions_json, md_json, md_type, md_blob, run_id, None)
 
 
 __all__ = [

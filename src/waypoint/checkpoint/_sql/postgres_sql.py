@@ -105,6 +105,8 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
     ),
     # 4: the thread summary table (kept by triggers) and the recency indexes (threads.py)
     POSTGRES_MIGRATION,
+    # 5: row format 2 (compact.py): item-log references move into the checkpoint row
+    ("ALTER TABLE waypoint_checkpoints ADD COLUMN IF NOT EXISTS logs JSONB",),
 )
 
 
@@ -114,7 +116,7 @@ def tuples_sql(where: str) -> str:
     return f"""
 WITH sel AS MATERIALIZED (
   SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint,
-    channel_versions, metadata, metadata_type, metadata_blob
+    channel_versions, metadata, metadata_type, metadata_blob, logs
   FROM waypoint_checkpoints WHERE {where} ORDER BY {SORT_KEY} LIMIT %s
 ),
 blobs AS MATERIALIZED (
@@ -131,6 +133,10 @@ blobs AS MATERIALIZED (
 refs AS (
   SELECT DISTINCT thread_id, checkpoint_ns, log_lineage, log_length FROM blobs
   WHERE log_lineage IS NOT NULL
+  UNION
+  SELECT s.thread_id, s.checkpoint_ns, r.value ->> 0, (r.value ->> 1)::int
+  FROM sel AS s CROSS JOIN LATERAL jsonb_each(
+    CASE WHEN jsonb_typeof(s.logs) = 'object' THEN s.logs ELSE '{{}}' END) AS r
 ),
 lins AS MATERIALIZED (
   SELECT l.thread_id, l.checkpoint_ns, l.lineage_id, l.chain, l.length
@@ -148,28 +154,44 @@ levels AS (
   CROSS JOIN LATERAL jsonb_array_elements(
     CASE WHEN jsonb_typeof(l.chain) = 'array' THEN l.chain ELSE '[]' END) WITH ORDINALITY AS e(value, ord)
 ),
+wrefs AS (  -- pending writes stored as references to log items
+  SELECT w.thread_id, w.checkpoint_ns, w.ref ->> 0 AS lid,
+    (w.ref ->> 1)::int + (w.ref ->> 2)::int AS nitems
+  FROM sel AS s CROSS JOIN LATERAL (
+    SELECT w.thread_id, w.checkpoint_ns, convert_from(w.blob, 'UTF8')::jsonb AS ref
+    FROM waypoint_writes AS w WHERE w.thread_id = s.thread_id
+      AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
+      AND w.type = 'logref' OFFSET 0) AS w
+  UNION ALL  -- inputs stored as references to log items
+  SELECT b.thread_id, b.checkpoint_ns, b.ref ->> 0, (b.ref ->> 1)::int + (b.ref ->> 2)::int
+  FROM (SELECT thread_id, checkpoint_ns, convert_from(blob, 'UTF8')::jsonb AS ref FROM blobs
+    WHERE type = 'logref') AS b
+),
 need AS (
-  SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems
-  FROM levels WHERE stop > start GROUP BY thread_id, checkpoint_ns, lid
+  SELECT thread_id, checkpoint_ns, lid, max(nitems) AS nitems FROM (
+    SELECT thread_id, checkpoint_ns, lid, stop - start AS nitems FROM levels WHERE stop > start
+    UNION ALL
+    SELECT thread_id, checkpoint_ns, lid, nitems FROM wrefs) AS n
+  GROUP BY thread_id, checkpoint_ns, lid
 )
 SELECT 'c'::text, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
   channel_versions::text, metadata::text, NULL::bigint, type, checkpoint, metadata_type,
-  metadata_blob FROM sel
+  metadata_blob, logs::text FROM sel
 UNION ALL
 SELECT 'b', thread_id, checkpoint_ns, checkpoint_id, channel, version, log_lineage, log_length,
-  type, blob, NULL, NULL FROM blobs
+  type, blob, NULL, NULL, NULL FROM blobs
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.task_path,
-  w.idx, w.type, w.blob, NULL, NULL
+  w.idx, w.type, w.blob, NULL, NULL, NULL
 FROM sel AS s CROSS JOIN LATERAL (
   SELECT * FROM waypoint_writes AS w WHERE w.thread_id = s.thread_id
     AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id OFFSET 0) AS w
 UNION ALL
 SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain::text, NULL, length, NULL, NULL,
-  NULL, NULL FROM lins
+  NULL, NULL, NULL FROM lins
 UNION ALL
 SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.first_item, p.type,
-  p.items, NULL, NULL
+  p.items, NULL, NULL, NULL
 FROM need AS n CROSS JOIN LATERAL (
   SELECT * FROM waypoint_log_chunks AS p WHERE p.thread_id = n.thread_id
     AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.first_item < n.nitems
@@ -202,11 +224,22 @@ PRUNE_LINEAGES = """
 DELETE FROM waypoint_lineages WHERE thread_id = %s
   AND (checkpoint_ns, lineage_id) NOT IN (
     SELECT l.checkpoint_ns, e.value ->> 0
-    FROM waypoint_blobs AS b
+    FROM (
+      SELECT thread_id, checkpoint_ns, log_lineage AS lineage_id FROM waypoint_blobs
+      WHERE thread_id = %s AND log_lineage IS NOT NULL
+      UNION
+      SELECT c.thread_id, c.checkpoint_ns, r.value ->> 0
+      FROM waypoint_checkpoints AS c CROSS JOIN LATERAL jsonb_each(c.logs) AS r
+      WHERE c.thread_id = %s AND c.logs IS NOT NULL
+      UNION
+      SELECT thread_id, checkpoint_ns, convert_from(blob, 'UTF8')::jsonb ->> 0
+      FROM waypoint_writes WHERE thread_id = %s AND type = 'logref'
+      UNION
+      SELECT thread_id, checkpoint_ns, convert_from(blob, 'UTF8')::jsonb ->> 0
+      FROM waypoint_blobs WHERE thread_id = %s AND type = 'logref') AS b
     JOIN waypoint_lineages AS l ON l.thread_id = b.thread_id
-      AND l.checkpoint_ns = b.checkpoint_ns AND l.lineage_id = b.log_lineage
-    CROSS JOIN LATERAL jsonb_array_elements(l.chain) AS e(value)
-    WHERE b.thread_id = %s AND b.log_lineage IS NOT NULL)"""
+      AND l.checkpoint_ns = b.checkpoint_ns AND l.lineage_id = b.lineage_id
+    CROSS JOIN LATERAL jsonb_array_elements(l.chain) AS e(value))"""
 
 DELETE_RUNS = (
     """DELETE FROM waypoint_writes AS w USING waypoint_checkpoints AS c

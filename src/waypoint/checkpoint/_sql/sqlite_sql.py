@@ -97,6 +97,27 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
     ),
     # 4: the thread summary table (kept by triggers) and the recency indexes (threads.py)
     SQLITE_MIGRATION,
+    # 5: row format 2 (compact.py): item-log references move into the checkpoint row; the
+    # writes table keeps its rows in its primary key (no second copy of every key)
+    (
+        "ALTER TABLE waypoint_checkpoints ADD COLUMN logs TEXT",
+        """CREATE TABLE waypoint_writes_v5 (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  checkpoint_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  type TEXT NOT NULL,
+  blob BLOB,
+  task_path TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+) WITHOUT ROWID""",
+        """INSERT INTO waypoint_writes_v5 SELECT thread_id, checkpoint_ns, checkpoint_id, task_id,
+  idx, channel, type, blob, task_path FROM waypoint_writes""",
+        "DROP TABLE waypoint_writes",
+        "ALTER TABLE waypoint_writes_v5 RENAME TO waypoint_writes",
+    ),
 )
 
 
@@ -118,6 +139,9 @@ blobs AS MATERIALIZED (
 refs AS (
   SELECT DISTINCT thread_id, checkpoint_ns, log_lineage, log_length FROM blobs
   WHERE log_lineage IS NOT NULL
+  UNION
+  SELECT s.thread_id, s.checkpoint_ns, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]')
+  FROM sel AS s, json_each(CASE WHEN json_valid(s.logs) THEN s.logs ELSE '{{}}' END) AS r
 ),
 lins AS MATERIALIZED (
   SELECT l.thread_id, l.checkpoint_ns, l.lineage_id, l.chain, l.length,
@@ -135,26 +159,40 @@ levels AS (
   JOIN lins AS l ON l.thread_id = r.thread_id AND l.checkpoint_ns = r.checkpoint_ns
     AND l.lineage_id = r.log_lineage, json_each(l.valid_chain) AS e
 ),
+wrefs AS (  -- pending writes stored as references to log items
+  SELECT w.thread_id, w.checkpoint_ns, json_extract(CAST(w.blob AS TEXT), '$[0]') AS lid,
+    json_extract(CAST(w.blob AS TEXT), '$[1]') + json_extract(CAST(w.blob AS TEXT), '$[2]') AS nitems
+  FROM sel AS s JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
+    AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
+  WHERE w.type = 'logref' AND json_valid(CAST(w.blob AS TEXT))
+  UNION ALL  -- inputs stored as references to log items
+  SELECT thread_id, checkpoint_ns, json_extract(CAST(blob AS TEXT), '$[0]'),
+    json_extract(CAST(blob AS TEXT), '$[1]') + json_extract(CAST(blob AS TEXT), '$[2]')
+  FROM blobs WHERE type = 'logref' AND json_valid(CAST(blob AS TEXT))
+),
 need AS (
-  SELECT thread_id, checkpoint_ns, lid, max(stop - start) AS nitems
-  FROM levels WHERE stop > start GROUP BY thread_id, checkpoint_ns, lid
+  SELECT thread_id, checkpoint_ns, lid, max(nitems) AS nitems FROM (
+    SELECT thread_id, checkpoint_ns, lid, stop - start AS nitems FROM levels WHERE stop > start
+    UNION ALL
+    SELECT thread_id, checkpoint_ns, lid, nitems FROM wrefs)
+  GROUP BY thread_id, checkpoint_ns, lid
 )
 SELECT 'c', thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, channel_versions,
-  metadata, NULL, type, checkpoint, metadata_type, metadata_blob FROM sel
+  metadata, NULL, type, checkpoint, metadata_type, metadata_blob, logs FROM sel
 UNION ALL
 SELECT 'b', thread_id, checkpoint_ns, checkpoint_id, channel, version, log_lineage, log_length,
-  type, blob, NULL, NULL FROM blobs
+  type, blob, NULL, NULL, NULL FROM blobs
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.task_path,
-  w.idx, w.type, w.blob, NULL, NULL
+  w.idx, w.type, w.blob, NULL, NULL, NULL
 FROM sel AS s JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
   AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
 UNION ALL
-SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain, NULL, length, NULL, NULL, NULL, NULL
-FROM lins
+SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain, NULL, length, NULL, NULL, NULL, NULL,
+  NULL FROM lins
 UNION ALL
 SELECT 'p', p.thread_id, p.checkpoint_ns, NULL, p.lineage_id, NULL, NULL, p.first_item, p.type, p.items,
-  NULL, NULL
+  NULL, NULL, NULL
 FROM need AS n JOIN waypoint_log_chunks AS p ON p.thread_id = n.thread_id
   AND p.checkpoint_ns = n.checkpoint_ns AND p.lineage_id = n.lid AND p.first_item < n.nitems"""
 
@@ -180,11 +218,22 @@ PRUNE_LINEAGES = """
 DELETE FROM waypoint_lineages WHERE thread_id = ?
   AND (checkpoint_ns, lineage_id) NOT IN (
     SELECT l.checkpoint_ns, json_extract(e.value, '$[0]')
-    FROM waypoint_blobs AS b
+    FROM (
+      SELECT thread_id, checkpoint_ns, log_lineage AS lineage_id FROM waypoint_blobs
+      WHERE thread_id = ? AND log_lineage IS NOT NULL
+      UNION
+      SELECT c.thread_id, c.checkpoint_ns, json_extract(r.value, '$[0]')
+      FROM waypoint_checkpoints AS c, json_each(c.logs) AS r
+      WHERE c.thread_id = ? AND c.logs IS NOT NULL
+      UNION
+      SELECT thread_id, checkpoint_ns, json_extract(CAST(blob AS TEXT), '$[0]')
+      FROM waypoint_writes WHERE thread_id = ? AND type = 'logref'
+      UNION
+      SELECT thread_id, checkpoint_ns, json_extract(CAST(blob AS TEXT), '$[0]')
+      FROM waypoint_blobs WHERE thread_id = ? AND type = 'logref') AS b
     JOIN waypoint_lineages AS l ON l.thread_id = b.thread_id
-      AND l.checkpoint_ns = b.checkpoint_ns AND l.lineage_id = b.log_lineage,
-      json_each(l.chain) AS e
-    WHERE b.thread_id = ? AND b.log_lineage IS NOT NULL)"""
+      AND l.checkpoint_ns = b.checkpoint_ns AND l.lineage_id = b.lineage_id,
+      json_each(l.chain) AS e)"""
 
 _RUNS = "run_id IN (SELECT value FROM json_each(?))"
 DELETE_RUNS = (
