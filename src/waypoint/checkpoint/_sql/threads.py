@@ -196,6 +196,8 @@ def thread_page(
             summary.error = exc
             continue
         cid = cp.checkpoint["id"]
+        if cp.inline:  # row format 2 keeps small values (trigger channels among them) in the row
+            cp.checkpoint["channel_values"].update((ch, v) for ch, v in cp.inline.items() if is_trigger(ch))
         parent = make_config(summary.thread_id, "", cp.parent_id) if cp.parent_id else None
         latest[summary.thread_id] = CheckpointTuple(make_config(summary.thread_id, "", cid), cp.checkpoint, cp.metadata, parent, [])
 
