@@ -249,3 +249,19 @@ def test_bytes_on_disk_stay_linear_in_the_conversation(tmp_path: Path) -> None:
           f"file/items {size / items_bytes:.2f}, file/(items+records) {size / (items_bytes + record_bytes):.2f}")
     assert size < 1.5 * (items_bytes + record_bytes)
     assert size < 2.5 * items_bytes  # linear: the whole-list-per-step layout would be ~500x
+
+
+def test_large_values_read_by_their_own_lookup_come_back_exact(tmp_path: Path) -> None:
+    """A blob over the tuples query's LARGE limit is flagged there and read by its key."""
+    from waypoint.checkpoint._sql.sqlite_sql import LARGE
+
+    big, small = os.urandom(LARGE + 1), "s" * 300
+    with SqliteSaver.from_conn_string(tmp_path / "big.db") as saver:
+        conf = put_step(saver, cfg("t-big"), {"big": big, "small": small, "n": 3}, {})
+        got = saver.get_tuple(cfg("t-big"))
+        assert got.checkpoint["channel_values"] == {"big": big, "small": small, "n": 3}
+        (listed,) = list(saver.list(cfg("t-big")))
+        assert listed.checkpoint["channel_values"]["big"] == big
+        assert got.config == conf
+        row = saver.conn.execute("SELECT type FROM sqlite_master WHERE name = 'waypoint_blobs'").fetchone()
+        assert "WITHOUT ROWID" not in saver.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'waypoint_blobs'").fetchone()[0] and row

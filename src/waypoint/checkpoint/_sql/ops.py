@@ -84,8 +84,22 @@ def get_tuple(d: Dialect, serde: SerializerProtocol, config: Mapping[str, Any]) 
         checkpoint_id=get_checkpoint_id(config),
     )
     rows = yield Fetch(d.tuples_sql(where), [*params, 1])
+    rows = yield from _large_blobs(d, rows)
     found = decode_tuples(rows, serde)
     return found[0] if found else None
+
+
+def _large_blobs(d: Dialect, rows: Sequence[Any]) -> Op[Sequence[Any]]:
+    """``rows`` with each blob the tuples query flagged as large (SQLite) read by its key."""
+    flagged = [i for i, r in enumerate(rows) if r[0] == "b" and r[10]]
+    if not flagged:
+        return rows
+    out = list(rows)
+    for i in flagged:
+        r = rows[i]
+        found = yield Fetch(d.q(q.SELECT_BLOB), (r[1], r[2], r[4], r[5]))
+        out[i] = (*r[:9], found[0][1] if found else None, None, *r[11:])
+    return out
 
 
 def list_checkpoints(
@@ -113,6 +127,7 @@ def list_checkpoints(
         size = page_size if remaining is None else min(page_size, remaining)
         where, params = select_where(d, after=after, **base)  # type: ignore[arg-type]
         rows = yield Fetch(d.tuples_sql(where), [*params, size])
+        rows = yield from _large_blobs(d, rows)
         emitted = 0
         for item in decode_each(rows, serde):  # a corrupt row raises when reached, named
             if filter and nul_mismatch(item.metadata, filter):

@@ -119,9 +119,9 @@ WITH sel AS MATERIALIZED (
     channel_versions, metadata, metadata_type, metadata_blob, logs
   FROM waypoint_checkpoints WHERE {where} ORDER BY {SORT_KEY} LIMIT %s
 ),
-blobs AS MATERIALIZED (
-  SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type, b.blob,
-    b.log_lineage, b.log_length
+blobs AS MATERIALIZED (  -- keys only: a large value is read once, by the final SELECT
+  SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type,
+    CASE WHEN b.type = 'logref' THEN b.blob END AS ref, b.log_lineage, b.log_length
   FROM sel AS s CROSS JOIN LATERAL jsonb_each_text(  -- a malformed row yields no blobs
     CASE WHEN jsonb_typeof(s.channel_versions) = 'object' THEN s.channel_versions ELSE '{{}}' END
   ) AS v(channel, version)
@@ -164,8 +164,8 @@ wrefs AS (  -- pending writes stored as references to log items
       AND w.type = 'logref' OFFSET 0) AS w
   UNION ALL  -- inputs stored as references to log items
   SELECT b.thread_id, b.checkpoint_ns, b.ref ->> 0, (b.ref ->> 1)::int + (b.ref ->> 2)::int
-  FROM (SELECT thread_id, checkpoint_ns, convert_from(blob, 'UTF8')::jsonb AS ref FROM blobs
-    WHERE type = 'logref') AS b
+  FROM (SELECT thread_id, checkpoint_ns, convert_from(ref, 'UTF8')::jsonb AS ref FROM blobs
+    WHERE ref IS NOT NULL) AS b
 ),
 need AS (
   SELECT thread_id, checkpoint_ns, lid, max(nitems) AS nitems FROM (
@@ -179,7 +179,9 @@ SELECT 'c'::text, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
   metadata_blob, logs::text FROM sel
 UNION ALL
 SELECT 'b', thread_id, checkpoint_ns, checkpoint_id, channel, version, log_lineage, log_length,
-  type, blob, NULL, NULL, NULL FROM blobs
+  type, (SELECT x.blob FROM waypoint_blobs AS x WHERE x.thread_id = blobs.thread_id
+    AND x.checkpoint_ns = blobs.checkpoint_ns AND x.channel = blobs.channel
+    AND x.version = blobs.version), NULL, NULL, NULL FROM blobs
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.task_path,
   w.idx, w.type, w.blob, NULL, NULL, NULL

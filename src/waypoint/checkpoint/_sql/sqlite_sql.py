@@ -118,18 +118,51 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
         "DROP TABLE waypoint_writes",
         "ALTER TABLE waypoint_writes_v5 RENAME TO waypoint_writes",
     ),
+    # 6: blob rows hold only large values (format 2): a rowid table with the value last, found
+    # through its key index without loading it (a WITHOUT ROWID seek reads a whole overflowing
+    # row to compare keys: a 10 MB value was read three times per get_state)
+    (
+        """CREATE TABLE waypoint_blobs_v6 (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL,
+  version TEXT NOT NULL,
+  type TEXT NOT NULL,
+  log_lineage TEXT,
+  log_length INTEGER,
+  blob BLOB,
+  PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+)""",
+        """INSERT INTO waypoint_blobs_v6 (thread_id, checkpoint_ns, channel, version, type,
+  log_lineage, log_length, blob)
+SELECT thread_id, checkpoint_ns, channel, version, type, log_lineage, log_length, blob
+FROM waypoint_blobs""",
+        "DROP TABLE waypoint_blobs",
+        "ALTER TABLE waypoint_blobs_v6 RENAME TO waypoint_blobs",
+    ),
 )
 
 
+LARGE = 1 << 18  # bytes: a larger blob comes back NULL and flagged, read by its own statement
+
+
 def tuples_sql(where: str) -> str:
-    """Checkpoints matching ``where`` (newest first, ``LIMIT ?``) with everything they need."""
+    """Checkpoints matching ``where`` (newest first, ``LIMIT ?``) with everything they need.
+
+    A blob over ``LARGE`` bytes is flagged (column 10) instead of returned: fetched by a plain
+    key lookup next, it is read once, where carrying it through this compound statement
+    would copy it several times (a 10 MB array read 2-3x slower)."""
     return f"""
 WITH sel AS MATERIALIZED (
   SELECT * FROM waypoint_checkpoints WHERE {where} ORDER BY {SORT_KEY} LIMIT ?
 ),
-blobs AS MATERIALIZED (
-  SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type, b.blob,
-    b.log_lineage, b.log_length
+blobs AS MATERIALIZED (  -- keys only: a large value is read once, by the final SELECT
+  -- (CASE reads a column stored after a large value only when needed: reaching it walks the
+  -- value's overflow pages)
+  SELECT s.thread_id, s.checkpoint_ns, s.checkpoint_id, b.channel, b.version, b.type,
+    CASE WHEN b.type = 'logref' THEN b.blob END AS ref,
+    CASE WHEN b.type = 'log' THEN b.log_lineage END AS log_lineage,
+    CASE WHEN b.type = 'log' THEN b.log_length END AS log_length
   FROM sel AS s CROSS JOIN json_each(  -- a malformed row yields no blobs: decoded, it is named
     CASE WHEN json_valid(s.channel_versions) THEN s.channel_versions ELSE '{{}}' END) AS v
   CROSS JOIN waypoint_blobs AS b  -- CROSS JOIN fixes the order: one key lookup per version
@@ -162,13 +195,14 @@ levels AS (
 wrefs AS (  -- pending writes stored as references to log items
   SELECT w.thread_id, w.checkpoint_ns, json_extract(CAST(w.blob AS TEXT), '$[0]') AS lid,
     json_extract(CAST(w.blob AS TEXT), '$[1]') + json_extract(CAST(w.blob AS TEXT), '$[2]') AS nitems
-  FROM sel AS s JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
+  FROM sel AS s CROSS JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
     AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
   WHERE w.type = 'logref' AND json_valid(CAST(w.blob AS TEXT))
   UNION ALL  -- inputs stored as references to log items
   SELECT thread_id, checkpoint_ns, json_extract(CAST(blob AS TEXT), '$[0]'),
     json_extract(CAST(blob AS TEXT), '$[1]') + json_extract(CAST(blob AS TEXT), '$[2]')
-  FROM blobs WHERE type = 'logref' AND json_valid(CAST(blob AS TEXT))
+  FROM (SELECT thread_id, checkpoint_ns, ref AS blob FROM blobs WHERE ref IS NOT NULL)
+  WHERE json_valid(CAST(blob AS TEXT))
 ),
 need AS (
   SELECT thread_id, checkpoint_ns, lid, max(nitems) AS nitems FROM (
@@ -181,11 +215,16 @@ SELECT 'c', thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, chann
   metadata, NULL, type, checkpoint, metadata_type, metadata_blob, logs FROM sel
 UNION ALL
 SELECT 'b', thread_id, checkpoint_ns, checkpoint_id, channel, version, log_lineage, log_length,
-  type, blob, NULL, NULL, NULL FROM blobs
+  type, (SELECT CASE WHEN length(x.blob) <= {LARGE} THEN x.blob END FROM waypoint_blobs AS x
+    WHERE x.thread_id = blobs.thread_id AND x.checkpoint_ns = blobs.checkpoint_ns
+    AND x.channel = blobs.channel AND x.version = blobs.version),
+  (SELECT length(x.blob) > {LARGE} FROM waypoint_blobs AS x
+    WHERE x.thread_id = blobs.thread_id AND x.checkpoint_ns = blobs.checkpoint_ns
+    AND x.channel = blobs.channel AND x.version = blobs.version), NULL, NULL FROM blobs
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.task_path,
   w.idx, w.type, w.blob, NULL, NULL, NULL
-FROM sel AS s JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
+FROM sel AS s CROSS JOIN waypoint_writes AS w ON w.thread_id = s.thread_id
   AND w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id
 UNION ALL
 SELECT 'l', thread_id, checkpoint_ns, NULL, lineage_id, chain, NULL, length, NULL, NULL, NULL, NULL,
