@@ -244,3 +244,19 @@ def test_get_without_ttl_reads_no_clock():
     assert item.value == {"v": [1]} and calls == []
     item.value["v"].append(2)  # a copy: the stored value is untouched
     assert store.get(("g",), "k").value == {"v": [1]}
+
+
+def test_put_copies_any_mapping_deeply_whatever_its_keys():
+    from types import MappingProxyType
+
+    from waypoint.errors import SerializationError
+
+    nested = {"list": [1, {"a": 2}], "été": "ça", "n": 1.5}
+    store = InMemoryStore()
+    store.put(("c",), "proxy", MappingProxyType(nested))
+    store.put(("c",), "dict", nested)
+    nested["list"][1]["a"] = 99  # the caller's later changes never reach the store
+    for key in ("proxy", "dict"):
+        assert store.get(("c",), key).value == {"list": [1, {"a": 2}], "été": "ça", "n": 1.5}
+    with pytest.raises(SerializationError, match="'bad'"):
+        store.put(("c",), "bad", {"k": "\ud800"})

@@ -276,14 +276,14 @@ def plan_batch(ops: Iterable[Op], index: IndexSpec | None, *, keyword: bool = Fa
     for i, op in enumerate(ops):
         if type(op) not in _CHECKED_TYPES:
             validate_op(op)
-        if isinstance(op, ListNamespacesOp):
-            ops[i] = _capped(op)
-        elif isinstance(op, PutOp):
+        if isinstance(op, PutOp):
             if index is not None and op.value is not None:
                 indexed.append(i)
                 for field, text in _texts(index, op.value, op.index):
                     texts.append(text)
                     owners.append((i, field))
+        elif isinstance(op, ListNamespacesOp):
+            ops[i] = _capped(op)
         elif isinstance(op, SearchOp):
             ops[i] = _capped(op)
             filters[i] = compile_filter(op.filter) if op.filter else _NO_FILTER

@@ -85,6 +85,26 @@ def _copy(value: Any) -> Any:
     return _storable(value)
 
 
+def _copy_top(value: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A private copy of a put's value and whether it is flat (no dict or list inside, so a
+    shallow copy is a full copy out): one C-level copy, then one pass fixing what needs it."""
+    copy = dict(value)
+    flat = True
+    for k, v in copy.items():
+        if type(k) is not str or not k.isascii():
+            return _copy(dict(value)), _is_flat(copy)  # unusual keys: the general path
+        kind = type(v)
+        if kind is str:
+            if not v.isascii():
+                _storable(v)
+        elif kind is dict or kind is list:
+            flat = False
+            copy[k] = _copy(v)  # same key: the dict's size does not change mid-iteration
+        elif kind not in _SCALARS:
+            copy[k] = _copy(v)
+    return copy, flat
+
+
 def _is_flat(value: dict[str, Any]) -> bool:
     """No value in it is a dict or list, so a shallow copy is a full copy."""
     for v in value.values():
@@ -99,12 +119,10 @@ def _values(plan: BatchPlan) -> dict[int, tuple[dict[str, Any], bool]]:
     out: dict[int, tuple[dict[str, Any], bool]] = {}
     for i, op in enumerate(plan.ops):
         if isinstance(op, PutOp) and op.value is not None:
-            value = op.value
             try:
-                copy = _copy(value if type(value) is dict else dict(value))
+                out[i] = _copy_top(op.value)
             except SerializationError as exc:
                 raise SerializationError(f"{exc} (key {op.key!r} in namespace {op.namespace!r})") from None
-            out[i] = (copy, _is_flat(copy))
     return out
 
 
