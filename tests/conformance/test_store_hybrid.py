@@ -57,21 +57,6 @@ def hybrid_index(**extra: Any) -> dict[str, Any]:
     return {"dims": DIMS, "embed": embed, "fields": ["text"], "hybrid": True, **extra}
 
 
-KEYWORDS_PENDING: dict[str, str] = {}
-"""Backends whose keyword index is still being built (by the named helper): they must refuse
-keyword and hybrid modes with a ValueError, never ignore them."""
-
-
-@pytest.fixture
-def hybrid_factory(request: pytest.FixtureRequest, store_factory: Any) -> Any:
-    backend = request.node.callspec.params["store_factory"]
-    if backend in KEYWORDS_PENDING:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=ValueError,
-            reason=f"keyword index pending ({KEYWORDS_PENDING[backend]})"))
-    return store_factory
-
-
 PETS_AND_TICKETS = [
     ("kitten", {"text": "a kitten asleep on the sofa", "kind": "pet"}),
     ("feline", {"text": "the feline watches birds", "kind": "pet"}),
@@ -81,8 +66,8 @@ PETS_AND_TICKETS = [
 ]
 
 
-async def test_hybrid_finds_what_only_keywords_match(hybrid_factory, api):
-    async with hybrid_factory(index=hybrid_index()) as store:
+async def test_hybrid_finds_what_only_keywords_match(store_factory, api):
+    async with store_factory(index=hybrid_index()) as store:
         await api.call(store, "batch", [PutOp(("h",), k, v) for k, v in PETS_AND_TICKETS])
         query = "cat ERR-4711"
         # Vectors alone: the three cats first, the ticket (its code unknown to the model) 4th.
@@ -104,8 +89,8 @@ async def test_hybrid_finds_what_only_keywords_match(hybrid_factory, api):
         assert await api.call(store, "search", ("other",), query=query, mode="hybrid") == []
 
 
-async def test_hybrid_applies_the_filter_before_ranking(hybrid_factory, api):
-    async with hybrid_factory(index=hybrid_index()) as store:
+async def test_hybrid_applies_the_filter_before_ranking(store_factory, api):
+    async with store_factory(index=hybrid_index()) as store:
         await api.call(store, "batch", [PutOp(("h", "a"), k, v) for k, v in PETS_AND_TICKETS])
         await api.call(store, "put", ("h", "b"), "ticket2", {"text": "ERR-4711 again", "kind": "ticket"})
         query = "cat ERR-4711"
@@ -124,8 +109,8 @@ async def test_hybrid_applies_the_filter_before_ranking(hybrid_factory, api):
         assert none == []
 
 
-async def test_keyword_mode_ranks_matching_items_only(hybrid_factory, api):
-    async with hybrid_factory(index=hybrid_index()) as store:
+async def test_keyword_mode_ranks_matching_items_only(store_factory, api):
+    async with store_factory(index=hybrid_index()) as store:
         await api.call(store, "batch", [PutOp(("k",), k, v) for k, v in PETS_AND_TICKETS])
         await api.call(store, "put", ("k",), "scanner", {"text": "the scanner reports ERR-4712"})
         await api.call(store, "put", ("k",), "hidden", {"text": "ERR-4711 ERR-4711"}, index=False)
