@@ -67,10 +67,13 @@ def cfg(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
     return {"configurable": conf}
 
 
-def checkpoint(cid: str, secret: str, version: int = 1) -> Any:
+PAD = "." * 2000  # past the inline limit: the value is a blob row of its own, not in the checkpoint row
+
+
+def checkpoint(cid: str, secret: str, version: int = 1, pad: str = PAD) -> Any:
     cp = empty_checkpoint()
     cp["id"] = cid
-    cp["channel_values"] = {"secret": secret}
+    cp["channel_values"] = {"secret": secret + pad}
     cp["channel_versions"] = {"secret": version}
     return cp
 
@@ -78,18 +81,19 @@ def checkpoint(cid: str, secret: str, version: int = 1) -> Any:
 CID_V, CID_A = "1f0a0000-0000-6000-8000-000000000001", "1f0a0000-0000-6000-8000-000000000002"
 
 
-async def _victim(api: Any, saver: Any, serde: Substituting) -> None:
+async def _victim(api: Any, saver: Any, serde: Substituting, pad: str = PAD) -> None:
     install(saver, serde)
-    await api.call(saver, "put", cfg("victim"), checkpoint(CID_V, "victim-secret"), {"who": "victim"}, {"secret": 1})
+    await api.call(saver, "put", cfg("victim"), checkpoint(CID_V, "victim-secret", pad=pad), {"who": "victim"}, {"secret": 1})
     await api.call(saver, "put_writes", cfg("victim", CID_V), [("secret", "victim-write")], "task-1")
 
 
 @pytest.mark.parametrize("what", ["blob", "write", "checkpoint"])
 async def test_a_moved_ciphertext_is_refused_naming_its_expected_place(sealing_saver, api, what):
     saver, serde = sealing_saver, Substituting()
-    await _victim(api, saver, serde)
+    pad = "" if what == "checkpoint" else PAD  # a short value is kept inside the checkpoint row
+    await _victim(api, saver, serde, pad)
     got = await api.call(saver, "get_tuple", cfg("victim"))
-    assert got.checkpoint["channel_values"] == {"secret": "victim-secret"}
+    assert got.checkpoint["channel_values"] == {"secret": "victim-secret" + pad}
     assert got.pending_writes == [("task-1", "secret", "victim-write")]
     cid = CID_V if what == "checkpoint" else CID_A  # a checkpoint row copied with its id
     places = {
@@ -99,7 +103,7 @@ async def test_a_moved_ciphertext_is_refused_naming_its_expected_place(sealing_s
     }
     target, source = places[what]
     serde.substitute[target] = source
-    await api.call(saver, "put", cfg("attacker"), checkpoint(cid, "mine"), {"who": "attacker"}, {"secret": 1})
+    await api.call(saver, "put", cfg("attacker"), checkpoint(cid, "mine", pad=pad), {"who": "attacker"}, {"secret": 1})
     await api.call(saver, "put_writes", cfg("attacker", cid), [("secret", "my-write")], "task-1")
     with pytest.raises(CorruptCheckpointError) as info:
         await api.call(saver, "get_tuple", cfg("attacker"))
@@ -114,7 +118,7 @@ async def test_a_moved_ciphertext_is_refused_naming_its_expected_place(sealing_s
     assert "victim-secret" not in text and "victim-write" not in text
     # the victim's own thread is untouched and still reads
     again = await api.call(saver, "get_tuple", cfg("victim"))
-    assert again.checkpoint["channel_values"] == {"secret": "victim-secret"}
+    assert again.checkpoint["channel_values"] == {"secret": "victim-secret" + pad}
 
 
 async def test_rows_written_before_binding_stay_readable(sealing_saver, api):
@@ -124,13 +128,13 @@ async def test_rows_written_before_binding_stay_readable(sealing_saver, api):
     await api.call(saver, "put_writes", cfg("old", CID_V), [("secret", "old-write")], "task-1")
     install(saver, EncryptedSerializer(key=KEY))
     got = await api.call(saver, "get_tuple", cfg("old"))
-    assert got.checkpoint["channel_values"] == {"secret": "old-secret"}
+    assert got.checkpoint["channel_values"] == {"secret": "old-secret" + PAD}
     assert got.metadata["n"] == (1, 2)
     assert got.pending_writes == [("task-1", "secret", "old-write")]
     # new rows beside them are bound
     await api.call(saver, "put", cfg("old"), checkpoint(CID_A, "new-secret", 2), {}, {"secret": 2})
     newest = await api.call(saver, "get_tuple", cfg("old"))
-    assert newest.checkpoint["channel_values"] == {"secret": "new-secret"}
+    assert newest.checkpoint["channel_values"] == {"secret": "new-secret" + PAD}
 
 
 class State(TypedDict):
