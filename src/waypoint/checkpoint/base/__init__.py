@@ -139,7 +139,7 @@ def copy_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
         channel_values=dict(checkpoint["channel_values"]),
         channel_versions=dict(checkpoint["channel_versions"]),
         versions_seen={k: dict(v) for k, v in checkpoint["versions_seen"].items()},
-        updated_channels=checkpoint.get("updated_channels"),
+        updated_channels=None if (up := checkpoint.get("updated_channels")) is None else list(up),
     )
     if "channel_logs" in checkpoint:
         out["channel_logs"] = dict(checkpoint["channel_logs"])
