@@ -5,8 +5,9 @@ The benchmark's chat (``benchmarks/bench_growth.py``: ~200-character messages wi
 is grown on a fresh file; the file's size after ``VACUUM`` (net of the empty schema) is
 compared with the messages serialized one by one. Row format 1 stored 6.8x at 300 turns
 (every message again in a pending write, every input again in a ``__start__`` blob, one blob
-row per changed channel); row format 2 stores under 4x, the rest being three checkpoint rows
-per turn (ids, parent ids, metadata, versions). No timing is measured.
+row per changed channel); row format 2 stores under 4.5x (4.27x since schema 7 gave pending
+writes a key index), the rest being three checkpoint rows per turn (ids, parent ids, metadata,
+versions). No timing is measured.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _size(path: Path) -> int:
     return os.path.getsize(path)
 
 
-def test_a_chat_stores_under_4x_its_messages_and_no_message_twice(tmp_path: Path) -> None:
+def test_a_chat_stores_under_4_5x_its_messages_and_no_message_twice(tmp_path: Path) -> None:
     from langchain_core.messages import HumanMessage
 
     path = tmp_path / "chat.db"
@@ -51,7 +52,7 @@ def test_a_chat_stores_under_4x_its_messages_and_no_message_twice(tmp_path: Path
     serde = JsonPlusSerializer()
     payload = sum(len(serde.dumps_typed(m)[1]) for m in messages)
     stored = _size(path) - empty
-    assert stored <= 4 * payload, (stored, payload, stored / payload)
+    assert stored <= 4.5 * payload, (stored, payload, stored / payload)
 
     conn = sqlite3.connect(path)
     # every message once, in the log: writes and inputs only refer to it

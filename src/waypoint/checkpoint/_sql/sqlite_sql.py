@@ -140,6 +140,29 @@ FROM waypoint_blobs""",
         "DROP TABLE waypoint_blobs",
         "ALTER TABLE waypoint_blobs_v6 RENAME TO waypoint_blobs",
     ),
+    # 7: pending writes as a rowid table with the value last, for the reason of 6: a seek in
+    # a WITHOUT ROWID table that lands beside a 10 MB write (the node's write of a large
+    # state) read it whole, twice per get_state of the next checkpoint
+    (
+        """CREATE TABLE waypoint_writes_v7 (
+  thread_id TEXT NOT NULL,
+  checkpoint_ns TEXT NOT NULL DEFAULT '',
+  checkpoint_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  type TEXT NOT NULL,
+  task_path TEXT NOT NULL DEFAULT '',
+  blob BLOB,
+  PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+)""",
+        """INSERT INTO waypoint_writes_v7 (thread_id, checkpoint_ns, checkpoint_id, task_id, idx,
+  channel, type, task_path, blob)
+SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, task_path, blob
+FROM waypoint_writes""",
+        "DROP TABLE waypoint_writes",
+        "ALTER TABLE waypoint_writes_v7 RENAME TO waypoint_writes",
+    ),
 )
 
 
