@@ -218,3 +218,27 @@ def test_plan_rejects_bad_ops():
         plan_batch([PutOp(("n",), "1", {"a": 1}, index=["a["])], None)
     with pytest.raises(ValueError, match="offset"):
         plan_batch([SearchOp((), offset=-1)], None)
+
+
+def test_block_converts_every_accepted_shape_like_check():
+    """``IndexSpec.block`` (the SQLite store's one conversion to float32) agrees with
+    ``check`` on plain lists, ints and bools, numpy input and the slow path's strings, and
+    raises the same errors for wrong counts, dims and non-numbers."""
+    import numpy as np
+
+    spec = normalize_index({"dims": 3, "embed": lambda ts: []})
+    for raw in ([[1.0, 2.5, -3.0], [0.0, 1e-3, 7.0]], [[1, 2, 3], [True, 0, 2.5]],
+                np.arange(6, dtype=np.float64).reshape(2, 3), [np.ones(3), [1.0, 2.0, 3.0]],
+                [["1.5", 2, 3], [4, 5, 6]], [[1e39, 0.0, 0.0], [1.0, 2.0, 3.0]]):
+        block = spec.block(raw, 2, "documents")
+        assert block.dtype == np.float32 and block.shape == (2, 3)
+        with np.errstate(over="ignore"):
+            expected = np.array(spec.check(raw, 2, "documents"), dtype=np.float32)
+        assert np.array_equal(block, expected)
+    for raw, message in (([[1.0, 2.0, 3.0]], "returned 1 vectors for 2"),
+                         ([[1.0, 2.0], [1.0, 2.0]], "dims=3"),
+                         ([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0]], "dims=3"),
+                         ([[1.0, 2.0, 3.0], 5], "list of vectors"),
+                         ([[1.0, 2.0, 1j], [1.0, 2.0, 3.0]], "list of vectors")):
+        with pytest.raises(ConfigError, match=message):
+            spec.block(raw, 2, "documents")

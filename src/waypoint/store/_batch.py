@@ -61,7 +61,7 @@ class BatchPlan(NamedTuple):
 class BatchVectors(NamedTuple):
     """Embeddings for a plan: put index -> ``[(field path, vector)]`` for every put in
     ``plan.indexed`` (empty list: drop old vectors; with ``arrays=True`` a vector may be a
-    float32 numpy row), search index -> query vector."""
+    float32 numpy row, with ``block=True`` it is one), search index -> query vector."""
 
     documents: dict[int, list[tuple[str, Vector]]]
     queries: dict[int, Vector]
@@ -332,10 +332,13 @@ def _plain_rows(raw: Any, count: int, dims: int) -> list[Vector] | None:
     return raw
 
 
-def _documents(index: IndexSpec, raw: Any, count: int, arrays: bool) -> Any:
-    """Checked document vectors. With ``arrays`` (stores keeping numpy matrices, which
-    convert rows themselves): lists of floats passed as they are, anything else as a float32
-    array; otherwise lists of floats (``IndexSpec.check``)."""
+def _documents(index: IndexSpec, raw: Any, count: int, arrays: bool, block: bool) -> Any:
+    """Checked document vectors. With ``block`` (stores encoding vectors with numpy): one
+    float32 array (``IndexSpec.block``). With ``arrays`` (stores keeping numpy matrices,
+    which convert rows themselves): lists of floats passed as they are, anything else as a
+    float32 array; otherwise lists of floats (``IndexSpec.check``)."""
+    if block:
+        return index.block(raw, count, "documents")
     if arrays:
         rows = _plain_rows(raw, count, index.dims)
         if rows is not None:
@@ -346,22 +349,24 @@ def _documents(index: IndexSpec, raw: Any, count: int, arrays: bool) -> Any:
     return index.check(raw, count, "documents")
 
 
-def embed_plan(plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False) -> BatchVectors:
+def embed_plan(
+    plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False, block: bool = False
+) -> BatchVectors:
     """Embed a plan's documents (one call) and queries (one call per distinct query);
-    ``arrays``: the store converts document vectors to numpy itself (see ``_documents``)."""
+    ``arrays``/``block``: the form of the document vectors (see ``_documents``)."""
     if index is None or not (plan.indexed or plan.queries):
         return _NO_VECTORS
     docs: Any = []
     if plan.texts:
         raw = index.embedder.embed_documents(plan.texts)
-        docs = _documents(index, raw, len(plan.texts), arrays)
+        docs = _documents(index, raw, len(plan.texts), arrays, block)
     distinct = list(dict.fromkeys(plan.queries.values()))
     qvecs = [index.check([index.embedder.embed_query(q)], 1, "query")[0] for q in distinct]
     return _assemble(plan, docs, distinct, qvecs)
 
 
 async def aembed_plan(
-    plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False
+    plan: BatchPlan, index: IndexSpec | None, *, arrays: bool = False, block: bool = False
 ) -> BatchVectors:
     """Async twin of :func:`embed_plan`; documents and queries are embedded concurrently."""
     if index is None or not (plan.indexed or plan.queries):
@@ -372,7 +377,7 @@ async def aembed_plan(
         if not plan.texts:
             return []
         raw = await index.embedder.aembed_documents(plan.texts)
-        return _documents(index, raw, len(plan.texts), arrays)
+        return _documents(index, raw, len(plan.texts), arrays, block)
 
     async def query(q: str) -> Vector:
         return index.check([await index.embedder.aembed_query(q)], 1, "query")[0]

@@ -27,7 +27,6 @@ from waypoint.store._sql.dialect import (
     CREATE_MIGRATIONS,
     DELETE_ITEM,
     INSERT_MIGRATION,
-    INSERT_VECTOR,
     LIVE,
     PREFIX,
     REFRESH,
@@ -159,7 +158,7 @@ def _write(
     if gone:
         yield ExecuteMany(d.q(DELETE_ITEM), gone)
     if d.has_vector_table:
-        yield d.delete_vectors_many(list(last))
+        yield from d.delete_vectors_many(list(last))
     if puts:
         rows = []
         for (prefix, key), i in puts:
@@ -168,7 +167,7 @@ def _write(
             expires = expiry(now, op.ttl)
             expires_at = None if expires is None else d.encode_time(expires)
             rows.append(d.put_params(prefix, op.namespace, key, values[i], stamp, expires_at, op.ttl))
-        yield d.upsert_many(rows)
+        yield from d.upsert_many(rows)
     if d.keyword_insert is not None and puts:
         texts: dict[int, list[str]] = {}
         for (i, _), text in zip(plan.owners, plan.texts, strict=True):
@@ -185,7 +184,7 @@ def _write(
         if embedded:
             encoded = d.vector_params([row[4] for row in embedded])
             rows = [(*row[:4], param) for row, param in zip(embedded, encoded, strict=True)]
-            yield ExecuteMany(d.q(INSERT_VECTOR.format(d.vector_cast())), rows)
+            yield from d.insert_vectors_many(rows)
 
 
 def _read(

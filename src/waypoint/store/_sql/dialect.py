@@ -17,6 +17,7 @@ Tables:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Generator, Sequence
@@ -116,6 +117,30 @@ def dump_json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+MAX_PARAMS = 999
+"""Parameters per multi-row statement (the lowest limit SQLite is ever compiled with)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _values_sql(head: str, row: str, count: int, tail: str) -> str:
+    return head + ",".join([row] * count) + tail
+
+
+def values_requests(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str = "") -> list[Execute]:
+    """``rows`` as multi-row statements ``head row,row,... tail`` (``row``: one tuple of
+    placeholders), each binding at most :data:`MAX_PARAMS` parameters: one statement per
+    chunk instead of one per row."""
+    if not rows:
+        return []
+    per = max(1, MAX_PARAMS // len(rows[0]))
+    out = []
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        params = [value for r in part for value in r]
+        out.append(Execute(_values_sql(head, row, len(part), tail), params))
+    return out
+
+
 class StoreDialect(ABC):
     """The engine-specific half of the SQL store. Subclasses fill in the hooks below.
 
@@ -139,6 +164,7 @@ class StoreDialect(ABC):
     recent_index: str | None = None  # FROM clause listing through an index on updated_at
     keyword_search = False  # implements keyword_query (modes "keyword" and "hybrid")
     keyword_insert: str | None = None  # statement indexing a put's text: (text, prefix, key)
+    vector_block = False  # vector_params takes float32 numpy rows (``IndexSpec.block``)
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""
@@ -188,14 +214,18 @@ class StoreDialect(ABC):
     ) -> tuple[Any, ...]:
         """Parameters of :meth:`upsert` (``created`` is also the update time)."""
 
-    def upsert_many(self, rows: list[tuple[Any, ...]]) -> Any:
-        """The request writing ``rows`` (each :meth:`put_params`); a dialect may send one
-        set-based statement instead of one statement per row."""
-        return ExecuteMany(self.q(self.upsert()), rows)
+    def upsert_many(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """The requests writing ``rows`` (each :meth:`put_params`); a dialect may send
+        set-based statements instead of one statement per row."""
+        return [ExecuteMany(self.q(self.upsert()), rows)]
 
-    def delete_vectors_many(self, items: list[tuple[str, str]]) -> Any:
-        """The request removing the vectors of ``items`` ``(prefix, key)``."""
-        return ExecuteMany(self.q(DELETE_VECTORS), items)
+    def delete_vectors_many(self, items: list[tuple[str, str]]) -> list[Any]:
+        """The requests removing the vectors of ``items`` ``(prefix, key)``."""
+        return [ExecuteMany(self.q(DELETE_VECTORS), items)]
+
+    def insert_vectors_many(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """The requests storing vector rows ``(prefix, key, seq, field, vector param)``."""
+        return [ExecuteMany(self.q(INSERT_VECTOR.format(self.vector_cast())), rows)]
 
     @abstractmethod
     def vector_param(self, vector: Sequence[float]) -> Any:
@@ -301,4 +331,5 @@ __all__ = [
     "dump_json",
     "finite",
     "prefix_bounds",
+    "values_requests",
 ]

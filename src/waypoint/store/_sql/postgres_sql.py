@@ -248,7 +248,7 @@ class PostgresDialect(PgVectorSearch, StoreDialect):
             )
         return (prefix, key, value, created, created, expires, ttl)
 
-    def upsert_many(self, rows: list[tuple[Any, ...]]) -> Any:
+    def upsert_many(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         """One statement over arrays (``unnest``) instead of one per row: a batch of 500
         puts costs the server one statement. Arrays go in binary (``%b``): psycopg escapes
         every quote of a text array's JSON elements with a regex, ~25 µs per value."""
@@ -256,12 +256,12 @@ class PostgresDialect(PgVectorSearch, StoreDialect):
             return super().upsert_many(rows)
         columns = list(zip(*rows))  # put_params: prefix, key, value, created, created, expires, ttl
         stamp = rows[0][3]
-        return Execute(UPSERT_MANY, (stamp, stamp, list(columns[0]), list(columns[1]),
-                                     list(columns[2]), list(columns[5]),
-                                     [None if t is None else float(t) for t in columns[6]]))
+        return [Execute(UPSERT_MANY, (stamp, stamp, list(columns[0]), list(columns[1]),
+                                      list(columns[2]), list(columns[5]),
+                                      [None if t is None else float(t) for t in columns[6]]))]
 
-    def delete_vectors_many(self, items: list[tuple[str, str]]) -> Any:
-        return Execute(DELETE_VECTORS_MANY, ([i[0] for i in items], [i[1] for i in items]))
+    def delete_vectors_many(self, items: list[tuple[str, str]]) -> list[Any]:
+        return [Execute(DELETE_VECTORS_MANY, ([i[0] for i in items], [i[1] for i in items]))]
 
     # --- filters ----------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from waypoint.store._sql.dialect import (
     StoreDialect,
     balanced,
     dump_json,
+    values_requests,
 )
 from waypoint.store._sql.sqlite_matrix import MatrixCache
 from waypoint.store._vectors import unit_rows, unit_vector
@@ -89,11 +90,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX IF NOT EXISTS waypoint_store_updated_at ON waypoint_store (updated_at)",),
 )
 
-UPSERT = (
+UPSERT_HEAD = (
     "INSERT INTO waypoint_store "
-    "(prefix, key, labels, value, created_at, updated_at, expires_at, ttl_minutes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + UPSERT_TAIL
+    "(prefix, key, labels, value, created_at, updated_at, expires_at, ttl_minutes) VALUES "
 )
+UPSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
+UPSERT = UPSERT_HEAD + UPSERT_ROW + UPSERT_TAIL
+INSERT_VECTORS_HEAD = (
+    "INSERT INTO waypoint_store_vectors (prefix, key, seq, field, embedding) VALUES "
+)
+DELETE_VECTORS_HEAD = "DELETE FROM waypoint_store_vectors WHERE (prefix, key) IN (VALUES "
 
 VEC_SCORE = (
     "(SELECT max(coalesce(1.0 - vec_distance_cosine(v.embedding, ?), 0.0)) "
@@ -166,6 +172,7 @@ class SqliteDialect(StoreDialect):
     single_read_mode = True
     recent_index = "waypoint_store AS s INDEXED BY waypoint_store_updated_at"
     keyword_search = True
+    vector_block = True
 
     def __init__(
         self, *, vector_strategy: str | None = None, dims: int | None = None,
@@ -231,6 +238,18 @@ class SqliteDialect(StoreDialect):
     def upsert(self) -> str:
         return UPSERT
 
+    # A batch's writes go as multi-row statements (a fifth less time than executemany's one
+    # statement per row, and one AUTOINCREMENT update per statement for the vectors).
+
+    def upsert_many(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        return values_requests(UPSERT_HEAD, UPSERT_ROW, rows, UPSERT_TAIL)
+
+    def delete_vectors_many(self, items: list[tuple[str, str]]) -> list[Any]:
+        return values_requests(DELETE_VECTORS_HEAD, "(?, ?)", items, ")")
+
+    def insert_vectors_many(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        return values_requests(INSERT_VECTORS_HEAD, "(?, ?, ?, ?, ?)", rows)
+
     def put_params(
         self, prefix: str, namespace: tuple[str, ...], key: str, value: str, created: Any,
         expires: Any, ttl: float | None,
@@ -241,8 +260,9 @@ class SqliteDialect(StoreDialect):
         return unit_vector(vector, len(vector)).astype("<f4").tobytes()
 
     def vector_params(self, vectors: Sequence[Sequence[float]]) -> list[Any]:
-        """Unit float32 blobs; a block of lists converts in one ``fromiter`` pass (about half
-        the time of ``np.array`` on lists of Python floats)."""
+        """Unit float32 blobs, normalized in one pass: float32 rows (``vector_block``) are
+        stacked; a block of lists converts in one ``fromiter`` pass (about half the time of
+        ``np.array`` on lists of Python floats)."""
         if len({len(v) for v in vectors}) != 1:
             return super().vector_params(vectors)
         dims = len(vectors[0])

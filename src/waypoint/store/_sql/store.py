@@ -104,7 +104,7 @@ class SqlStore(ForkAware, BaseStore):
         if self._single_get(ops):
             return [self._run(core.get_one(self.dialect, ops[0], self._clock()), SINGLE_READ)]  # type: ignore[index, arg-type]
         plan, to_embed, values, mode = self._prepare(ops)
-        vectors = embed_plan(to_embed, self._index)
+        vectors = embed_plan(to_embed, self._index, block=self.dialect.vector_block)
         return self._run(core.batch(self.dialect, plan, values, vectors, self._clock()), mode)  # type: ignore[no-any-return]
 
     async def abatch(self, ops: Iterable[StoreOp]) -> list[Result]:
@@ -116,7 +116,7 @@ class SqlStore(ForkAware, BaseStore):
             op = core.get_one(self.dialect, ops[0], self._clock())  # type: ignore[index, arg-type]
             return [await self._arun(op, SINGLE_READ)]
         plan, to_embed, values, mode = self._prepare(ops)
-        vectors = await aembed_plan(to_embed, self._index)
+        vectors = await aembed_plan(to_embed, self._index, block=self.dialect.vector_block)
         op = core.batch(self.dialect, plan, values, vectors, self._clock())
         return await self._arun(op, mode)  # type: ignore[no-any-return]
 
