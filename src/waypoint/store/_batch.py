@@ -360,6 +360,7 @@ def embed_plan(
     if plan.texts:
         raw = index.embedder.embed_documents(plan.texts)
         docs = _documents(index, raw, len(plan.texts), arrays, block)
+        del raw  # (with ``block``) free the lists now, before the garbage collector walks them
     distinct = list(dict.fromkeys(plan.queries.values()))
     qvecs = [index.check([index.embedder.embed_query(q)], 1, "query")[0] for q in distinct]
     return _assemble(plan, docs, distinct, qvecs)

@@ -259,3 +259,31 @@ def test_listing_through_the_recency_index_matches_the_sorted_listing(tmp_path: 
     slow = store.batch(searches)
     assert [[(i.namespace, i.key) for i in r] for r in fast] == [[(i.namespace, i.key) for i in r] for r in slow]
     assert any(len(r) == 10 for r in fast) and not any(i.value["i"] % 50 == 0 for r in fast for i in r)
+
+
+def test_new_file_gets_8k_pages_existing_file_keeps_its_size(tmp_path: Path) -> None:
+    """A database the store creates uses 8 KiB pages (five 384-dim vectors per page); a file
+    that already has pages keeps its size and its items stay readable and writable, vectors
+    and multi-row batches included."""
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[float(len(t)), 1.0, float(i % 3)] for i, t in enumerate(texts)]
+
+    index = {"dims": 3, "embed": embed, "fields": ["text"]}
+    with SqliteStore.from_conn_string(tmp_path / "new.db", index=index) as store:
+        store.put(("ns",), "a", {"text": "abc"})
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+
+    old = _plain(tmp_path / "old.db")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("CREATE TABLE unrelated (x)")
+    old.close()
+    with SqliteStore.from_conn_string(tmp_path / "old.db", index=index) as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        store.batch([PutOp(("ns",), f"k{i}", {"text": "t" * (i % 7)}) for i in range(300)])
+        store.batch([PutOp(("ns",), f"k{i}", {"text": "u" * (i % 5)}) for i in range(0, 300, 2)])
+        assert store.get(("ns",), "k2").value == {"text": "uu"}
+        assert store.get(("ns",), "k3").value == {"text": "ttt"}
+        vectors = store.conn.execute("SELECT count(*) FROM waypoint_store_vectors").fetchone()[0]
+        assert vectors == sum(1 for i in range(300) if (i % 5 if i % 2 == 0 else i % 7))
+        hits = store.search(("ns",), query="uuuu", limit=300)
+        assert len(hits) == 300

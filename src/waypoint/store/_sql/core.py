@@ -143,30 +143,31 @@ def _write(
     d: StoreDialect, plan: BatchPlan, run: range, values: dict[int, str], vectors: BatchVectors,
     now: Any,
 ) -> Op[None]:
+    ops = plan.ops
     last: dict[ItemKey, int] = {}
     reset: set[ItemKey] = set()
     for i in run:
-        op = plan.ops[i]
+        op = ops[i]
         assert isinstance(op, PutOp)
         item = (namespace_to_text(op.namespace), op.key)
         if op.value is None:
             reset.add(item)
         last[item] = i
     stamp = d.encode_time(now)
-    puts = [(item, i) for item, i in last.items() if values.get(i) is not None]
-    gone = [item for item, i in last.items() if values.get(i) is None or item in reset]
+    puts = [(item, i) for item, i in last.items() if i in values]
+    gone = [item for item, i in last.items() if i not in values or item in reset]
     if gone:
         yield ExecuteMany(d.q(DELETE_ITEM), gone)
     if d.has_vector_table:
         yield from d.delete_vectors_many(list(last))
     if puts:
+        put_params, encode_time = d.put_params, d.encode_time
         rows = []
         for (prefix, key), i in puts:
-            op = plan.ops[i]
-            assert isinstance(op, PutOp)
-            expires = expiry(now, op.ttl)
-            expires_at = None if expires is None else d.encode_time(expires)
-            rows.append(d.put_params(prefix, op.namespace, key, values[i], stamp, expires_at, op.ttl))
+            op = ops[i]
+            ttl = op.ttl
+            expires_at = None if ttl is None else encode_time(expiry(now, ttl))
+            rows.append(put_params(prefix, op.namespace, key, values[i], stamp, expires_at, ttl))
         yield from d.upsert_many(rows)
     if d.keyword_insert is not None and puts:
         texts: dict[int, list[str]] = {}
@@ -176,15 +177,17 @@ def _write(
         if rows:
             yield ExecuteMany(d.q(d.keyword_insert), rows)
     if d.vector_strategy is not None:
-        embedded = [
-            (prefix, key, seq, field, vector)
-            for (prefix, key), i in puts
-            for seq, (field, vector) in enumerate(vectors.documents.get(i, ()))
-        ]
+        documents = vectors.documents
+        keys: list[tuple[str, str, int, str]] = []
+        embedded: list[Any] = []
+        for (prefix, key), i in puts:
+            for seq, (field, vector) in enumerate(documents.get(i, ())):
+                keys.append((prefix, key, seq, field))
+                embedded.append(vector)
         if embedded:
-            encoded = d.vector_params([row[4] for row in embedded])
-            rows = [(*row[:4], param) for row, param in zip(embedded, encoded, strict=True)]
-            yield from d.insert_vectors_many(rows)
+            encoded = d.vector_params(embedded)
+            yield from d.insert_vectors_many(
+                [(*row, param) for row, param in zip(keys, encoded, strict=True)])
 
 
 def _read(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from itertools import chain
 from collections.abc import Generator, Sequence
 from datetime import datetime
 from abc import ABC, abstractmethod
@@ -111,9 +112,35 @@ def balanced(joiner: str, parts: Sequence[str]) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _c_encoder() -> Any:
+    """The C encoder ``_ENCODER.encode`` builds on every call, made directly (a third less
+    time per value); None where this Python has no C encoder or another signature."""
+    from json import encoder
+
+    make, strings = getattr(encoder, "c_make_encoder", None), encoder.encode_basestring
+    if make is None:
+        return None
+
+    def encode(value: Any) -> str:
+        return "".join(make({}, _ENCODER.default, strings, None, ":", ",", False, False, False)(value, 0))
+
+    try:
+        probe = {"a": [1, 2.5, None, True, "\u00e9\n"], "b": {}}
+        if encode(probe) != _ENCODER.encode(probe):
+            return None
+    except Exception:
+        return None
+    return encode
+
+
+_C_ENCODE = _c_encoder()
+
+
 def dump_json(value: Any) -> str:
     """Compact JSON text with raw (unescaped) non-ASCII, as values are stored (one shared
     encoder: ``json.dumps`` with options builds a new one per call)."""
+    if _C_ENCODE is not None and type(value) is not str:
+        return _C_ENCODE(value)  # type: ignore[no-any-return]
     return _ENCODER.encode(value)
 
 
@@ -136,7 +163,7 @@ def values_requests(head: str, row: str, rows: Sequence[Sequence[Any]], tail: st
     out = []
     for start in range(0, len(rows), per):
         part = rows[start : start + per]
-        params = [value for r in part for value in r]
+        params = list(chain.from_iterable(part))
         out.append(Execute(_values_sql(head, row, len(part), tail), params))
     return out
 
