@@ -122,7 +122,8 @@ def _c_encoder() -> Any:
         return None
 
     def encode(value: Any) -> str:
-        return "".join(make({}, _ENCODER.default, strings, None, ":", ",", False, False, False)(value, 0))
+        iterencode = make({}, _ENCODER.default, strings, None, ":", ",", False, False, False)
+        return "".join(iterencode(value, 0))
 
     try:
         probe = {"a": [1, 2.5, None, True, "\u00e9\n"], "b": {}}
@@ -153,7 +154,9 @@ def _values_sql(head: str, row: str, count: int, tail: str) -> str:
     return head + ",".join([row] * count) + tail
 
 
-def values_requests(head: str, row: str, rows: Sequence[Sequence[Any]], tail: str = "") -> list[Execute]:
+def values_requests(
+    head: str, row: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> list[Execute]:
     """``rows`` as multi-row statements ``head row,row,... tail`` (``row``: one tuple of
     placeholders), each binding at most :data:`MAX_PARAMS` parameters: one statement per
     chunk instead of one per row."""
