@@ -14,10 +14,12 @@ by their stored bytes). Both return new objects on every read, like a fresh dese
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import marshal
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from waypoint._process import renew_lock_after_fork
@@ -74,6 +76,24 @@ def state_of(value: Any, index: int) -> tuple[Any, list[Any]]:
     except (RecursionError, AttributeError):  # too deep to check, or an unusual instance
         pass
     return RAW, [index, None, None]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a read builds a long list of fresh,
+    acyclic objects (thousands of messages): every few hundred allocations would otherwise
+    start a collection, and the full ones walk every live object of the process (measured:
+    a 6,000-message get_state took 10-11 ms with the collector paused, 15-113 ms without, in
+    a process holding ~90,000 objects). The collector stays as it was when it was already
+    off; the objects built count towards its next collection as usual."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def rebuild(kinds: Sequence[Any], states: list[Any], out: list[Any], raw: Callable[[int], Any]) -> None:

@@ -21,7 +21,7 @@ from copy import deepcopy
 from typing import Any
 
 from waypoint.checkpoint.base import Checkpoint, CheckpointMetadata, copy_checkpoint
-from waypoint.checkpoint._fresh import MARSHAL_VERSION, PLAIN, RAW, rebuild, state_of
+from waypoint.checkpoint._fresh import MARSHAL_VERSION, PLAIN, RAW, paused_gc, rebuild, state_of
 from waypoint.checkpoint.log import Lineage
 
 Typed = tuple[str, bytes]
@@ -146,6 +146,10 @@ class Decoded:
         """Append fresh copies of the first ``upto`` items to ``out``."""
         if len(self.kinds) < upto:
             self.fill(items, upto, loads)
+        with paused_gc():
+            self._read(items, upto, loads, out)
+
+    def _read(self, items: list[Typed], upto: int, loads: Any, out: list[Any]) -> None:
         full, rest = divmod(upto, CHUNK)
         mloads, kinds, plain = marshal.loads, self.kinds, self.plain
 

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from waypoint.checkpoint._fresh import PageCache
+from waypoint.checkpoint._fresh import PageCache, paused_gc
 from waypoint.checkpoint._sql.compact import FORMAT_KEY, decode_body, encode_body
 from waypoint.checkpoint._sql.metadata import dumps_at, dumps_json, encode_filter_value, encode_metadata, nul_mismatch
 
@@ -290,11 +290,12 @@ def _read_log(rows: _Rows, serde: SerializerProtocol, where: Where, channel: str
         raise where.corrupt(f"log lineage {ref.lineage!r} is missing", channel)
     try:
         lineage = decode_lineage_row(lineage_row)
-        chunks = {
-            lid: [(first, decode_page_row(row, serde)) for first, row in rows.chunks.get((t, ns, lid), ()) if first < used]
-            for lid, used in levels(ref, lineage)
-        }
-        return assemble_chunks(ref, lineage, chunks)
+        with paused_gc():
+            chunks = {
+                lid: [(first, decode_page_row(row, serde)) for first, row in rows.chunks.get((t, ns, lid), ()) if first < used]
+                for lid, used in levels(ref, lineage)
+            }
+            return assemble_chunks(ref, lineage, chunks)
     except Exception as exc:
         raise where.corrupt(f"cannot rebuild log {ref.lineage!r} ({ref.length} items)", channel, exc) from exc
 
