@@ -21,6 +21,7 @@ import json
 import re
 import sqlite3
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -63,21 +64,24 @@ def _time(raw: Any) -> datetime | None:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
-class _StoreReader:
+class _StoreReader(ABC):
     """Pages of ``LangGraphItem`` in (prefix, key) order; backends supply ``_fetch`` and the
     vector decoding."""
 
     mark = "?"
     vector_sql = "embedding"
 
+    @abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        raise NotImplementedError
+        """The rows of ``sql`` (placeholders in ``mark`` style) on the source database."""
 
+    @abstractmethod
     def _has_table(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether the source database has table ``name``."""
 
+    @abstractmethod
     def _vector(self, raw: Any) -> list[float]:
-        raise NotImplementedError
+        """One stored embedding (as ``vector_sql`` selects it) as a list of floats."""
 
     def has_store(self) -> bool:
         """Whether the database holds LangGraph's ``store`` table."""
