@@ -164,3 +164,24 @@ def test_sqlite_vec_join_ranking_equals_the_subquery_ranking(tmp_path, monkeypat
         joined = run()
         monkeypatch.setattr(SqliteDialect, "joined_score", lambda self, query: None)
         assert run() == joined
+
+
+def test_memory_get_validates_and_a_batch_override_still_sees_gets():
+    store = InMemoryStore()
+    store.put(("a",), "k", {"x": 1})
+    with pytest.raises(InvalidNamespaceError):
+        store.get(("a", ""), "k")
+    assert store.get(("a",), "k").value == {"x": 1}  # type: ignore[union-attr]
+
+    seen: list[Any] = []
+
+    class Recording(InMemoryStore):
+        def batch(self, ops):  # type: ignore[no-untyped-def]
+            ops = list(ops)
+            seen.extend(ops)
+            return super().batch(ops)
+
+    recording = Recording()
+    recording.put(("a",), "k", {"x": 2})
+    assert recording.get(("a",), "k").value == {"x": 2}  # type: ignore[union-attr]
+    assert [type(op).__name__ for op in seen][-1].endswith("GetOp")

@@ -24,6 +24,7 @@ from waypoint.store._batch import (
     BatchPlan,
     BatchVectors,
     aembed_plan,
+    checked_get,
     checked_type,
     embed_plan,
     plan_batch,
@@ -201,6 +202,20 @@ class InMemoryStore(ThreadSweeping, BaseStore):
         self._data: dict[tuple[str, ...], dict[str, _Record]] = {}
         self._vectors = VectorMatrix(self._index.dims) if self._index else None
         self._sweeper: ThreadSweeper | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "batch" in cls.__dict__ and "get" not in cls.__dict__:
+            cls.get = BaseStore.get  # type: ignore[method-assign]  # a batch override sees gets
+
+    def get(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """The item at ``(namespace, key)``, or None if absent or expired (``batch``'s get
+        without the batch: validated the same way, read the same way, no list built)."""
+        if refresh_ttl is None and self.ttl_config is None:
+            return self._get(checked_get(namespace, key, True), None)
+        return self._get(self._get_op(namespace, key, refresh_ttl), None)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Apply ops in order (see ``BaseStore``); embeds first, outside the lock."""
