@@ -85,7 +85,10 @@ def paused_gc() -> Iterator[None]:
     start a collection, and the full ones walk every live object of the process (measured:
     a 6,000-message get_state took 10-11 ms with the collector paused, 15-113 ms without, in
     a process holding ~90,000 objects). The collector stays as it was when it was already
-    off; the objects built count towards its next collection as usual."""
+    off; the objects built count towards its next collection as usual. The switch is
+    process-wide: another thread that turns the collector off while a read is in here finds
+    it back on when the read ends (a program that runs with the collector off should turn it
+    off before it starts reading, as it does for any library)."""
     if not gc.isenabled():
         yield
         return
