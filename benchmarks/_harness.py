@@ -144,6 +144,21 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
 # machine
 
 
+def _commit() -> str:
+    """The checked-out commit the run measured (``+ changes`` when the tree is not clean)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               text=True, capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" + changes" if dirty else "")
+
+
 def machine_info() -> dict[str, str]:
     from importlib import metadata
 
@@ -158,7 +173,8 @@ def machine_info() -> dict[str, str]:
         info["memory"] = "?"
     info["os"] = f"{platform.system()} {platform.release()}"
     info["python"] = platform.python_version()
-    for dist in ("waypoint", "langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite",
+    info["waypoint commit"] = _commit()
+    for dist in ("waypoint-graph", "langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite",
                  "langgraph-checkpoint-postgres", "langchain-core", "psycopg", "numpy",
                  "ormsgpack", "sqlite-vec"):
         try:
