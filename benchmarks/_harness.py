@@ -152,8 +152,10 @@ def _commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               text=True, capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(  # the run's own outputs do not count
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             *(f":!benchmarks/{name}" for name in ("RESULTS.md", "results.json", "growth.png"))],
+            cwd=root, text=True, capture_output=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + (" + changes" if dirty else "")
