@@ -30,6 +30,9 @@ def fresh_database(admin_url: str, prefix: str, *, file_copy: bool = False) -> I
     strategy = " STRATEGY FILE_COPY" if file_copy and admin.info.server_version >= 150000 else ""
     with admin:
         admin.execute(f"CREATE DATABASE {name}{strategy}")  # name is ours, not user input
+        # no commit waits for the disk: tests never crash the server, and on this machine's
+        # disk a synchronous commit costs ~0.3 ms, thousands of times per test run
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
         try:
             yield make_conninfo(admin_url, dbname=name)
         finally:

@@ -242,8 +242,12 @@ def put_batch(d: Dialect, serde: SerializerProtocol, calls: Sequence[tuple[Any, 
     """Several ``put``/``put_writes`` calls as one operation: one transaction, one commit, one
     fence per lease."""
     configs = []
+    written: dict[tuple[str, str, str], Any] = {}  # each put's row, for its child's put
     for name, args in map(batch_call, calls):
-        yield from (_put if name == "put" else _put_writes)(d, serde, *args)
+        if name == "put":
+            yield from _put(d, serde, *args, written=written)
+        else:
+            yield from _put_writes(d, serde, *args)
         configs.append(args[0])
     yield from _fence(d, configs)
 

@@ -109,13 +109,18 @@ def put_one(
     checkpoint: Checkpoint,
     metadata: CheckpointMetadata,
     new_versions: ChannelVersions,
+    written: dict[tuple[str, str, str], Parent] | None = None,
 ) -> Op[dict[str, Any]]:
+    """Store one checkpoint (see the module's text). ``written``: the checkpoints put earlier
+    in the same transaction, as their children see them; a parent found there is not read
+    back (a batch of a run's steps reads only its first parent), and this put is added."""
     thread_id = get_thread_id(config)
     ns = get_checkpoint_ns(config)
     parent_id = get_checkpoint_id(config)
     values = checkpoint.get("channel_values") or {}
     hints = checkpoint.get("channel_logs") or {}
-    parent = yield from _parent(d, serde, thread_id, ns, parent_id)
+    known = None if written is None or parent_id is None else written.get((thread_id, ns, parent_id))
+    parent = known if known is not None else (yield from _parent(d, serde, thread_id, ns, parent_id))
     bound = binds_place(serde)
     layout = Layout({}, [], {}, {})
     blobs: list[tuple[Any, ...]] = []
@@ -190,6 +195,10 @@ def put_one(
     md_json, md_type, md_blob, run_id = encode_metadata(serde, metadata, where and ("metadata", *where[1:]))
     row = (thread_id, ns, checkpoint["id"], parent_id, type_, body, blob_versions, md_json, md_type, md_blob, run_id, logs)
     yield Execute(d.q(q.INSERT_CHECKPOINT), row)
+    if written is not None:  # what _parent would read back from the row just written
+        written[(thread_id, ns, checkpoint["id"])] = Parent(
+            dict(checkpoint.get("channel_versions") or {}), dict(layout.blobs), dict(layout.logs),
+            dict(layout.inline), set(layout.empty))
     return make_config(thread_id, ns, checkpoint["id"])
 
 
