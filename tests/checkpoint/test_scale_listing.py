@@ -277,3 +277,40 @@ def test_memory_list_none_reads_only_what_it_returns() -> None:
     assert keys() == expected and len(set(expected)) == len(expected)
     assert keys(limit=4) == expected[:4]
     assert keys(before={"configurable": {"checkpoint_id": "002990-a"}}, limit=2) == [e for e in expected if e[0] < "002990-a"][:2]
+
+
+def test_postgres_summary_is_exact_when_its_trigger_runs_at_commit(pg_conninfo: str) -> None:
+    """PostgreSQL updates the summary at commit, from each namespace's newest inserted row:
+    rows inserted and deleted in one transaction, several namespaces and a whole-thread copy
+    leave it equal to max(checkpoint_id) per thread."""
+    import psycopg
+
+    from waypoint.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(pg_conninfo) as saver:
+        saver.setup()
+        _graph.populate(saver, {"seed": {}}, {"seed"})
+        saver.copy_thread("seed", "copy")
+    exact = """SELECT t.thread_id, t.checkpoint_id, m.newest FROM waypoint_threads AS t
+      FULL JOIN (SELECT thread_id, max(checkpoint_id) AS newest FROM waypoint_checkpoints
+                 GROUP BY thread_id) AS m ON m.thread_id = t.thread_id"""
+    cols = ("thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+            "channel_versions, metadata, metadata_type, metadata_blob, run_id, logs")
+    with psycopg.connect(pg_conninfo) as conn:  # one transaction until the block ends
+        for ns, cid in (("", "zz1"), ("", "zz3"), ("sub:1", "zz2"), ("", "zz4")):
+            conn.execute(
+                f"INSERT INTO waypoint_checkpoints ({cols}) SELECT 'mixed', %s, %s, "
+                f"{cols.split(', ', 3)[3]} FROM waypoint_checkpoints WHERE thread_id = 'seed' LIMIT 1",
+                (ns, cid),
+            )
+        conn.execute("DELETE FROM waypoint_checkpoints WHERE thread_id = 'mixed' AND checkpoint_id = 'zz4'")
+        conn.execute(
+            f"INSERT INTO waypoint_checkpoints ({cols}) SELECT 'gone', '', 'zz9', "
+            f"{cols.split(', ', 3)[3]} FROM waypoint_checkpoints WHERE thread_id = 'seed' LIMIT 1"
+        )
+        conn.execute("DELETE FROM waypoint_checkpoints WHERE thread_id = 'gone'")
+    with psycopg.connect(pg_conninfo, autocommit=True) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(exact)}
+    assert set(rows) == {"seed", "copy", "mixed"}
+    assert rows["mixed"] == ("zz3", "zz3")
+    assert all(summary == newest for summary, newest in rows.values()), rows

@@ -236,6 +236,9 @@ class Dialect:
     delete_runs: tuple[str, ...]  # each with one param: the run ids
     run_ids_param: Callable[[Sequence[str]], Any]
     now: str = ""  # the database clock as Unix seconds (a float expression)
+    # run first in a lease acquire or release transaction: its commit need not wait for the
+    # disk (see leases.py); None where the engine has no such setting per transaction
+    lease_commit: str | None = None
 
     def q(self, sql: str) -> str:
         """A shared statement in this dialect's placeholder style."""

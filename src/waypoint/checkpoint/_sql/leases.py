@@ -5,6 +5,14 @@
 renews the lease only while its token is current, so on PostgreSQL it also row-locks the lease
 and a takeover serializes with the write (SQLite's ``BEGIN IMMEDIATE`` serializes all writers).
 Expiry is compared on the database's clock.
+
+On PostgreSQL the acquire and release transactions commit without waiting for the disk
+(``synchronous_commit = off`` for that transaction only; every checkpoint write still waits).
+This is safe: the commit is visible to every other session at once, and a server crash can only
+lose the lease change itself. A lost acquire makes the holder's next write fail its fence
+(``LeaseLostError``, nothing written); any write that did pass its fence flushed the log up to
+and including the acquire before committing. A lost release leaves the lease to expire, as a
+crashed holder's does. It saves a disk flush (~0.35 ms here) twice per run.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from waypoint.checkpoint.base.lease import Lease, busy, lost
 def acquire(d: Dialect, thread_id: str, holder: str, ttl: float) -> Op[Lease]:
     """Take the lease (a new token) or raise ThreadBusyError naming its expiry."""
     thread_id = str(thread_id)
+    if d.lease_commit is not None:
+        yield Execute(d.lease_commit)
     rows = yield Fetch(d.lease_sql(q.ACQUIRE_LEASE), (thread_id, holder, float(ttl)))
     if rows:
         token, expires_at = rows[0]
@@ -39,6 +49,8 @@ def fence(d: Dialect, lease: Lease) -> Op[Lease]:
 
 def release(d: Dialect, lease: Lease) -> Op[None]:
     """Free the lease now; a stale token changes nothing."""
+    if d.lease_commit is not None:
+        yield Execute(d.lease_commit)
     yield Execute(d.q(q.RELEASE_LEASE), (lease.thread_id, lease.token))
 
 

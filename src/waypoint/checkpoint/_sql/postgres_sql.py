@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
-from waypoint.checkpoint._sql.threads import POSTGRES_MIGRATION
+from waypoint.checkpoint._sql.threads import POSTGRES_DEFERRED_SUMMARY, POSTGRES_MIGRATION
 
 _T = 'TEXT COLLATE "C" NOT NULL'
 
@@ -107,6 +107,8 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
     POSTGRES_MIGRATION,
     # 5: row format 2 (compact.py): item-log references move into the checkpoint row
     ("ALTER TABLE waypoint_checkpoints ADD COLUMN IF NOT EXISTS logs JSONB",),
+    # 6: the thread summary's insert trigger runs at commit, once per namespace (threads.py)
+    POSTGRES_DEFERRED_SUMMARY,
 )
 
 
@@ -269,6 +271,7 @@ POSTGRES = Dialect(
     delete_runs=DELETE_RUNS,
     run_ids_param=_run_ids,
     now="extract(epoch FROM clock_timestamp())::float8",
+    lease_commit="SET LOCAL synchronous_commit = off",
 )
 
 __all__ = ["POSTGRES"]
