@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from waypoint.checkpoint._sql.dialect import SORT_KEY, Dialect
-from waypoint.checkpoint._sql.threads import POSTGRES_DEFERRED_SUMMARY, POSTGRES_MIGRATION
+from waypoint.checkpoint._sql.threads import POSTGRES_MIGRATION
 
 _T = 'TEXT COLLATE "C" NOT NULL'
 
@@ -107,8 +107,6 @@ SELECT thread_id, checkpoint_ns, lineage_id, page * 64, type, items FROM waypoin
     POSTGRES_MIGRATION,
     # 5: row format 2 (compact.py): item-log references move into the checkpoint row
     ("ALTER TABLE waypoint_checkpoints ADD COLUMN IF NOT EXISTS logs JSONB",),
-    # 6: the thread summary's insert trigger runs at commit, once per namespace (threads.py)
-    POSTGRES_DEFERRED_SUMMARY,
 )
 
 

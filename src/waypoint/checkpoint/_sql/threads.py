@@ -103,31 +103,6 @@ END $$""",
   REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION waypoint_threads_drop()""",
 )
 
-# PostgreSQL migration 6: the summary's insert trigger fires at commit, once per inserted row,
-# and only the newest row of its namespace (still there) upserts the summary. A run's steps
-# written in one transaction then update the summary row once instead of once per checkpoint
-# (each update a new row version and two index entries); the two checks are primary-key
-# probes, so a copy or import of a long thread stays linear.
-POSTGRES_DEFERRED_SUMMARY: tuple[str, ...] = (
-    """CREATE OR REPLACE FUNCTION waypoint_threads_put() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM waypoint_checkpoints AS c WHERE c.thread_id = NEW.thread_id
-      AND c.checkpoint_ns = NEW.checkpoint_ns AND c.checkpoint_id > NEW.checkpoint_id)
-    OR NOT EXISTS (SELECT 1 FROM waypoint_checkpoints AS c WHERE c.thread_id = NEW.thread_id
-      AND c.checkpoint_ns = NEW.checkpoint_ns AND c.checkpoint_id = NEW.checkpoint_id) THEN
-    RETURN NULL;  -- a newer row of this namespace does it, or the row is gone again
-  END IF;
-  INSERT INTO waypoint_threads AS t (thread_id, checkpoint_id)
-  VALUES (NEW.thread_id, NEW.checkpoint_id)
-  ON CONFLICT (thread_id) DO UPDATE SET checkpoint_id = excluded.checkpoint_id
-  WHERE t.checkpoint_id < excluded.checkpoint_id;
-  RETURN NULL;
-END $$""",
-    "DROP TRIGGER IF EXISTS waypoint_threads_put ON waypoint_checkpoints",
-    """CREATE CONSTRAINT TRIGGER waypoint_threads_put AFTER INSERT ON waypoint_checkpoints
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION waypoint_threads_put()""",
-)
-
 # --- a page of threads -------------------------------------------------------------------------
 
 def _seek(d: Dialect, keys: Sequence[Sequence[Any]], table: str, on: str) -> tuple[str, list[Any]]:
