@@ -279,10 +279,10 @@ def test_memory_list_none_reads_only_what_it_returns() -> None:
     assert keys(before={"configurable": {"checkpoint_id": "002990-a"}}, limit=2) == [e for e in expected if e[0] < "002990-a"][:2]
 
 
-def test_postgres_summary_is_exact_when_its_trigger_runs_at_commit(pg_conninfo: str) -> None:
-    """PostgreSQL updates the summary at commit, from each namespace's newest inserted row:
-    rows inserted and deleted in one transaction, several namespaces and a whole-thread copy
-    leave it equal to max(checkpoint_id) per thread."""
+def test_postgres_summary_stays_exact_within_one_transaction(pg_conninfo: str) -> None:
+    """Rows inserted and deleted in one transaction, several namespaces and a whole-thread
+    copy leave the summary equal to max(checkpoint_id) per thread (a guard for any change to
+    how its triggers fire, e.g. at commit)."""
     import psycopg
 
     from waypoint.checkpoint.postgres import PostgresSaver
